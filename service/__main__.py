@@ -1,0 +1,39 @@
+"""`python -m service`: load the models, then serve the API under waitress (never Flask's dev server)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from .config import parse_args
+from .errors import ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("service")
+    from waitress import serve
+
+    from .api import create_app
+    from .cache import SafeCache, describe, make_backend
+    from .engine import Engine
+
+    try:
+        cache = SafeCache(make_backend(args.cache, timeout=args.cache_timeout))
+        engine = Engine(args.models_dir, device=args.device, threads=args.threads, max_chars=args.max_chars,
+                        max_tokens=args.max_tokens, cache=cache)
+    except ConfigError as exc:
+        print(f"headgaze-service: error: {exc}", file=sys.stderr)
+        return 2
+    app = create_app(engine, api_token=args.api_token, queue_limit=args.queue_limit, cache_desc=describe(args.cache))
+    log.info("cache=%s queue_limit=%d auth=%s default_model=%s", describe(args.cache), args.queue_limit,
+             "bearer" if args.api_token else "off", engine.default_model)
+    log.info("serving on http://%s:%d (waitress, %d threads)", args.host, args.port, args.http_threads)
+    serve(app, host=args.host, port=args.port, threads=args.http_threads, ident="headgaze",
+          max_request_body_size=1 << 20, channel_timeout=30, connection_limit=200)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

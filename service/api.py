@@ -1,0 +1,155 @@
+"""The HTTP API (Flask app factory): /v1/attention, /v1/models, /healthz, /readyz, /metrics, /openapi.json."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+
+import orjson
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from . import __version__
+from .admission import Admission
+from .encoding import check_format, encode
+from .engine import Engine
+from .errors import ServiceError
+from .metrics import Metrics
+from .openapi import openapi_document
+from .stats import head_stats
+
+log = logging.getLogger("service.api")
+
+ATTENTION_FIELDS = {"text", "model", "format"}
+JSON_OPTS = orjson.OPT_SERIALIZE_NUMPY
+PUBLIC_PATHS = {"/healthz"}
+
+
+def _json(obj, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(orjson.dumps(obj, option=JSON_OPTS), status=status, headers=headers,
+                    mimetype="application/json")
+
+
+def _error(exc: ServiceError) -> Response:
+    return _json(exc.to_dict(), exc.status, exc.headers)
+
+
+def _parse_body() -> dict:
+    """The request's JSON object; ServiceError 415/400/413 for wrong type, bad UTF-8, bad JSON or a huge body."""
+    if request.mimetype != "application/json":
+        raise ServiceError(415, "unsupported_media_type",
+                           f"Send the body as application/json, not {request.mimetype or 'no content type'!r}.")
+    raw = request.get_data(cache=False)
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ServiceError(400, "invalid_utf8", f"The body is not valid UTF-8 (byte {exc.start}).") from None
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ServiceError(400, "invalid_json", f"The body is not valid JSON: {exc}.") from None
+    if not isinstance(body, dict):
+        raise ServiceError(400, "invalid_json", "The body must be a JSON object like {\"text\": \"...\"}.")
+    extra = sorted(set(body) - ATTENTION_FIELDS)
+    if extra:
+        shown = ", ".join(repr(k[:40]) for k in extra[:5])
+        raise ServiceError(400, "unknown_field", f"Unknown field(s) {shown}; allowed: text, model, format.")
+    if "text" not in body:
+        raise ServiceError(400, "missing_field", "Field 'text' is required.")
+    return body
+
+
+def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int = 8,
+               max_body_bytes: int = 64 * 1024, cache_desc: str = "simple") -> Flask:
+    app = Flask("headgaze-service")
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    metrics = Metrics(cache_errors=lambda: engine.cache.errors)
+    admission = Admission(queue_limit)
+    app.extensions["headgaze"] = {"engine": engine, "metrics": metrics, "admission": admission}
+
+    @app.before_request
+    def _start():
+        g.t0 = time.perf_counter()
+        if api_token and request.path not in PUBLIC_PATHS:
+            header = request.headers.get("Authorization", "")
+            scheme, _, given = header.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), api_token.encode()):
+                raise ServiceError(401, "unauthorized", "A valid 'Authorization: Bearer <token>' header is required.",
+                                   {"WWW-Authenticate": 'Bearer realm="headgaze"'})
+
+    @app.after_request
+    def _count(resp: Response):
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics.requests.labels(endpoint, request.method, str(resp.status_code)).inc()
+        metrics.latency.labels(endpoint).observe(time.perf_counter() - g.get("t0", time.perf_counter()))
+        return resp
+
+    @app.errorhandler(ServiceError)
+    def _service_error(exc: ServiceError):
+        return _error(exc)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc):
+        return _error(ServiceError(413, "body_too_large", f"The request body is larger than {max_body_bytes} bytes."))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = (exc.name or "http_error").lower().replace(" ", "_")
+        resp = _error(ServiceError(exc.code or 500, code, exc.description or exc.name))
+        if exc.code == 405 and exc.valid_methods:
+            resp.headers["Allow"] = ", ".join(exc.valid_methods)
+        return resp
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _error(ServiceError(500, "internal_error", "The service failed unexpectedly; see its log."))
+
+    @app.post("/v1/attention")
+    def attention():
+        body = _parse_body()
+        fmt = check_format(request.args.get("format", body.get("format")))
+        with admission.slot():
+            metrics.in_flight.inc()
+            try:
+                res = engine.attention(body["text"], body.get("model"))
+            finally:
+                metrics.in_flight.dec()
+        (metrics.cache_hits if res.cached else metrics.cache_misses).labels(res.model).inc()
+        if not res.cached:
+            metrics.inference.labels(res.model).observe(res.timing_ms["inference"] / 1000)
+        t = time.perf_counter()
+        out = {
+            "model": res.model, "tokens": res.tokens, "layers": res.layers, "heads": res.heads,
+            "attentions": encode(res.attentions, fmt), "heads_stats": head_stats(res.attentions),
+            "timing_ms": dict(res.timing_ms), "cached": res.cached,
+        }
+        out["timing_ms"]["encode"] = (time.perf_counter() - t) * 1000
+        return _json(out)
+
+    @app.get("/v1/models")
+    def models():
+        return _json({"default": engine.default_model, "models": engine.models()})
+
+    @app.get("/healthz")
+    def healthz():
+        return _json({"status": "ok", "version": __version__})
+
+    @app.get("/readyz")
+    def readyz():
+        return _json({"status": "ready", "models": engine.model_ids(), "default": engine.default_model,
+                      "cache": {"backend": cache_desc, "available": engine.cache.available(),
+                                "errors": engine.cache.errors},
+                      "queue": {"limit": admission.queue_limit, "in_flight": admission.in_flight}})
+
+    @app.get("/metrics")
+    def prom():
+        data, ctype = metrics.render()
+        return Response(data, headers={"Content-Type": ctype})
+
+    @app.get("/openapi.json")
+    def openapi():
+        return _json(openapi_document(engine.model_ids(), engine.max_chars))
+
+    return app

@@ -1,0 +1,108 @@
+"""Result cache built on flask-caching backends: in-process (default), filesystem or Redis.
+
+A failing backend (Redis down, disk full) is logged and bypassed: the request is still answered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from typing import Any
+from urllib.parse import urlparse
+
+from .errors import ConfigError
+
+log = logging.getLogger("service.cache")
+
+
+def cache_key(model_id: str, onnx_sha256: str, text: str) -> str:
+    """Stable, backend-safe key: model id + onnx sha256 + sha256 of the text."""
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"hg1:{model_id}:{onnx_sha256[:16]}:{digest}"
+
+
+def make_backend(url: str | None, timeout: int = 3600, threshold: int = 512):
+    """Build a flask-caching backend from a URL.
+
+    ``None``/``""``/``simple`` → in-process SimpleCache; ``none`` → NullCache (caching off);
+    ``filesystem:///path`` or ``file:///path`` → FileSystemCache; ``redis://…``/``rediss://…``/``unix://…`` → RedisCache.
+    """
+    from flask_caching.backends import FileSystemCache, NullCache, RedisCache, SimpleCache
+
+    if not url or url == "simple":
+        return SimpleCache(threshold=threshold, default_timeout=timeout)
+    if url == "none":
+        return NullCache()
+    parsed = urlparse(url)
+    if parsed.scheme in ("filesystem", "file"):
+        if not parsed.path:
+            raise ConfigError(f"cache URL {url!r}: give a directory, e.g. filesystem:///var/cache/headgaze")
+        return FileSystemCache(parsed.path, threshold=threshold, default_timeout=timeout)
+    if parsed.scheme in ("redis", "rediss", "unix"):
+        import redis
+
+        client = redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        return RedisCache(host=client, default_timeout=timeout, key_prefix="headgaze:")
+    raise ConfigError(
+        f"unsupported cache URL {url!r}: use simple, none, filesystem:///dir or redis://host:port/db"
+    )
+
+
+def describe(url: str | None) -> str:
+    """The cache URL without credentials, for logs."""
+    if not url:
+        return "simple"
+    p = urlparse(url)
+    if p.password:
+        return url.replace(f":{p.password}@", ":***@")
+    return url
+
+
+class SafeCache:
+    """Wraps a backend: errors are logged (at most every 30 s) and turn into misses / skipped writes.
+
+    After an error the backend is skipped for `cooldown` seconds so a dead Redis does not add latency
+    to every request.
+    """
+
+    def __init__(self, backend: Any, max_item_bytes: int = 16 << 20, cooldown: float = 5.0):
+        self.backend = backend
+        self.max_item_bytes = max_item_bytes
+        self.cooldown = cooldown
+        self.errors = 0
+        self._down_until = 0.0
+        self._last_log = 0.0
+        self._lock = threading.Lock()
+
+    def _failed(self, op: str, exc: Exception) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self.errors += 1
+            self._down_until = now + self.cooldown
+            if now - self._last_log > 30:
+                self._last_log = now
+                log.warning("cache %s failed, bypassing cache for %.0fs: %s: %s",
+                            op, self.cooldown, type(exc).__name__, exc)
+
+    def available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def get(self, key: str) -> Any:
+        if not self.available():
+            return None
+        try:
+            return self.backend.get(key)
+        except Exception as exc:  # noqa: BLE001 - any backend failure is a miss
+            self._failed("get", exc)
+            return None
+
+    def set(self, key: str, value: Any, nbytes: int = 0) -> bool:
+        if nbytes > self.max_item_bytes or not self.available():
+            return False
+        try:
+            return bool(self.backend.set(key, value))
+        except Exception as exc:  # noqa: BLE001 - any backend failure skips the write
+            self._failed("set", exc)
+            return False

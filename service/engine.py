@@ -1,0 +1,158 @@
+"""The attention engine: one onnxruntime session per exported model, text in, attentions [L,H,T,T] out."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import errors
+from .cache import SafeCache, cache_key, make_backend
+from .manifest import Manifest, discover
+from .providers import default_threads, make_session
+from .tokens import check_text, load_tokenizer, tokenize
+
+log = logging.getLogger("service.engine")
+
+DEFAULT_MODEL = "smollm2-135m"
+DEFAULT_MAX_TOKENS = 128
+WARMUP_TEXT = "Warm up the attention heads."
+
+
+@dataclass(frozen=True)
+class AttentionResult:
+    """One text's attentions: tokens with offsets, float32 [L,H,T,T], timing and whether it was cached."""
+
+    model: str
+    tokens: list[dict]  # {"text": str, "id": int, "start": int, "end": int, "special": bool}
+    attentions: np.ndarray  # float32 [L, H, T, T]
+    layers: int
+    heads: int
+    timing_ms: dict[str, float]  # tokenize, inference, total
+    cached: bool
+
+
+class _Model:
+    """A loaded model: manifest, tokenizer, session and its feed layout."""
+
+    def __init__(self, manifest: Manifest, device: str, threads: int, max_tokens: int):
+        self.manifest = manifest
+        self.id = manifest.id
+        self.tokenizer = load_tokenizer(manifest.tokenizer_file)
+        t0 = time.perf_counter()
+        self.session = make_session(str(manifest.onnx_file), device, threads)
+        self.load_seconds = time.perf_counter() - t0
+        self.provider = self.session.get_providers()[0]
+        self.threads = threads
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        unknown = set(self.input_names) - {"input_ids", "attention_mask", "position_ids", "token_type_ids"}
+        if unknown:
+            raise errors.ConfigError(f"{manifest.onnx_file}: unsupported model inputs {sorted(unknown)}")
+        outs = {o.name for o in self.session.get_outputs()}
+        self.output_names = [f"attentions.{i}" for i in range(manifest.layers)]
+        missing = [n for n in self.output_names if n not in outs]
+        if missing:
+            raise errors.ConfigError(f"{manifest.onnx_file}: missing outputs {missing[:3]} (layers={manifest.layers})")
+        self.max_tokens = min(manifest.max_tokens, max_tokens)
+        self.special_ids = set(manifest.special_tokens.values())
+
+    def feeds(self, ids: list[int]) -> dict[str, np.ndarray]:
+        arr = np.asarray(ids, dtype=np.int64)[None, :]
+        t = arr.shape[1]
+        feeds = {"input_ids": arr}
+        if "attention_mask" in self.input_names:
+            feeds["attention_mask"] = np.ones_like(arr)
+        if "position_ids" in self.input_names:
+            feeds["position_ids"] = np.arange(t, dtype=np.int64)[None, :]
+        if "token_type_ids" in self.input_names:
+            feeds["token_type_ids"] = np.zeros_like(arr)
+        return {k: v for k, v in feeds.items() if k in self.input_names}
+
+    def run(self, ids: list[int]) -> np.ndarray:
+        outs = self.session.run(self.output_names, self.feeds(ids))
+        # each output is [1, H, T, T]; one concatenate gives [L, H, T, T] with a single copy
+        return np.concatenate(outs, axis=0)
+
+    def summary(self) -> dict:
+        out = self.manifest.summary()
+        out["max_tokens"] = self.max_tokens
+        out["provider"] = self.provider
+        out["threads"] = self.threads
+        return out
+
+
+class Engine:
+    """Loads every model under `models_dir` and answers `attention(text, model)`.
+
+    Thread-safe: inference is serialised (one onnxruntime run at a time uses all `threads` cores);
+    tokenising and cache look-ups run concurrently.
+    """
+
+    def __init__(self, models_dir="models", device="auto", threads=None, max_chars=200, *,
+                 max_tokens: int = DEFAULT_MAX_TOKENS, cache=None, warmup: bool = True):
+        if max_chars < 1:
+            raise errors.ConfigError(f"max_chars must be >= 1, got {max_chars}")
+        if max_tokens < 2:
+            raise errors.ConfigError(f"max_tokens must be >= 2, got {max_tokens}")
+        self.models_dir = Path(models_dir)
+        self.device = device
+        self.threads = int(threads) if threads else default_threads()
+        self.max_chars = int(max_chars)
+        self.cache = cache if isinstance(cache, SafeCache) else SafeCache(cache or make_backend(None))
+        self._lock = threading.Lock()
+        self._models: dict[str, _Model] = {}
+        for manifest in discover(self.models_dir):
+            m = _Model(manifest, device, self.threads, max_tokens)
+            self._models[m.id] = m
+            log.info("model %s: provider=%s threads=%d layers=%d heads=%d max_tokens=%d loaded in %.1fs",
+                     m.id, m.provider, m.threads, manifest.layers, manifest.heads, m.max_tokens, m.load_seconds)
+            if warmup:
+                with self._lock:
+                    m.run(tokenize(m.tokenizer, WARMUP_TEXT, m.special_ids)[0])
+        self.default_model = DEFAULT_MODEL if DEFAULT_MODEL in self._models else next(iter(self._models))
+
+    def model_ids(self) -> list[str]:
+        return list(self._models)
+
+    def models(self) -> list[dict]:
+        """Summaries of the loaded models (the body of GET /v1/models)."""
+        return [dict(m.summary(), default=(m.id == self.default_model)) for m in self._models.values()]
+
+    def _model(self, model: str | None) -> _Model:
+        if model is None:
+            return self._models[self.default_model]
+        if not isinstance(model, str):
+            raise errors.ServiceError(400, "invalid_type", "Field 'model' must be a string.")
+        try:
+            return self._models[model]
+        except KeyError:
+            raise errors.unknown_model(model, self.model_ids()) from None
+
+    def attention(self, text: str, model: str | None = None) -> AttentionResult:
+        """Attentions of every layer and head for `text`; raises ServiceError for bad input."""
+        t0 = time.perf_counter()
+        m = self._model(model)
+        text = check_text(text, self.max_chars)
+        key = cache_key(m.id, m.manifest.onnx_sha256, text)
+        hit = self.cache.get(key)
+        if hit is not None:
+            tokens, att = hit
+            total = (time.perf_counter() - t0) * 1000
+            return AttentionResult(m.id, tokens, att, att.shape[0], att.shape[1],
+                                   {"tokenize": 0.0, "inference": 0.0, "total": total}, True)
+        ids, tokens = tokenize(m.tokenizer, text, m.special_ids)
+        t1 = time.perf_counter()
+        if len(ids) > m.max_tokens:
+            raise errors.too_many_tokens(len(ids), m.max_tokens, m.id)
+        with self._lock:
+            t2 = time.perf_counter()
+            att = m.run(ids)
+            t3 = time.perf_counter()
+        self.cache.set(key, (tokens, att), nbytes=att.nbytes)
+        timing = {"tokenize": (t1 - t0) * 1000, "inference": (t3 - t2) * 1000,
+                  "total": (time.perf_counter() - t0) * 1000}
+        return AttentionResult(m.id, tokens, att, att.shape[0], att.shape[1], timing, False)

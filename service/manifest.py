@@ -1,0 +1,110 @@
+"""Reading `models/<id>/manifest.json`: the fields the service needs, tolerant of extras, and the public summary."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from .errors import ConfigError
+
+# Fields copied verbatim into GET /v1/models when the manifest has them.
+SUMMARY_FIELDS = (
+    "id", "display_name", "architecture", "model_type", "causal", "layers", "heads", "kv_heads",
+    "special_tokens", "weights", "parity", "source", "exporter", "exported_at",
+)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The parts of a model's manifest the engine relies on, plus the raw dict for the summary."""
+
+    id: str
+    path: Path
+    onnx_file: Path
+    tokenizer_file: Path
+    onnx_sha256: str
+    causal: bool
+    layers: int
+    heads: int
+    max_tokens: int
+    special_tokens: dict[str, int]
+    raw: dict = field(repr=False)
+
+    def summary(self) -> dict:
+        out = {k: self.raw[k] for k in SUMMARY_FIELDS if k in self.raw}
+        out["id"] = self.id
+        out.setdefault("display_name", self.id)
+        out["causal"] = self.causal
+        out["layers"] = self.layers
+        out["heads"] = self.heads
+        out["max_tokens"] = self.max_tokens
+        onnx = self.raw.get("onnx") if isinstance(self.raw.get("onnx"), dict) else {}
+        out["onnx"] = {"sha256": self.onnx_sha256, "bytes": onnx.get("bytes"), "opset": onnx.get("opset")}
+        return out
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _int(raw: dict, key: str, where: Path) -> int:
+    value = raw.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"{where}: manifest field {key!r} must be a positive integer, got {value!r}")
+    return value
+
+
+def load_manifest(model_dir: Path) -> Manifest:
+    """Parse and check one model folder; raises ConfigError naming the file and field on any problem."""
+    mpath = model_dir / "manifest.json"
+    try:
+        raw = orjson.loads(mpath.read_bytes())
+    except FileNotFoundError:
+        raise ConfigError(f"{mpath}: missing (run `make export`)") from None
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(f"{mpath}: not valid JSON ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{mpath}: expected a JSON object")
+    onnx = raw.get("onnx") if isinstance(raw.get("onnx"), dict) else {}
+    onnx_file = model_dir / str(onnx.get("file") or "model.onnx")
+    tok_file = model_dir / "tokenizer.json"
+    for f in (onnx_file, tok_file):
+        if not f.is_file():
+            raise ConfigError(f"{model_dir}: {f.name} is missing (run `make export`)")
+    sha = onnx.get("sha256")
+    if not isinstance(sha, str) or len(sha) != 64:
+        sha = _sha256_file(onnx_file)
+    special = raw.get("special_tokens") if isinstance(raw.get("special_tokens"), dict) else {}
+    return Manifest(
+        id=str(raw.get("id") or model_dir.name),
+        path=model_dir,
+        onnx_file=onnx_file,
+        tokenizer_file=tok_file,
+        onnx_sha256=sha,
+        causal=bool(raw.get("causal", False)),
+        layers=_int(raw, "layers", mpath),
+        heads=_int(raw, "heads", mpath),
+        max_tokens=_int(raw, "max_tokens", mpath),
+        special_tokens={str(k): int(v) for k, v in special.items() if isinstance(v, int)},
+        raw=raw,
+    )
+
+
+def discover(models_dir: Path) -> list[Manifest]:
+    """Every `<models_dir>/<id>/manifest.json`, sorted by id; ConfigError when there are none."""
+    if not models_dir.is_dir():
+        raise ConfigError(f"models directory {models_dir} does not exist (run `make export`)")
+    found = [load_manifest(d) for d in sorted(models_dir.iterdir()) if (d / "manifest.json").is_file()]
+    if not found:
+        raise ConfigError(f"no models in {models_dir}: expected <id>/manifest.json (run `make export`)")
+    ids = [m.id for m in found]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"duplicate model ids in {models_dir}: {ids}")
+    return found

@@ -1,0 +1,30 @@
+"""Prometheus metrics (own registry per app): requests by status, latency, cache hits/misses, inference time."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self, cache_errors=lambda: 0):
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter("headgaze_http_requests", "HTTP requests by endpoint, method and status",
+                                ["endpoint", "method", "status"], registry=r)
+        self.latency = Histogram("headgaze_http_request_seconds", "HTTP request latency",
+                                 ["endpoint"], buckets=LATENCY_BUCKETS, registry=r)
+        self.cache_hits = Counter("headgaze_cache_hits", "Attention requests answered from cache", ["model"], registry=r)
+        self.cache_misses = Counter("headgaze_cache_misses", "Attention requests that ran the model", ["model"], registry=r)
+        self.inference = Histogram("headgaze_inference_seconds", "onnxruntime run time per request",
+                                   ["model"], buckets=LATENCY_BUCKETS, registry=r)
+        self.rejected = Counter("headgaze_queue_rejections", "Requests refused with 503 because the queue was full",
+                                registry=r)
+        self.in_flight = Gauge("headgaze_attention_in_flight", "Attention requests running or waiting", registry=r)
+        cache_err = Gauge("headgaze_cache_errors", "Cache backend failures since start (bypassed)", registry=r)
+        cache_err.set_function(cache_errors)
+
+    def render(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
