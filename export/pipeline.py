@@ -1,0 +1,126 @@
+"""One export, start to finish: load → export → verify → write, in a temporary folder.
+
+The temporary folder (`models/.<id>.partial-*`) becomes `models/<id>/` only after verification
+passed, by a rename; an interrupted or failed export never leaves a folder with a manifest.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import onnx
+
+from .hashing import sha256_files
+from .manifest import MANIFEST, build_manifest, fingerprint, read_manifest, write_manifest
+from .onnx_graph import export_onnx, inspect_architecture
+from .progress import StageClock
+from .sources import ModelSource
+from .tokenizer_file import load_hf_tokenizer, special_tokens, write_tokenizer
+from .verify import DEFAULT_ATOL, load_reference, verify_export
+from .weights import weight_breakdown
+
+
+def is_current(folder: Path, fp: str) -> bool:
+    manifest = read_manifest(folder)
+    return bool(manifest) and manifest.get("fingerprint") == fp and (folder / "model.onnx").is_file()
+
+
+def export_model(
+    source: ModelSource, models_dir: Path, *, force: bool = False, atol: float = DEFAULT_ATOL
+) -> Path:
+    """Export `source` into models_dir/<id>; returns that folder. Skips when already current."""
+    final = models_dir / source.id
+    fp = fingerprint(source.info)
+    clock = StageClock(source.id)
+    if not force and is_current(final, fp):
+        clock.say(f"up to date ({final}/{MANIFEST}, fingerprint {fp}); use --force to re-export")
+        return final
+    models_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(models_dir, source.id)
+    work = Path(tempfile.mkdtemp(prefix=f".{source.id}.partial-", dir=models_dir))
+    try:
+        out = work / "artifact"
+        out.mkdir()
+        _run_stages(source, work, out, clock, atol, fp)
+        _replace(out, final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    clock.say(f"exported to {final} in {clock.total:.1f}s")
+    return final
+
+
+def _run_stages(source: ModelSource, work: Path, out: Path, clock: StageClock, atol: float, fp: str) -> None:
+    with clock.stage("load", f"materialise {source.info.get('file') or source.folder}"):
+        folder = source.materialise(work / "source")
+        arch = inspect_architecture(folder)
+        hf_tokenizer = load_hf_tokenizer(folder)
+    clock.say(
+        f"{arch.name}: {arch.layers} layers x {arch.heads} heads, {'causal' if arch.causal else 'bidirectional'}"
+    )
+
+    with clock.stage("export", "optimum ONNX export with attentions.{i} outputs"):
+        onnx_path = export_onnx(folder, work / "onnx", arch)
+        for produced in sorted(onnx_path.parent.glob("model.onnx*")):  # model.onnx (+ external data)
+            shutil.move(produced, out / produced.name)
+        write_tokenizer(hf_tokenizer, out / "tokenizer.json")
+
+    with clock.stage("verify", f"onnxruntime vs PyTorch eager, atol {atol:g}"):
+        reference = load_reference(folder, arch.causal)
+        parity = verify_export(
+            out / "model.onnx",
+            out / "tokenizer.json",
+            reference,
+            hf_tokenizer,
+            arch.causal,
+            arch.layers,
+            arch.heads,
+            atol=atol,
+        )
+        weights = weight_breakdown(reference)
+        del reference
+    clock.say(
+        f"parity: max |onnx - torch| = {parity['max_abs_diff']:.2e} over {len(parity['probes'])} probes"
+    )
+
+    with clock.stage("write", "hash model.onnx, write manifest.json"):
+        graph = onnx.load(str(out / "model.onnx"), load_external_data=False)
+        onnx_files = sorted(out.glob("model.onnx*"))
+        onnx_info = {
+            "file": "model.onnx",
+            "files": [p.name for p in onnx_files],
+            "sha256": sha256_files(*onnx_files),
+            "bytes": sum(p.stat().st_size for p in onnx_files),
+            "opset": max(o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")),
+        }
+        inputs = [i.name for i in graph.graph.input]
+    manifest = build_manifest(
+        source=source,
+        arch=arch,
+        inputs=inputs,
+        special=special_tokens(hf_tokenizer),
+        weights=weights,
+        parity=parity,
+        onnx_info=onnx_info,
+        seconds=dict(clock.seconds),
+        fp=fp,
+    )
+    write_manifest(out, manifest)
+
+
+def _replace(new: Path, final: Path) -> None:
+    """Swap the verified folder into place; the old one (if any) is removed only after the swap."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+    new.rename(final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_stale_partials(models_dir: Path, model_id: str) -> None:
+    for stale in models_dir.glob(f".{model_id}.partial-*"):
+        shutil.rmtree(stale, ignore_errors=True)
