@@ -32,7 +32,7 @@ class AttentionResult:
     attentions: np.ndarray  # float32 [L, H, T, T]
     layers: int
     heads: int
-    timing_ms: dict[str, float]  # tokenize, inference, total
+    timing_ms: dict[str, float]  # tokenize, queue (waiting for the model), inference, total
     cached: bool
 
 
@@ -143,7 +143,7 @@ class Engine:
             tokens, att = hit
             total = (time.perf_counter() - t0) * 1000
             return AttentionResult(m.id, tokens, att, att.shape[0], att.shape[1],
-                                   {"tokenize": 0.0, "inference": 0.0, "total": total}, True)
+                                   {"tokenize": 0.0, "queue": 0.0, "inference": 0.0, "total": total}, True)
         ids, tokens = tokenize(m.tokenizer, text, m.special_ids)
         t1 = time.perf_counter()
         if len(ids) > m.max_tokens:
@@ -153,6 +153,6 @@ class Engine:
             att = m.run(ids)
             t3 = time.perf_counter()
         self.cache.set(key, (tokens, att), nbytes=att.nbytes)
-        timing = {"tokenize": (t1 - t0) * 1000, "inference": (t3 - t2) * 1000,
+        timing = {"tokenize": (t1 - t0) * 1000, "queue": (t2 - t1) * 1000, "inference": (t3 - t2) * 1000,
                   "total": (time.perf_counter() - t0) * 1000}
         return AttentionResult(m.id, tokens, att, att.shape[0], att.shape[1], timing, False)

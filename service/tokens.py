@@ -43,7 +43,8 @@ def tokenize(tokenizer: Tokenizer, text: str, special_ids: set[int]) -> tuple[li
     Offsets are character offsets into `text`, clamped so start <= end <= len(text); byte-level BPE
     may give several tokens the same span (one emoji split in bytes) and each shows that substring.
     Special tokens without a span (BOS, CLS, SEP) show their name and sit at start=end=the position
-    after the preceding token.
+    after the preceding token. A special token typed by the user (e.g. "[SEP]") keeps its span and is
+    flagged special; an unknown-token replacement ([UNK] for an emoji) is not special.
     """
     enc = tokenizer.encode(text)
     n = len(text)
@@ -59,7 +60,7 @@ def tokenize(tokenizer: Tokenizer, text: str, special_ids: set[int]) -> tuple[li
             continue
         out.append({
             "text": text[start:end], "id": int(tid), "start": start, "end": end,
-            "special": bool(smask) or int(tid) in special_ids,
+            "special": bool(smask) or (int(tid) in special_ids and text[start:end] == tok),
         })
         pos = max(pos, end)
     return list(enc.ids), out
