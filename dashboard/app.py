@@ -1,0 +1,62 @@
+"""App factory: ``create_app`` builds the Dash app, standalone or mounted in an existing Flask app.
+
+    create_app()                                     # in-process Engine (single-process mode)
+    create_app(service_url="http://127.0.0.1:8000")  # talk to the HTTP service
+    create_app(server=flask_app, url_base_pathname="/attention/", service_url=...)  # embedded
+
+All JS/CSS (Dash, Plotly, assets/) is served locally by the app; nothing is loaded from a CDN.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from dash import Dash
+from flask_caching import Cache
+
+from . import callbacks
+from .data import AttentionData, make_backend
+from .layout import build_layout
+
+ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
+
+
+def create_app(server: Any = None, url_base_pathname: str = "/", service_url: str | None = None,
+               engine: Any = None, cache_config: dict | None = None) -> Dash:
+    """Build the headgaze Dash app.
+
+    ``server``: an existing Flask app to mount into (default: a new one). ``url_base_pathname``:
+    the prefix the page lives under, e.g. ``"/attention/"``. ``service_url``: base URL of the
+    attention service; with neither ``service_url`` nor ``engine`` the Engine runs in-process
+    (created lazily on first use). ``cache_config``: flask-caching config for results
+    (default: an in-memory SimpleCache of 64 results, 1 hour).
+    """
+    if not url_base_pathname.startswith("/"):
+        url_base_pathname = "/" + url_base_pathname
+    if not url_base_pathname.endswith("/"):
+        url_base_pathname += "/"
+    app = Dash(
+        __name__,
+        server=server if server is not None else True,
+        url_base_pathname=url_base_pathname,
+        assets_folder=ASSETS,
+        serve_locally=True,
+        title="headgaze — attention heads",
+        update_title=None,
+        suppress_callback_exceptions=False,
+        compress=False,
+    )
+    app.scripts.config.serve_locally = True
+    app.css.config.serve_locally = True
+    cache = Cache(config=cache_config or {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 3600,
+                                          "CACHE_THRESHOLD": 64})
+    cache.init_app(app.server)
+    if engine is not None or service_url:
+        data = AttentionData(make_backend(service_url, engine), cache)
+    else:
+        data = AttentionData(None, cache, backend_factory=make_backend)
+    app.layout = build_layout(data)
+    callbacks.register(app, data)
+    app.headgaze_data = data  # for tests and embedding code
+    return app

@@ -1,0 +1,247 @@
+/* headgaze — browser-side behaviour (served locally by Dash from dashboard/assets/).
+ *
+ * - clientside callbacks (namespace "headgaze"): character counter, grid click → selection,
+ *   selection outline, head-view hover state, hover-view tokens;
+ * - plain DOM handlers: hover-view token hover (resizes tokens from data of the `head-data` store,
+ *   no server request) and keyboard navigation of the model-view grid (arrows + Enter).
+ * Token text is always passed as text (React children / textContent), never as HTML.
+ */
+(function () {
+  "use strict";
+  var MAX_CHARS = 50;
+  var SELECT_COLOR = "#ff1744";
+  var state = { head: null, selection: null, cursor: null };
+  window.headgaze = state;
+
+  function noUpdate() { return window.dash_clientside.no_update; }
+
+  function selectionShape(layer, head, tokens, dashed) {
+    var s = tokens + 1;
+    var x0 = head * s - 0.5, y0 = layer * s - 0.5;
+    return {
+      type: "rect", xref: "x", yref: "y",
+      x0: x0 - 0.35, x1: x0 + tokens + 0.35, y0: y0 - 0.35, y1: y0 + tokens + 0.35,
+      line: { color: dashed ? "#ffffff" : SELECT_COLOR, width: 4, dash: dashed ? "dot" : "solid" },
+      fillcolor: "rgba(0,0,0,0)", name: dashed ? "cursor" : "selected"
+    };
+  }
+
+  function fmt(w) { return w >= 0.995 ? "1.00" : w.toFixed(2).replace(/^0/, ""); }
+
+  /* ---------------- clientside callbacks ---------------- */
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    headgaze: {
+      counter: function (value) {
+        var n = (value || "").length;
+        var cls = "hg-counter" + (n > MAX_CHARS ? " hg-over" : n >= MAX_CHARS - 5 ? " hg-near" : "");
+        return [n + "/" + MAX_CHARS, cls];
+      },
+
+      clickToSelection: function (clickData, meta) {
+        if (!clickData || !meta || !clickData.points || !clickData.points.length) { return noUpdate(); }
+        var p = clickData.points[0];
+        var s = meta.tokens + 1;
+        var head = Math.min(meta.heads - 1, Math.max(0, Math.floor((p.x + 0.5) / s)));
+        var layer = Math.min(meta.layers - 1, Math.max(0, Math.floor((p.y + 0.5) / s)));
+        return { layer: layer, head: head };
+      },
+
+      highlight: function (sel, fig) {
+        if (!sel) { return noUpdate(); }
+        state.selection = sel;
+        state.cursor = { layer: sel.layer, head: sel.head };
+        if (!fig || !fig.layout || !fig.layout.meta || fig.layout.meta.tokens === undefined) { return noUpdate(); }
+        var meta = fig.layout.meta;
+        var shape = selectionShape(sel.layer, sel.head, meta.tokens, false);
+        var cur = (fig.layout.shapes || [])[0];
+        if (cur && cur.x0 === shape.x0 && cur.y0 === shape.y0 && (fig.layout.shapes || []).length === 1) {
+          return noUpdate();
+        }
+        var layout = Object.assign({}, fig.layout, { shapes: [shape] });
+        return Object.assign({}, fig, { layout: layout });
+      },
+
+      headView: function (base, hoverData, hd) {
+        if (!base) { return noUpdate(); }
+        if (!hoverData || !hoverData.points || !hoverData.points.length || !hd ||
+            !base.layout || !base.layout.meta || base.layout.meta.layer !== hd.layer ||
+            base.layout.meta.head !== hd.head) {
+          return base;
+        }
+        var p = hoverData.points[0];
+        var T = hd.tokens.length;
+        var idx = Math.round(-p.y);
+        if (idx < 0 || idx >= T) { return base; }
+        var fromQuery = p.x < 0.5;
+        var m = hd.matrix;
+        var traces = [];
+        var nx = [], ny = [], nt = [];
+        for (var j = 0; j < T; j++) {
+          var q = fromQuery ? idx : j, k = fromQuery ? j : idx;
+          var w = m[q][k];
+          if (!(w > 0)) { continue; }
+          traces.push({
+            type: "scatter", mode: "lines", x: [0, 1], y: [-q, -k], hoverinfo: "skip", showlegend: false,
+            line: { color: "#e4572e", width: 1 + 7 * w }, opacity: Math.min(1, 0.25 + 0.75 * w)
+          });
+          nx.push(fromQuery ? 0.93 : 0.07);
+          ny.push(-j);
+          nt.push(fmt(w));
+        }
+        traces.push({
+          type: "scatter", mode: "text", x: nx, y: ny, text: nt, hoverinfo: "skip", showlegend: false,
+          textposition: fromQuery ? "middle left" : "middle right", name: "weights",
+          textfont: { color: "#b3261e", size: 12 }, cliponaxis: false
+        });
+        base.data.forEach(function (tr) {
+          if (tr.name === "query" || tr.name === "key") {
+            var sizes = [];
+            for (var i = 0; i < T; i++) {
+              sizes.push(((tr.name === "query") === fromQuery && i === idx) ? 16 : 10);
+            }
+            traces.push(Object.assign({}, tr, { marker: Object.assign({}, tr.marker, { size: sizes }) }));
+          }
+        });
+        var layout = Object.assign({}, base.layout, {
+          meta: Object.assign({}, base.layout.meta, { hovered: idx, side: fromQuery ? "query" : "key" })
+        });
+        return { data: traces, layout: layout };
+      },
+
+      hoverView: function (hd) {
+        state.head = hd || null;
+        var detail = document.getElementById("hover-detail");
+        if (detail) { detail.textContent = ""; }
+        if (!hd) { return []; }
+        [0, 30, 120, 400].forEach(function (ms) { setTimeout(state.fitSlots, ms); });
+        var prefix = hd.key + "-" + hd.layer + "-" + hd.head;
+        return hd.tokens.map(function (tok, i) {
+          var props = {
+            children: tok.text,
+            className: "hg-token" + (tok.special ? " hg-special" : ""),
+            title: tok.special ? "special token" : "token " + i
+          };
+          props["data-index"] = String(i);
+          // Each token sits in a slot sized for its largest size, so resizing never moves tokens.
+          return {
+            type: "Span", namespace: "dash_html_components",
+            props: { className: "hg-slot", key: prefix + ":" + i, "data-tag": prefix,
+                     children: { type: "Span", namespace: "dash_html_components", props: props } }
+          };
+        });
+      }
+    }
+  });
+
+  /* ---------------- hover view: pure DOM, no server request ---------------- */
+  var MIN_EM = 0.55, MAX_EM = 2.0;
+
+  function tokensEl() { return document.getElementById("hover-view"); }
+
+  function resetTokens() {
+    var root = tokensEl();
+    if (!root) { return; }
+    root.querySelectorAll(".hg-token").forEach(function (el) {
+      el.style.fontSize = "";
+      el.classList.remove("hg-max", "hg-hovered");
+      delete el.dataset.weight;
+    });
+    root.classList.remove("hg-active");
+    var detail = document.getElementById("hover-detail");
+    if (detail) { detail.textContent = ""; }
+  }
+
+  /* Fix every slot's size to its token's size at MAX_EM, once per rendered head. */
+  function fitSlots(root, hd) {
+    var tag = hd.key + "-" + hd.layer + "-" + hd.head;
+    if (root.dataset.fitted === tag) { return; }
+    var first = root.querySelector(".hg-slot");
+    if (!first || first.getAttribute("data-tag") !== tag) { return; }
+    var toks = root.querySelectorAll(".hg-token");
+    toks.forEach(function (tok) { tok.style.fontSize = MAX_EM + "em"; });
+    var sizes = [];
+    toks.forEach(function (tok) { sizes.push([tok.offsetWidth, tok.offsetHeight]); });
+    toks.forEach(function (tok, n) {
+      var slot = tok.parentNode;
+      slot.style.width = (sizes[n][0] + 2) + "px";
+      slot.style.height = (sizes[n][1] + 2) + "px";
+      tok.style.fontSize = "";
+    });
+    root.dataset.fitted = tag;
+  }
+  state.fitSlots = function () {
+    var root = tokensEl();
+    if (root && state.head && root.querySelector(".hg-token")) { fitSlots(root, state.head); }
+  };
+
+  function hoverToken(el) {
+    var hd = state.head;
+    var root = tokensEl();
+    if (!hd || !root) { return; }
+    fitSlots(root, hd);
+    var i = parseInt(el.getAttribute("data-index"), 10);
+    var row = hd.matrix[i];
+    if (!row) { return; }
+    var best = 0, max = -1;
+    for (var j = 0; j < row.length; j++) { if (row[j] > max) { max = row[j]; best = j; } }
+    var els = root.querySelectorAll(".hg-token");
+    root.classList.add("hg-active");
+    els.forEach(function (tok) {
+      var j = parseInt(tok.getAttribute("data-index"), 10);
+      var w = row[j] || 0;
+      tok.dataset.weight = String(w);
+      tok.classList.toggle("hg-hovered", j === i);
+      tok.classList.toggle("hg-max", j === best);
+      tok.style.fontSize = (j === i) ? "1em" : (MIN_EM + (MAX_EM - MIN_EM) * (max > 0 ? w / max : 0)).toFixed(3) + "em";
+    });
+    var detail = document.getElementById("hover-detail");
+    if (detail) {
+      detail.textContent = "“" + hd.tokens[i].text + "” attends most to “" + hd.tokens[best].text +
+        "” (" + row[best].toFixed(3) + ")  ·  layer " + hd.layer + " · head " + hd.head;
+    }
+  }
+
+  document.addEventListener("mouseover", function (ev) {
+    var el = ev.target && ev.target.closest ? ev.target.closest("#hover-view .hg-token") : null;
+    if (el) { hoverToken(el); }
+  });
+  document.addEventListener("mouseout", function (ev) {
+    var root = tokensEl();
+    if (!root || !ev.target || !root.contains(ev.target)) { return; }
+    if (ev.relatedTarget && root.contains(ev.relatedTarget)) { return; }
+    resetTokens();
+  });
+
+  /* ---------------- keyboard navigation of the model-view grid ---------------- */
+  function gridDiv() {
+    var g = document.getElementById("model-view");
+    return g ? g.querySelector(".js-plotly-plot") : null;
+  }
+
+  document.addEventListener("keydown", function (ev) {
+    var wrap = document.getElementById("model-view-wrap");
+    if (!wrap || !wrap.contains(ev.target)) { return; }
+    var gd = gridDiv();
+    if (!gd || !gd.layout || !gd.layout.meta || gd.layout.meta.tokens === undefined) { return; }
+    var meta = gd.layout.meta;
+    var cur = state.cursor || state.selection || { layer: 0, head: 0 };
+    var moves = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
+    if (moves[ev.key]) {
+      ev.preventDefault();
+      var m = moves[ev.key];
+      cur = {
+        layer: Math.min(meta.layers - 1, Math.max(0, cur.layer + m[0])),
+        head: Math.min(meta.heads - 1, Math.max(0, cur.head + m[1]))
+      };
+      state.cursor = cur;
+      var sel = state.selection || { layer: 0, head: 0 };
+      window.Plotly.relayout(gd, {
+        shapes: [selectionShape(sel.layer, sel.head, meta.tokens, false),
+                 selectionShape(cur.layer, cur.head, meta.tokens, true)]
+      });
+    } else if (ev.key === "Enter" || ev.key === " ") {
+      ev.preventDefault();
+      window.dash_clientside.set_props("selection", { data: { layer: cur.layer, head: cur.head } });
+    }
+  });
+})();

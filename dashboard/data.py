@@ -1,0 +1,165 @@
+"""Data access for the dashboard: one place that talks to the attention backend.
+
+The backend is either the HTTP service (through ``service.client.ServiceClient``) or an in-process
+``service.engine.Engine``; both expose ``models()`` and ``attention(text, model)``. This module
+turns their answers into plain, cacheable dicts, caches them with flask-caching and maps every
+failure onto a :class:`DashboardError` whose message is fit to show in the page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from flask_caching import Cache
+
+MAX_CHARS = 50
+
+
+class Backend(Protocol):
+    """What the dashboard needs from the service client or the in-process engine."""
+
+    def models(self) -> list[dict]: ...
+
+    def attention(self, text: str, model: str | None = None) -> Any: ...
+
+
+@dataclass
+class DashboardError(Exception):
+    """An error the user should read in the page (``code`` is stable, ``message`` is for people)."""
+
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def make_backend(service_url: str | None = None, engine: Any = None) -> Backend:
+    """Pick the backend: a given engine, else the HTTP service, else an in-process Engine."""
+    if engine is not None:
+        return engine
+    if service_url:
+        from service.client import ServiceClient
+
+        return ServiceClient(service_url)
+    from service.engine import Engine
+
+    return Engine()
+
+
+def validate_text(text: str | None) -> str:
+    """Return the text to process or raise a DashboardError for empty/too long input."""
+    text = text or ""
+    if not text.strip():
+        raise DashboardError("empty_text", "Type some text first (at most 50 characters).")
+    if len(text) > MAX_CHARS:
+        raise DashboardError(
+            "text_too_long", f"The text has {len(text)} characters; at most {MAX_CHARS} are allowed."
+        )
+    return text
+
+
+def _translate(exc: Exception) -> DashboardError:
+    """Map a backend exception onto a user-facing DashboardError."""
+    name = type(exc).__name__
+    code = getattr(exc, "code", None)
+    message = getattr(exc, "message", None) or str(exc) or name
+    if name == "ServiceUnavailable" or isinstance(exc, (ConnectionError, TimeoutError, OSError)):
+        return DashboardError(
+            "service_unavailable",
+            "The attention service is not reachable right now (it may be stopped or busy). "
+            "Press Process again once it is back.",
+        )
+    if code:
+        if code in ("unknown_model", "model_not_found") or "model" in str(code):
+            return DashboardError(str(code), f"Unknown model: {message}")
+        return DashboardError(str(code), f"The service refused the request: {message}")
+    return DashboardError("internal", f"Something went wrong while computing attention ({name}: {message}).")
+
+
+class AttentionData:
+    """Cached access to models and attention results for one dashboard app."""
+
+    def __init__(self, backend: Backend | None, cache: Cache, *, backend_factory=None):
+        self._backend = backend
+        self._factory = backend_factory
+        self._lock = threading.Lock()
+        self.cache = cache
+        self._models: list[dict] = []
+
+    # -- backend -----------------------------------------------------------------------------
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            with self._lock:
+                if self._backend is None:
+                    self._backend = self._factory()
+        return self._backend
+
+    # -- models ------------------------------------------------------------------------------
+    def models(self) -> list[dict]:
+        """Model summaries; the last good answer is kept for when the service is down."""
+        try:
+            models = list(self.backend.models())
+        except Exception as exc:  # service down at page load: fall back to what we knew
+            if self._models:
+                return self._models
+            raise _translate(exc) from exc
+        self._models = models
+        return models
+
+    def model_info(self, model_id: str | None) -> dict | None:
+        """Summary of one model from the last known list (no request when already known)."""
+        models = self._models or self._safe_models()
+        for m in models:
+            if m.get("id") == model_id:
+                return m
+        return None
+
+    def _safe_models(self) -> list[dict]:
+        try:
+            return self.models()
+        except DashboardError:
+            return []
+
+    # -- attention ---------------------------------------------------------------------------
+    @staticmethod
+    def key(model: str | None, text: str) -> str:
+        """Stable cache key for one (model, text) request."""
+        digest = hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()[:24]
+        return f"headgaze:attn:{digest}"
+
+    def attention(self, text: str, model: str | None) -> dict:
+        """Attention result as a plain dict (cached); raises DashboardError for the page."""
+        text = validate_text(text)
+        key = self.key(model, text)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return {**hit, "dashboard_cached": True, "latency_ms": 0.0}
+        t0 = time.perf_counter()
+        try:
+            res = self.backend.attention(text, model)
+        except DashboardError:
+            raise
+        except Exception as exc:
+            raise _translate(exc) from exc
+        latency = (time.perf_counter() - t0) * 1000.0
+        att = np.asarray(res.attentions, dtype=np.float32)
+        data = {
+            "key": key,
+            "text": text,
+            "model": res.model,
+            "tokens": [dict(t) for t in res.tokens],
+            "attentions": att,
+            "layers": int(res.layers),
+            "heads": int(res.heads),
+            "timing_ms": dict(res.timing_ms or {}),
+            "service_cached": bool(getattr(res, "cached", False)),
+        }
+        self.cache.set(key, data)
+        return {**data, "dashboard_cached": False, "latency_ms": latency}
