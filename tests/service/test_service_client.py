@@ -1,0 +1,69 @@
+"""service.client.ServiceClient against the real service: results, errors, unreachable and slow services."""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+from conftest import API_TOKEN, free_port
+
+from service.client import ServiceClient
+from service.engine import AttentionResult
+from service.errors import ServiceError, ServiceUnavailable
+
+
+def test_client_attention_matches_engine(server, engine):
+    client = ServiceClient(server.url)
+    text = "The client decodes float16."
+    res = client.attention(text, model="minilm-l6")
+    local = engine.attention(text, model="minilm-l6")
+    assert isinstance(res, AttentionResult)
+    assert res.model == "minilm-l6" and (res.layers, res.heads) == (6, 12)
+    assert res.attentions.dtype == np.float32 and res.attentions.shape == local.attentions.shape
+    assert res.tokens == local.tokens
+    np.testing.assert_allclose(res.attentions, local.attentions, atol=5e-4, rtol=0)
+    assert {"tokenize", "inference", "total"} <= set(res.timing_ms)
+    assert client.attention(text, model="minilm-l6").cached is True
+
+
+def test_client_models_and_health(server):
+    client = ServiceClient(server.url + "/")
+    assert {m["id"] for m in client.models()} == {"smollm2-135m", "minilm-l6"}
+    assert client.health()["status"] == "ok"
+
+
+def test_client_raises_service_errors(server):
+    client = ServiceClient(server.url)
+    with pytest.raises(ServiceError) as exc:
+        client.attention("hi", model="nope")
+    assert (exc.value.status, exc.value.code) == (404, "unknown_model")
+    with pytest.raises(ServiceError) as exc:
+        client.attention("  ")
+    assert (exc.value.status, exc.value.code) == (422, "empty_text")
+    assert not isinstance(exc.value, ServiceUnavailable)
+
+
+def test_client_token(limited_server):
+    with pytest.raises(ServiceError) as exc:
+        ServiceClient(limited_server.url).models()
+    assert exc.value.status == 401
+    assert ServiceClient(limited_server.url, token=API_TOKEN).attention("ok").layers == 30
+
+
+def test_unreachable_service_is_service_unavailable():
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(ServiceUnavailable) as exc:
+        ServiceClient(url, timeout=2).attention("hi")
+    assert exc.value.status == 503 and exc.value.code == "service_unavailable"
+    assert url in exc.value.message
+
+
+def test_silent_service_times_out_as_unavailable():
+    with socket.socket() as listener:  # accepts connections (backlog) but never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        with pytest.raises(ServiceUnavailable) as exc:
+            ServiceClient(url, timeout=0.5).health()
+    assert "0.5s" in exc.value.message and url in exc.value.message
