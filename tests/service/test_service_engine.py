@@ -1,0 +1,132 @@
+"""The in-process engine, its cache backends and provider selection, on the real exported models."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from conftest import REPO, free_port
+
+from service.cache import SafeCache, cache_key, make_backend
+from service.engine import Engine
+from service.errors import ConfigError, ServiceError
+from service.providers import choose_providers
+
+
+def test_default_model_and_summaries(engine):
+    assert engine.default_model == "smollm2-135m"
+    assert {m["id"] for m in engine.models()} == {"smollm2-135m", "minilm-l6"}
+
+
+@pytest.mark.parametrize("text", ["Ça coûte 12,50 € 🙂", "שלום 👩🏽‍💻", "e\u0301\u0302x", "🇫🇷🇩🇪"])
+def test_straddling_byte_tokens_show_a_valid_substring(engine, text):
+    res = engine.attention(text)
+    assert len({(t["start"], t["end"]) for t in res.tokens}) < len(res.tokens)  # some tokens share a character
+    for tok in res.tokens[1:]:
+        assert tok["text"] == text[tok["start"]:tok["end"]] and tok["text"]
+    assert res.attentions.dtype == np.float32
+    assert res.attentions.shape == (30, 9, len(res.tokens), len(res.tokens))
+
+
+def test_unknown_token_is_not_special(engine):
+    res = engine.attention("I 🙂 it", model="minilm-l6")
+    unk = [t for t in res.tokens if t["id"] == 100]
+    assert unk == [{"text": "🙂", "id": 100, "start": 2, "end": 3, "special": False}]
+
+
+def test_engine_raises_service_errors(engine):
+    cases = [("", None, "empty_text"), ("x" * 201, None, "text_too_long"), ("hi", "nope", "unknown_model"),
+             (b"bytes", None, "invalid_type"), ("a\x00", None, "invalid_characters")]
+    for text, model, code in cases:
+        with pytest.raises(ServiceError) as exc:
+            engine.attention(text, model)
+        assert exc.value.code == code
+
+
+def test_filesystem_cache_survives_a_restart(minilm_dir, tmp_path):
+    url = f"filesystem://{tmp_path / 'cache'}"
+    first = Engine(minilm_dir, cache=make_backend(url), warmup=False)
+    a = first.attention("persisted attention")
+    assert a.cached is False
+    assert any((tmp_path / "cache").iterdir())
+    second = Engine(minilm_dir, cache=make_backend(url), warmup=False)
+    b = second.attention("persisted attention")
+    assert b.cached is True and b.tokens == a.tokens
+    np.testing.assert_array_equal(a.attentions, b.attentions)
+
+
+def test_cache_none_never_hits(minilm_dir):
+    eng = Engine(minilm_dir, cache=make_backend("none"), warmup=False)
+    assert not eng.attention("x y").cached and not eng.attention("x y").cached
+
+
+class Broken:
+    def get(self, key):
+        raise ConnectionError("backend down")
+
+    def set(self, key, value):
+        raise ConnectionError("backend down")
+
+
+def test_safe_cache_bypasses_a_broken_backend(minilm_dir):
+    eng = Engine(minilm_dir, cache=SafeCache(Broken(), cooldown=0), warmup=False)
+    assert eng.attention("still answered").cached is False
+    assert eng.cache.errors == 2
+
+
+def test_cache_key_depends_on_model_sha_and_text():
+    keys = {cache_key("m", "a" * 64, "t"), cache_key("m", "b" * 64, "t"), cache_key("n", "a" * 64, "t"),
+            cache_key("m", "a" * 64, "u")}
+    assert len(keys) == 4
+
+
+def test_bad_cache_url_is_a_config_error():
+    with pytest.raises(ConfigError):
+        make_backend("memcached://localhost")
+
+
+def test_provider_selection():
+    assert choose_providers("cpu") == ["CPUExecutionProvider"]
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        assert choose_providers("auto") == ["CPUExecutionProvider"]
+        with pytest.raises(ConfigError, match="CUDAExecutionProvider"):
+            choose_providers("cuda")
+    with pytest.raises(ConfigError):
+        choose_providers("tpu")
+
+
+def run_service(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "service", "--port", str(free_port()), *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="a CUDA build is installed")
+def test_asking_for_cuda_without_it_fails_clearly(models_dir):
+    proc = run_service("--models-dir", str(models_dir), "--device", "cuda")
+    assert proc.returncode == 2
+    assert "--device cuda" in proc.stderr and "CUDAExecutionProvider" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_models_dir_fails_clearly(tmp_path):
+    proc = run_service("--models-dir", str(tmp_path / "nowhere"))
+    assert proc.returncode == 2 and "make export" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_torch_is_not_imported_while_serving(minilm_dir):
+    script = textwrap.dedent(f"""
+        import sys
+        from service.api import create_app
+        from service.engine import Engine
+        app = create_app(Engine({str(minilm_dir)!r}))
+        resp = app.test_client().post("/v1/attention", json={{"text": "no torch here"}})
+        assert resp.status_code == 200, resp.data
+        print("torch" in sys.modules, "transformers" in sys.modules)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "False"]
