@@ -1,0 +1,152 @@
+"""Browser helpers shared by the dashboard tests and tests/bench/browser_bench.py.
+
+Launching Debian's Chromium through Playwright, serving a Flask/Dash app from a thread with
+waitress, and page actions that wait on what the page shows (never on sleeps).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, sync_playwright
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "dashboard"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+RED = "rgb(215, 25, 28)"  # --hg-red in assets/headgaze.css
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerThread:
+    """Serve a WSGI app with waitress on a free port in a daemon thread."""
+
+    def __init__(self, wsgi_app, threads: int = 6):
+        from waitress import create_server
+
+        self.server = create_server(wsgi_app, host="127.0.0.1", port=0, threads=threads)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def launch_chromium(executable: str = "/usr/bin/chromium"):
+    pw = sync_playwright().start()
+    br = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    return pw, br
+
+
+def new_page(browser: Browser, width: int = 1400, height: int = 1100):
+    """A fresh context and page; ``problems`` collects console errors and page exceptions."""
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    pg = ctx.new_page()
+    problems: list[str] = []
+    pg.on("console", lambda m: problems.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    pg.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    pg.set_default_timeout(30_000)
+    return ctx, pg, problems
+
+
+GRID_JS = "document.querySelector('#model-view .js-plotly-plot')"
+
+
+def open_page(page: Page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("#process-button")
+    # Dash has wired the callbacks once the counter shows the example's length.
+    page.wait_for_function("document.querySelector('#char-counter').textContent.includes('/50')")
+
+
+def select_model(page: Page, label: str) -> None:
+    """Choose a model in the dropdown through the UI (open it, click the option with ``label``)."""
+    page.click("#model-select")
+    page.locator("#model-select .VirtualizedSelectOption", has_text=label).first.click()
+    page.wait_for_function("(t) => document.querySelector('#model-select').textContent.includes(t)", arg=label)
+
+
+def click_process(page: Page) -> dict:
+    """Click Process; wait until the answer is drawn. Returns the callback's JSON response."""
+    with page.expect_response(lambda r: "_dash-update-component" in r.url
+                              and "model-view.figure" in (r.request.post_data or "")
+                              and "result-meta" in (r.request.post_data or "")) as info:
+        page.click("#process-button")
+    body = info.value.json()["response"]
+    wait_drawn(page, body)
+    return body
+
+
+def wait_drawn(page: Page, body: dict) -> None:
+    status = body["status"]["children"]
+    page.wait_for_function("(s) => document.querySelector('#status').textContent === s", arg=status)
+    fig = body.get("model-view", {}).get("figure")
+    if fig:
+        key = fig["layout"]["meta"]["key"]
+        page.wait_for_function(
+            f"""(key) => {{ const gd = {GRID_JS};
+                return gd && gd._fullLayout && gd._fullLayout.meta && gd._fullLayout.meta.key === key
+                       && gd.querySelector('.hm image') !== null
+                       && window.headgaze.head && window.headgaze.head.key === key
+                       && document.querySelectorAll('#hover-view .hg-token').length === window.headgaze.head.tokens.length; }}""",
+            arg=key)
+
+
+def grid_info(page: Page) -> dict:
+    """What the model view shows: its meta, tick labels and heatmap size."""
+    return page.evaluate(f"""() => {{ const gd = {GRID_JS}; const fl = gd._fullLayout;
+        return {{ meta: fl.meta,
+                  xticks: Array.from(gd.querySelectorAll('.xtick text')).map(t => t.textContent),
+                  yticks: Array.from(gd.querySelectorAll('.ytick text')).map(t => t.textContent),
+                  z_rows: gd.calcdata[0][0].z.length, z_cols: gd.calcdata[0][0].z[0].length,
+                  shapes: (fl.shapes || []).map(s => [s.x0, s.y0, s.name]) }}; }}""")
+
+
+def tile_point(page: Page, layer: int, head: int) -> tuple[float, float]:
+    """Viewport coordinates of the centre of one tile of the model view."""
+    return tuple(page.evaluate(f"""([layer, head]) => {{ const gd = {GRID_JS}; const fl = gd._fullLayout;
+        const s = fl.meta.tile, T = fl.meta.tokens; const r = gd.getBoundingClientRect();
+        const x = r.left + fl.xaxis._offset + fl.xaxis.l2p(head * s + (T - 1) / 2);
+        const y = r.top + fl.yaxis._offset + fl.yaxis.l2p(layer * s + (T - 1) / 2);
+        return [x, y]; }}""", [layer, head]))
+
+
+def head_view_point(page: Page, side: str, index: int) -> tuple[float, float]:
+    """Viewport coordinates of a token marker in the head view (side 'query' or 'key')."""
+    return tuple(page.evaluate("""([side, i]) => { const gd = document.querySelector('#head-view .js-plotly-plot');
+        const fl = gd._fullLayout; const r = gd.getBoundingClientRect();
+        const x = r.left + fl.xaxis._offset + fl.xaxis.l2p(side === 'query' ? 0 : 1);
+        const y = r.top + fl.yaxis._offset + fl.yaxis.l2p(-i);
+        return [x, y]; }""", [side, index]))
+
+
+def hover_tokens(page: Page) -> list[dict]:
+    """The hover view's tokens: text, font size (px), classes, computed background colour."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('#hover-view .hg-token')).map(el => ({
+        index: +el.dataset.index, text: el.textContent, size: parseFloat(getComputedStyle(el).fontSize),
+        max: el.classList.contains('hg-max'), special: el.classList.contains('hg-special'),
+        hovered: el.classList.contains('hg-hovered'), bg: getComputedStyle(el).backgroundColor,
+        x: el.parentNode.getBoundingClientRect().left, y: el.parentNode.getBoundingClientRect().top }))""")
+
+
+def shot(page: Page, name: str, selector: str | None = None) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    if selector:
+        page.locator(selector).screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, indent=1, default=str)[:2000]
