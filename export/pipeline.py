@@ -18,7 +18,7 @@ from .onnx_graph import export_onnx, inspect_architecture
 from .progress import StageClock
 from .sources import ModelSource
 from .tokenizer_file import load_hf_tokenizer, special_tokens, write_tokenizer
-from .verify import DEFAULT_ATOL, load_reference, verify_export
+from .verify import DEFAULT_ATOL, verify_export
 from .weights import weight_breakdown
 
 
@@ -67,7 +67,7 @@ def _run_stages(source: ModelSource, work: Path, out: Path, clock: StageClock, a
         write_tokenizer(hf_tokenizer, out / "tokenizer.json")
 
     with clock.stage("verify", f"onnxruntime vs PyTorch eager, atol {atol:g}"):
-        reference = load_reference(folder, arch.causal)
+        reference = source.load_reference(arch.causal)
         parity = verify_export(
             out / "model.onnx",
             out / "tokenizer.json",

@@ -36,6 +36,16 @@ class ModelSource:
             return self.folder
         return _gguf_to_folder(self.folder, self.gguf_file, workdir)
 
+    def load_reference(self, causal: bool):
+        """PyTorch eager model in fp32 straight from the original source: the ground truth."""
+        import torch
+        from transformers import AutoModel, AutoModelForCausalLM
+
+        loader = AutoModelForCausalLM if causal else AutoModel
+        extra = {"gguf_file": self.gguf_file} if self.gguf_file else {}
+        model = loader.from_pretrained(self.folder, attn_implementation="eager", dtype=torch.float32, **extra)
+        return model.eval()
+
 
 @dataclass(frozen=True)
 class PackagedModel:

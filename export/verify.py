@@ -49,16 +49,6 @@ def onnx_feeds(input_ids: list[int], input_names: list[str]) -> dict[str, np.nda
     return {name: feeds[name] for name in input_names}
 
 
-def load_reference(folder: Path, causal: bool):
-    """PyTorch eager model in fp32, the ground truth the export is checked against."""
-    import torch
-    from transformers import AutoModel, AutoModelForCausalLM
-
-    loader = AutoModelForCausalLM if causal else AutoModel
-    model = loader.from_pretrained(folder, attn_implementation="eager", dtype=torch.float32)
-    return model.eval()
-
-
 def reference_attentions(model, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     import torch
 

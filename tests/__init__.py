@@ -1,0 +1,1 @@
+"""headgaze tests: export, service, dashboard, and the benchmark scripts (tests/bench)."""
