@@ -76,15 +76,19 @@ def register(app: Dash, data: AttentionData) -> None:
         State("text-input", "value"),
         State("model-select", "value"),
         State("selection", "data"),
+        State("result-meta", "data"),
         running=[(Output("process-button", "disabled"), True, False),
                  (Output("process-button", "children"), "Processing…", "Process")],
         prevent_initial_call=True,
     )
-    def _process(_clicks, _submit, text, model, selection):
+    def _process(_clicks, _submit, text, model, selection, previous):
         try:
             res = data.attention(text, model)
         except DashboardError as exc:
-            return no_update, no_update, no_update, exc.message, "hg-status hg-error"
+            msg = exc.message
+            if previous:
+                msg += f" The views below still show the previous text “{previous['text']}”."
+            return no_update, no_update, no_update, msg, "hg-status hg-error"
         sel = clamp_selection(selection, res["layers"], res["heads"])
         fig = model_view_figure(res["attentions"], model=res["model"], key=res["key"], **sel)
         meta = {"key": res["key"], "model": res["model"], "text": res["text"], "layers": res["layers"],

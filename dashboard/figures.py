@@ -25,6 +25,11 @@ def display_token(tok: dict) -> str:
     return text.replace("\n", "⏎").replace("\t", "⇥") or "∅"
 
 
+def plotly_text(text: str) -> str:
+    """Escape text for Plotly labels (Plotly reads a small HTML subset; tokens are plain text)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def tile_size(tokens: int) -> int:
     """Cells per tile including the gap."""
     return tokens + GAP
@@ -148,7 +153,7 @@ LINE_BINS = 8
 def head_view_figure(matrix: np.ndarray, tokens: list[dict], *, layer: int, head: int) -> dict:
     """Head view: queries (left) → keys (right); line opacity and width follow the weight."""
     T = len(tokens)
-    labels = [display_token(t) for t in tokens]
+    labels = [plotly_text(display_token(t)) for t in tokens]
     ys = [-i for i in range(T)]
     colors = ["#7a4fbf" if t.get("special") else "#1d2433" for t in tokens]
     data: list[dict] = []

@@ -52,7 +52,12 @@ def new_page(browser: Browser, width: int = 1400, height: int = 1100):
     ctx = browser.new_context(viewport={"width": width, "height": height})
     pg = ctx.new_page()
     problems: list[str] = []
-    pg.on("console", lambda m: problems.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    # Failed loads are reported by URL below (the console message does not name it); the host
+    # app of the embedding test has no favicon, which is not the dashboard's concern.
+    pg.on("console", lambda m: problems.append(f"console.{m.type}: {m.text}")
+          if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
+    pg.on("response", lambda r: problems.append(f"HTTP {r.status} {r.url}")
+          if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
     pg.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
     pg.set_default_timeout(30_000)
     return ctx, pg, problems

@@ -1,0 +1,72 @@
+"""Embedding: headgaze mounted under /attention/ inside another Flask app, end to end in the
+browser, with the in-process Engine (the single-process mode, no service)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from flask import Flask
+
+from tests.dashboard.browser import (
+    RED,
+    ServerThread,
+    click_process,
+    grid_info,
+    hover_tokens,
+    shot,
+    tile_point,
+)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def host_app(models_dir):
+    from dashboard.app import create_app
+    from service.engine import Engine
+
+    host = Flask("host-tool")
+
+    @host.route("/")
+    def index():
+        return "<h1>Internal tools</h1><a id='go' href='/attention/'>Attention heads</a>"
+
+    engine = Engine(models_dir=str(models_dir), warmup=False)
+    create_app(server=host, url_base_pathname="/attention/", engine=engine)
+    srv = ServerThread(host)
+    yield srv.url, engine
+    srv.close()
+
+
+def test_mounted_under_prefix(page, host_app):
+    base, engine = host_app
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(base + "/")
+    page.click("#go")
+    page.wait_for_url(base + "/attention/")
+    page.wait_for_function("document.querySelector('#char-counter') && "
+                           "document.querySelector('#char-counter').textContent.includes('/50')")
+    text = "Embedded in a host app."
+    page.fill("#text-input", text)
+    click_process(page)
+    g = grid_info(page)
+    assert (g["meta"]["layers"], g["meta"]["heads"]) == (30, 9)
+    x, y = tile_point(page, 2, 1)
+    page.mouse.click(x, y)
+    page.wait_for_function("document.querySelector('#selected-head').textContent === 'layer 2 · head 1'")
+    page.wait_for_function("window.headgaze.head && window.headgaze.head.layer === 2 && window.headgaze.head.head === 1"
+                           " && document.querySelector('#hover-view .hg-slot').dataset.tag.endsWith('-2-1')")
+    ref = engine.attention(text, "smollm2-135m").attentions[2, 1]
+    q = 3
+    page.locator(f"#hover-view .hg-token[data-index='{q}']").hover()
+    page.wait_for_function("document.querySelectorAll('#hover-view .hg-token.hg-max').length === 1")
+    reds = [t for t in hover_tokens(page) if t["bg"] == RED]
+    assert [t["index"] for t in reds] == [int(np.argmax(ref[q]))]
+    shot(page, "20-embedded-under-prefix")
+    # Every dashboard request stayed under the prefix (assets, bundles, callbacks).
+    dash_reqs = [r for r in requests if r != base + "/"]
+    assert dash_reqs and all(r.startswith(base + "/attention/") for r in dash_reqs), dash_reqs
+    # The host app still serves its own page.
+    page.goto(base + "/")
+    assert page.locator("h1").text_content() == "Internal tools"
