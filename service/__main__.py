@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cache = SafeCache(make_backend(args.cache, timeout=args.cache_timeout))
         engine = Engine(args.models_dir, device=args.device, threads=args.threads, max_chars=args.max_chars,
-                        max_tokens=args.max_tokens, cache=cache)
+                        max_tokens=args.max_tokens, cache=cache, spinning=args.spinning)
     except ConfigError as exc:
         print(f"headgaze-service: error: {exc}", file=sys.stderr)
         return 2

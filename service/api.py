@@ -82,7 +82,9 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
     def _count(resp: Response):
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         metrics.requests.labels(endpoint, request.method, str(resp.status_code)).inc()
-        metrics.latency.labels(endpoint).observe(time.perf_counter() - g.get("t0", time.perf_counter()))
+        elapsed = time.perf_counter() - g.get("t0", time.perf_counter())
+        metrics.latency.labels(endpoint).observe(elapsed)
+        resp.headers["Server-Timing"] = f"app;dur={elapsed * 1000:.3f}"
         return resp
 
     @app.errorhandler(ServiceError)

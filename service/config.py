@@ -35,6 +35,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="seconds a cached result lives [HEADGAZE_CACHE_TIMEOUT] (3600)")
     p.add_argument("--http-threads", type=int, default=_env("HEADGAZE_HTTP_THREADS"),
                    help="waitress worker threads [HEADGAZE_HTTP_THREADS] (queue limit + 4)")
+    p.add_argument("--spinning", action=argparse.BooleanOptionalAction,
+                   default=_env("HEADGAZE_ORT_SPINNING", "0") not in ("0", "false", "no"),
+                   help="let onnxruntime worker threads spin between ops; faster only on an otherwise idle "
+                        "machine [HEADGAZE_ORT_SPINNING] (off)")
     p.add_argument("--log-level", default=_env("HEADGAZE_LOG_LEVEL", "INFO"), help="[HEADGAZE_LOG_LEVEL] (INFO)")
     args = p.parse_args(argv)
     args.threads = int(args.threads) if args.threads else None

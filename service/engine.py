@@ -39,12 +39,12 @@ class AttentionResult:
 class _Model:
     """A loaded model: manifest, tokenizer, session and its feed layout."""
 
-    def __init__(self, manifest: Manifest, device: str, threads: int, max_tokens: int):
+    def __init__(self, manifest: Manifest, device: str, threads: int, max_tokens: int, spinning: bool = False):
         self.manifest = manifest
         self.id = manifest.id
         self.tokenizer = load_tokenizer(manifest.tokenizer_file)
         t0 = time.perf_counter()
-        self.session = make_session(str(manifest.onnx_file), device, threads)
+        self.session = make_session(str(manifest.onnx_file), device, threads, spinning)
         self.load_seconds = time.perf_counter() - t0
         self.provider = self.session.get_providers()[0]
         self.threads = threads
@@ -93,7 +93,7 @@ class Engine:
     """
 
     def __init__(self, models_dir="models", device="auto", threads=None, max_chars=200, *,
-                 max_tokens: int = DEFAULT_MAX_TOKENS, cache=None, warmup: bool = True):
+                 max_tokens: int = DEFAULT_MAX_TOKENS, cache=None, warmup: bool = True, spinning: bool = False):
         if max_chars < 1:
             raise errors.ConfigError(f"max_chars must be >= 1, got {max_chars}")
         if max_tokens < 2:
@@ -106,10 +106,10 @@ class Engine:
         self._lock = threading.Lock()
         self._models: dict[str, _Model] = {}
         for manifest in discover(self.models_dir):
-            m = _Model(manifest, device, self.threads, max_tokens)
+            m = _Model(manifest, device, self.threads, max_tokens, spinning)
             self._models[m.id] = m
-            log.info("model %s: provider=%s threads=%d layers=%d heads=%d max_tokens=%d loaded in %.1fs",
-                     m.id, m.provider, m.threads, manifest.layers, manifest.heads, m.max_tokens, m.load_seconds)
+            log.info("model %s: provider=%s threads=%d spinning=%s layers=%d heads=%d max_tokens=%d loaded in %.1fs",
+                     m.id, m.provider, m.threads, spinning, manifest.layers, manifest.heads, m.max_tokens, m.load_seconds)
             if warmup:
                 with self._lock:
                     m.run(tokenize(m.tokenizer, WARMUP_TEXT, m.special_ids)[0])

