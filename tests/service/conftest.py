@@ -89,7 +89,7 @@ class Server:
         self._log.close()
 
 
-def _env(**extra: str) -> dict[str, str]:
+def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEADGAZE_")}
     env.update(extra)
     return env
@@ -103,7 +103,7 @@ def models_dir() -> Path:
 @pytest.fixture(scope="session")
 def server(models_dir, tmp_path_factory):
     """The default configuration: all models, in-process cache, no token."""
-    srv = Server(["--models-dir", str(models_dir)], _env(), tmp_path_factory.mktemp("srv") / "service.log")
+    srv = Server(["--models-dir", str(models_dir)], clean_env(), tmp_path_factory.mktemp("srv") / "service.log")
     try:
         srv.wait_ready()
         yield srv
@@ -117,7 +117,7 @@ def limited_server(models_dir, tmp_path_factory):
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"
     srv = Server(
         ["--models-dir", str(models_dir), "--queue-limit", "0", "--cache", dead_redis],
-        _env(HEADGAZE_API_TOKEN=API_TOKEN), tmp_path_factory.mktemp("limited") / "service.log", token=API_TOKEN,
+        clean_env(HEADGAZE_API_TOKEN=API_TOKEN), tmp_path_factory.mktemp("limited") / "service.log", token=API_TOKEN,
     )
     try:
         srv.wait_ready()
