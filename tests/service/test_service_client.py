@@ -6,7 +6,7 @@ import socket
 
 import numpy as np
 import pytest
-from conftest import API_TOKEN, free_port
+from service_testlib import API_TOKEN, free_port
 
 from service.client import ServiceClient
 from service.engine import AttentionResult

@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import onnxruntime as ort
 import pytest
-from conftest import REPO, free_port
+from service_testlib import REPO, free_port
 
 from service.cache import SafeCache, cache_key, make_backend
 from service.engine import Engine

@@ -7,7 +7,7 @@ import threading
 import uuid
 
 import requests
-from conftest import API_TOKEN
+from service_testlib import API_TOKEN
 
 
 def test_healthz_needs_no_token(limited_server):

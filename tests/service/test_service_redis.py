@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 import redis
-from conftest import Server, clean_env, free_port
+from service_testlib import Server, clean_env, free_port
 
 REDIS = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed (apt-get install redis-server)")
