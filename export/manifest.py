@@ -12,6 +12,12 @@ SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 EXPORTER_PACKAGES = ("torch", "transformers", "optimum", "optimum-onnx", "onnx", "onnxruntime", "tokenizers")
 CODE_DIR = Path(__file__).parent
+# the export's own code plus the service modules it runs to build the head profile
+CODE_FILES = (
+    *sorted(CODE_DIR.glob("*.py")),
+    CODE_DIR.parent / "service" / "head_analysis.py",
+    CODE_DIR.parent / "service" / "head_profile.py",
+)
 
 
 def exporter_versions() -> dict[str, str]:
@@ -21,7 +27,7 @@ def exporter_versions() -> dict[str, str]:
 def fingerprint(source_info: dict) -> str:
     """Changes when the source weights, the exporter code or the exporter packages change."""
     digest = hashlib.sha256(json.dumps(source_info, sort_keys=True).encode())
-    for path in sorted(CODE_DIR.glob("*.py")):
+    for path in CODE_FILES:
         digest.update(path.read_bytes())
     digest.update(json.dumps(exporter_versions(), sort_keys=True).encode())
     return digest.hexdigest()[:16]
@@ -34,7 +40,9 @@ def read_manifest(folder: Path) -> dict | None:
         return None
 
 
-def build_manifest(*, source, arch, inputs, special, weights, parity, onnx_info, seconds, fp) -> dict:
+def build_manifest(
+    *, source, arch, inputs, special, weights, parity, profile, onnx_info, seconds, fp
+) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
         "id": source.id,
@@ -52,6 +60,7 @@ def build_manifest(*, source, arch, inputs, special, weights, parity, onnx_info,
         "outputs": [f"attentions.{i}" for i in range(arch.layers)],
         "weights": weights,
         "parity": parity,
+        "heads_profile": profile,
         "onnx": onnx_info,
         "exporter": exporter_versions(),
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),

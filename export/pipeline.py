@@ -15,6 +15,7 @@ import onnx
 from .hashing import sha256_files
 from .manifest import MANIFEST, build_manifest, fingerprint, read_manifest, write_manifest
 from .onnx_graph import export_onnx, inspect_architecture
+from .profile import write_profile
 from .progress import StageClock
 from .sources import ModelSource
 from .tokenizer_file import load_hf_tokenizer, special_tokens, write_tokenizer
@@ -84,6 +85,11 @@ def _run_stages(source: ModelSource, work: Path, out: Path, clock: StageClock, a
         f"parity: max |onnx - torch| = {parity['max_abs_diff']:.2e} over {len(parity['probes'])} probes"
     )
 
+    special = special_tokens(hf_tokenizer)
+    with clock.stage("profile", "head pattern profile (probe texts + repeated random tokens)"):
+        profile = write_profile(out, arch.causal, set(special.values()))
+    clock.say("head tags: " + ", ".join(f"{tag} {n}" for tag, n in profile["tag_counts"].items()))
+
     with clock.stage("write", "hash model.onnx, write manifest.json"):
         graph = onnx.load(str(out / "model.onnx"), load_external_data=False)
         onnx_files = sorted(out.glob("model.onnx*"))
@@ -99,9 +105,10 @@ def _run_stages(source: ModelSource, work: Path, out: Path, clock: StageClock, a
         source=source,
         arch=arch,
         inputs=inputs,
-        special=special_tokens(hf_tokenizer),
+        special=special,
         weights=weights,
         parity=parity,
+        profile=profile,
         onnx_info=onnx_info,
         seconds=dict(clock.seconds),
         fp=fp,

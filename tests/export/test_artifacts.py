@@ -41,7 +41,7 @@ def test_manifest_schema_and_values(model):
     parts = weights["embedding"] + weights["attention"] + weights["mlp"] + weights["other"]
     assert parts == weights["total"] > 0
     assert weights["attention_share"] == pytest.approx(share, abs=0.01)
-    assert set(manifest["export_seconds"]) == {"load", "export", "verify", "write"}
+    assert set(manifest["export_seconds"]) == {"load", "export", "verify", "profile", "write"}
     assert manifest["max_tokens"] >= 512
 
 

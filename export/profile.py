@@ -1,0 +1,29 @@
+"""The export's head-profile stage: run the exported graph on the profile probes, write heads_profile.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from service.head_profile import PROFILE_FILE, compute_profile
+
+from .verify import onnx_feeds
+
+
+def write_profile(out: Path, causal: bool, special_ids: set[int]) -> dict:
+    """Compute the profile with onnxruntime on out/model.onnx; returns the manifest's summary of it."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
+
+    def run(ids: list[int]) -> np.ndarray:
+        return np.concatenate(session.run(None, onnx_feeds(ids, names)), axis=0)
+
+    profile = compute_profile(run, tokenizer, causal, special_ids)
+    (out / PROFILE_FILE).write_text(json.dumps(profile) + "\n")
+    return {"file": PROFILE_FILE, "tag_counts": profile["tag_counts"], "thresholds": profile["thresholds"]}

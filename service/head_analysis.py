@@ -1,0 +1,109 @@
+"""Per-head statistics and pattern tags for one attention array [L, H, T, T] (rows are queries).
+
+Scores (means over the query rows i that can show the pattern; for causal models row 0 is
+ignored because it can only attend to itself):
+- previous: A[i, i-1]            - first (sink): A[i, 0]          - self: A[i, i]
+- next (bidirectional only): A[i, i+1]
+- entropy: row entropy / log(number of keys the row may see), in [0, 1]
+- max_weight / argmax: per query row, the largest weight and the key it goes to.
+Tags follow `THRESHOLDS`; a head can carry several. The same thresholds are documented in README
+and in the OpenAPI description, so what the dashboard marks is what the numbers say.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+THRESHOLDS = {
+    "previous-token": ("previous", ">", 0.5),
+    "first-token": ("first", ">", 0.6),
+    "self": ("self", ">", 0.5),
+    "next-token": ("next", ">", 0.5),
+    "broad": ("entropy", ">", 0.8),
+    "focused": ("entropy", "<", 0.2),
+    # profile-only scores, from a random token sequence repeated twice
+    "induction": ("induction", ">", 0.3),
+    "duplicate-token": ("duplicate", ">", 0.3),
+}
+TAGS = tuple(THRESHOLDS)
+SCORES = ("previous", "first", "self", "next", "entropy")
+
+
+def _mean_over(values: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
+    """Mean over the selected query rows of [L, H, T] values; None when no row qualifies."""
+    if rows.size == 0:
+        return None
+    return values[..., rows].mean(-1)
+
+
+def head_scores(att: np.ndarray, causal: bool) -> dict[str, np.ndarray | None]:
+    """The five pattern scores, each [L, H] (None where the text is too short to show it)."""
+    a = np.asarray(att, dtype=np.float64)
+    t = a.shape[-1]
+    first_row = 1 if causal else 0
+    rows = np.arange(first_row, t)
+    visible = np.arange(1, t + 1) if causal else np.full(t, t)  # keys row i may see
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plogp = np.where(a > 0, a * np.log(np.where(a > 0, a, 1.0)), 0.0)
+        entropy = -plogp.sum(-1) / np.log(visible)  # rows seeing one key: nan, never selected
+    diag = np.diagonal(a, axis1=-2, axis2=-1)
+    previous = np.diagonal(a, offset=-1, axis1=-2, axis2=-1)  # entry k is A[k+1, k]
+    following = np.diagonal(a, offset=1, axis1=-2, axis2=-1)  # entry k is A[k, k+1]
+    return {
+        "previous": _mean_over(previous, np.arange(max(first_row, 1), t) - 1),
+        "first": _mean_over(a[..., 0], rows),
+        "self": _mean_over(diag, rows),
+        "next": None if causal else _mean_over(following, np.arange(0, t - 1)),
+        "entropy": _mean_over(entropy, rows[visible[rows] > 1]),
+    }
+
+
+def tags_for(scores: dict[str, np.ndarray | None], shape: tuple[int, int]) -> list[list[list[str]]]:
+    """[L][H] lists of tag names whose threshold the head's score passes."""
+    tags: list[list[list[str]]] = [[[] for _ in range(shape[1])] for _ in range(shape[0])]
+    for tag, (score, op, limit) in THRESHOLDS.items():
+        values = scores.get(score)
+        if values is None:
+            continue
+        hit = values > limit if op == ">" else values < limit
+        for layer, head in zip(*np.nonzero(hit), strict=True):
+            tags[layer][head].append(tag)
+    return tags
+
+
+def _rounded(values: np.ndarray | None) -> list | None:
+    return None if values is None else np.round(values, 4).tolist()
+
+
+def heads_stats(att: np.ndarray, causal: bool) -> dict:
+    """The API's `heads_stats`: [L][H] scores, per-query max weight and argmax key, and tags."""
+    a = np.asarray(att, dtype=np.float32)
+    scores = head_scores(a, causal)
+    return {
+        "scores": {name: _rounded(values) for name, values in scores.items()},
+        "max_weight": np.round(a.max(-1), 4).tolist(),  # [L][H][T]
+        "argmax": a.argmax(-1).tolist(),  # [L][H][T]
+        "tags": tags_for(scores, a.shape[:2]),
+        "thresholds": thresholds_doc(),
+    }
+
+
+def repeat_scores(att: np.ndarray, offset: int, length: int) -> dict[str, np.ndarray]:
+    """Induction and duplicate-token scores on `prefix + r + r` (r of `length` tokens at `offset`).
+
+    For a query in the second copy at position i, the previous occurrence of its token sits at
+    i - length (duplicate-token) and the token after that occurrence at i - length + 1 (induction).
+    """
+    a = np.asarray(att, dtype=np.float64)
+    queries = np.arange(
+        offset + length + 1, offset + 2 * length
+    )  # the first query of the copy has no "after"
+    return {
+        "induction": a[..., queries, queries - length + 1].mean(-1),
+        "duplicate": a[..., queries, queries - length].mean(-1),
+    }
+
+
+def thresholds_doc() -> dict[str, str]:
+    """Human-readable thresholds, e.g. {"previous-token": "previous > 0.5"}."""
+    return {tag: f"{score} {op} {limit}" for tag, (score, op, limit) in THRESHOLDS.items()}
