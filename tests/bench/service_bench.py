@@ -38,8 +38,9 @@ TEXTS = ["Hello", "The cat sat on a mat", "The quick brown fox jumps over the la
 WARMUP = 3
 
 
-def pct(xs: list[float]) -> tuple[float, float]:
-    return float(np.percentile(xs, 50)), float(np.percentile(xs, 95))
+def pct(xs: list[float]) -> tuple[float, float, float]:
+    """(p50, p95, min) in ms."""
+    return float(np.percentile(xs, 50)), float(np.percentile(xs, 95)), float(np.min(xs))
 
 
 def free_port() -> int:
@@ -186,29 +187,32 @@ def main() -> None:
     for row in rows.values():
         row["ratio"] = row["torch"][0] / row["inproc"][0]
         row["ratio_http"] = row["torch"][0] / row["http"][0]
+        # best-of-N ratio: least sensitive to other load on the machine (torch's OpenMP barriers suffer
+        # far more from preemption than onnxruntime's non-spinning pool, which flatters the p50 ratio)
+        row["ratio_min"] = row["torch"][2] / row["inproc"][2]
 
     print()
     print(f"headgaze service bench — {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"threads={args.threads or 'all'}, iters={args.iters}, onnxruntime "
           f"{importlib.metadata.version('onnxruntime')}, torch {torch.__version__}, load avg at start {load0:.2f}, "
-          f"bench took {time.perf_counter() - t_start:.0f}s")
+          f"load avg at end {os.getloadavg()[0]:.2f}, bench took {time.perf_counter() - t_start:.0f}s")
     print()
     head = ("| model | chars | tokens | HTTP p50/p95 ms | in-process p50/p95 ms | torch eager p50/p95 ms "
-            "| speed-up (torch/in-proc, torch/HTTP) | cached repeat: service-side / HTTP p50 ms "
+            "| speed-up p50 torch/in-proc, torch/HTTP (best-of-N torch/in-proc) | cached repeat: service-side / HTTP p50 ms "
             "| payload float16 / json bytes | max abs diff vs torch |")
     print(head)
     print("|" + "---|" * head.count(" | ") + "---|")
     for r in rows.values():
         print(f"| {r['model']} | {r['chars']} | {r['tokens']} | {r['http'][0]:.1f} / {r['http'][1]:.1f} "
               f"| {r['inproc'][0]:.1f} / {r['inproc'][1]:.1f} | {r['torch'][0]:.1f} / {r['torch'][1]:.1f} "
-              f"| {r['ratio']:.2f}x, {r['ratio_http']:.2f}x | {r['cached_server'][0]:.2f} / {r['cached_http'][0]:.2f} "
+              f"| {r['ratio']:.2f}x, {r['ratio_http']:.2f}x ({r['ratio_min']:.2f}x) | {r['cached_server'][0]:.2f} / {r['cached_http'][0]:.2f} "
               f"| {r['bytes_f16']:,} / {r['bytes_json']:,} | {r['max_diff']:.1e} |")
     smol = [r for r in rows.values() if r["model"] == "smollm2-135m"]
     if smol:
         print()
-        print(f"goals (SmolLM2): >= 4x faster than torch eager: "
-              f"{'met' if min(r['ratio'] for r in smol) >= 4 else 'NOT met'} "
-              f"(min {min(r['ratio'] for r in smol):.2f}x); cached repeat <= 2 ms service-side: "
+        worst = min(min(r["ratio"], r["ratio_min"]) for r in smol)
+        print(f"goals (SmolLM2): >= 4x faster than torch eager (worst of p50 and best-of-N ratios): "
+              f"{'met' if worst >= 4 else 'NOT met'} ({worst:.2f}x); cached repeat <= 2 ms service-side: "
               f"{'met' if max(r['cached_server'][0] for r in smol) <= 2 else 'NOT met'}; "
               f"max abs diff <= 1e-4: {'met' if max(r['max_diff'] for r in smol) <= 1e-4 else 'NOT met'}")
     if args.json:
