@@ -9,6 +9,7 @@ import hashlib
 import logging
 import threading
 import time
+from contextlib import nullcontext
 from typing import Any
 from urllib.parse import urlparse
 
@@ -75,6 +76,11 @@ class SafeCache:
         self._down_until = 0.0
         self._last_log = 0.0
         self._lock = threading.Lock()
+        # cachelib's SimpleCache is a plain dict whose pruning iterates it: serialise access across
+        # waitress threads. Network/disk backends do their own locking.
+        from flask_caching.backends import SimpleCache
+
+        self._op_lock = threading.Lock() if isinstance(backend, SimpleCache) else nullcontext()
 
     def _failed(self, op: str, exc: Exception) -> None:
         now = time.monotonic()
@@ -93,7 +99,8 @@ class SafeCache:
         if not self.available():
             return None
         try:
-            return self.backend.get(key)
+            with self._op_lock:
+                return self.backend.get(key)
         except Exception as exc:  # noqa: BLE001 - any backend failure is a miss
             self._failed("get", exc)
             return None
@@ -102,7 +109,8 @@ class SafeCache:
         if nbytes > self.max_item_bytes or not self.available():
             return False
         try:
-            return bool(self.backend.set(key, value))
+            with self._op_lock:
+                return bool(self.backend.set(key, value))
         except Exception as exc:  # noqa: BLE001 - any backend failure skips the write
             self._failed("set", exc)
             return False

@@ -5,7 +5,7 @@ HTTP (uncached), in-process (Engine, uncached), PyTorch eager from the same sour
 ratio (torch p50 / in-process p50), cached-repeat latency (service-side from Server-Timing, and the
 HTTP round trip), payload bytes for both encodings, and the max |onnxruntime - torch| attention diff.
 
-Usage: python tests/bench/service_bench.py [--models-dir models] [--iters 30] [--models smollm2-135m,minilm-l6]
+Usage: python tests/bench/service_bench.py [--models-dir models] [--iters 25] [--budget 15] [--models smollm2-135m,minilm-l6]
                                            [--threads N] [--json results.json]
 Torch is used here only (never in service/).
 """
@@ -131,7 +131,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models-dir", default=str(REPO / "models"))
     ap.add_argument("--models", default="smollm2-135m,minilm-l6")
-    ap.add_argument("--iters", type=int, default=30)
+    ap.add_argument("--iters", type=int, default=25)
+    ap.add_argument("--budget", type=float, default=15.0,
+                    help="seconds per row for the interleaved loop; stops early (after >= 5 iterations) past it")
     ap.add_argument("--threads", type=int, default=None, help="onnxruntime and torch threads (default: all cores)")
     ap.add_argument("--json", default=None, help="also write the raw results here")
     args = ap.parse_args()
@@ -164,7 +166,10 @@ def main() -> None:
                 "torch": lambda m=m, f=feeds: torch_run(tmodels[m], f),
             }
             times: dict[str, list[float]] = {k: [] for k in steps}
+            row_start = time.perf_counter()
             for i in range(WARMUP + args.iters):
+                if i >= WARMUP + 5 and time.perf_counter() - row_start > args.budget:
+                    break  # a very busy machine: keep the whole bench within a few minutes
                 for k, fn in steps.items():
                     t0 = time.perf_counter()
                     fn()
@@ -172,6 +177,7 @@ def main() -> None:
                         times[k].append((time.perf_counter() - t0) * 1000)
             for k, xs in times.items():
                 row[k] = pct(xs)
+            row["n"] = len(times["torch"])
             # cached repeats: service-side time from the Server-Timing header, and the HTTP round trip
             cached.post(t, m)
             side: list[float] = []
@@ -193,7 +199,7 @@ def main() -> None:
 
     print()
     print(f"headgaze service bench — {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"threads={args.threads or 'all'}, iters={args.iters}, onnxruntime "
+          f"threads={args.threads or 'all'}, iters={min(r['n'] for r in rows.values())}-{args.iters} per row, onnxruntime "
           f"{importlib.metadata.version('onnxruntime')}, torch {torch.__version__}, load avg at start {load0:.2f}, "
           f"load avg at end {os.getloadavg()[0]:.2f}, bench took {time.perf_counter() - t_start:.0f}s")
     print()
