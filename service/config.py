@@ -14,24 +14,24 @@ def _env(name: str, default=None):
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m service", description="headgaze attention service (waitress).")
     p.add_argument("--host", default=_env("HEADGAZE_HOST", "127.0.0.1"), help="bind address [HEADGAZE_HOST] (127.0.0.1)")
-    p.add_argument("--port", type=int, default=int(_env("HEADGAZE_PORT", 8000)), help="port [HEADGAZE_PORT] (8000)")
+    p.add_argument("--port", type=int, default=_env("HEADGAZE_PORT", "8000"), help="port [HEADGAZE_PORT] (8000)")
     p.add_argument("--models-dir", default=_env("HEADGAZE_MODELS_DIR", "models"),
                    help="folder of exported models <id>/ [HEADGAZE_MODELS_DIR] (models)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=_env("HEADGAZE_DEVICE", "auto"),
                    help="execution provider [HEADGAZE_DEVICE] (auto: CUDA if onnxruntime-gpu and a GPU, else CPU)")
     p.add_argument("--threads", type=int, default=_env("HEADGAZE_THREADS"),
                    help="onnxruntime intra-op threads per model [HEADGAZE_THREADS] (all cores)")
-    p.add_argument("--max-chars", type=int, default=int(_env("HEADGAZE_MAX_CHARS", 200)),
+    p.add_argument("--max-chars", type=int, default=_env("HEADGAZE_MAX_CHARS", "200"),
                    help="longest accepted text in characters [HEADGAZE_MAX_CHARS] (200)")
-    p.add_argument("--max-tokens", type=int, default=int(_env("HEADGAZE_MAX_TOKENS", 128)),
+    p.add_argument("--max-tokens", type=int, default=_env("HEADGAZE_MAX_TOKENS", "128"),
                    help="most tokens per text, capped by each model's own limit [HEADGAZE_MAX_TOKENS] (128)")
-    p.add_argument("--queue-limit", type=int, default=int(_env("HEADGAZE_QUEUE_LIMIT", 8)),
+    p.add_argument("--queue-limit", type=int, default=_env("HEADGAZE_QUEUE_LIMIT", "8"),
                    help="attention requests allowed to wait behind the running one; more get 503 "
                         "[HEADGAZE_QUEUE_LIMIT] (8)")
     p.add_argument("--cache", default=_env("HEADGAZE_CACHE_URL", "simple"),
                    help="result cache: simple | none | filesystem:///dir | redis://host:port/db "
                         "[HEADGAZE_CACHE_URL] (simple)")
-    p.add_argument("--cache-timeout", type=int, default=int(_env("HEADGAZE_CACHE_TIMEOUT", 3600)),
+    p.add_argument("--cache-timeout", type=int, default=_env("HEADGAZE_CACHE_TIMEOUT", "3600"),
                    help="seconds a cached result lives [HEADGAZE_CACHE_TIMEOUT] (3600)")
     p.add_argument("--http-threads", type=int, default=_env("HEADGAZE_HTTP_THREADS"),
                    help="waitress worker threads [HEADGAZE_HTTP_THREADS] (queue limit + 4)")
