@@ -6,8 +6,8 @@ import orjson
 import requests
 
 from .encoding import decode
-from .engine import AttentionResult
 from .errors import ServiceError, ServiceUnavailable
+from .result import AttentionResult
 
 
 class ServiceClient:

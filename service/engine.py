@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ from . import errors
 from .cache import SafeCache, cache_key, make_backend
 from .manifest import Manifest, discover
 from .providers import default_threads, make_session
+from .result import AttentionResult
 from .tokens import check_text, load_tokenizer, tokenize
 
 log = logging.getLogger("service.engine")
@@ -21,19 +21,6 @@ log = logging.getLogger("service.engine")
 DEFAULT_MODEL = "smollm2-135m"
 DEFAULT_MAX_TOKENS = 128
 WARMUP_TEXT = "Warm up the attention heads."
-
-
-@dataclass(frozen=True)
-class AttentionResult:
-    """One text's attentions: tokens with offsets, float32 [L,H,T,T], timing and whether it was cached."""
-
-    model: str
-    tokens: list[dict]  # {"text": str, "id": int, "start": int, "end": int, "special": bool}
-    attentions: np.ndarray  # float32 [L, H, T, T]
-    layers: int
-    heads: int
-    timing_ms: dict[str, float]  # tokenize, queue (waiting for the model), inference, total
-    cached: bool
 
 
 class _Model:

@@ -67,3 +67,16 @@ def test_silent_service_times_out_as_unavailable():
         with pytest.raises(ServiceUnavailable) as exc:
             ServiceClient(url, timeout=0.5).health()
     assert "0.5s" in exc.value.message and url in exc.value.message
+
+
+def test_client_import_is_light():
+    """A dashboard that only talks HTTP does not pay for onnxruntime/tokenizers (or torch)."""
+    import subprocess
+    import sys
+
+    from service_testlib import REPO
+
+    code = "import sys, service.client; print(sorted(m for m in ('onnxruntime', 'tokenizers', 'torch') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

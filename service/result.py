@@ -1,0 +1,20 @@
+"""AttentionResult: what the engine returns and the client decodes into (no onnxruntime import needed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AttentionResult:
+    """One text's attentions: tokens with offsets, float32 [L,H,T,T], timing and whether it was cached."""
+
+    model: str
+    tokens: list[dict]  # {"text": str, "id": int, "start": int, "end": int, "special": bool}
+    attentions: np.ndarray  # float32 [L, H, T, T]
+    layers: int
+    heads: int
+    timing_ms: dict[str, float]  # tokenize, queue (waiting for the model), inference, total
+    cached: bool
