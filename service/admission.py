@@ -17,8 +17,8 @@ class Admission:
         self.in_flight = 0
         self._lock = threading.Lock()
 
-    @contextmanager
-    def slot(self):
+    def acquire(self) -> None:
+        """Take a place, or raise ServiceUnavailable ("overloaded", Retry-After) when the queue is full."""
         with self._lock:
             if self.in_flight > self.queue_limit:
                 raise ServiceUnavailable(
@@ -27,8 +27,15 @@ class Admission:
                     code="overloaded", headers={"Retry-After": str(self.retry_after)},
                 )
             self.in_flight += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+    @contextmanager
+    def slot(self):
+        self.acquire()
         try:
             yield
         finally:
-            with self._lock:
-                self.in_flight -= 1
+            self.release()

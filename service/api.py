@@ -14,7 +14,7 @@ from . import __version__
 from .admission import Admission
 from .encoding import check_format, encode
 from .engine import Engine
-from .errors import ServiceError
+from .errors import ServiceError, ServiceUnavailable
 from .metrics import Metrics
 from .openapi import openapi_document
 from .stats import head_stats
@@ -112,12 +112,17 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
     def attention():
         body = _parse_body()
         fmt = check_format(request.args.get("format", body.get("format")))
-        with admission.slot():
-            metrics.in_flight.inc()
-            try:
-                res = engine.attention(body["text"], body.get("model"))
-            finally:
-                metrics.in_flight.dec()
+        try:
+            admission.acquire()
+        except ServiceUnavailable:
+            metrics.rejected.inc()
+            raise
+        metrics.in_flight.inc()
+        try:
+            res = engine.attention(body["text"], body.get("model"))
+        finally:
+            metrics.in_flight.dec()
+            admission.release()
         (metrics.cache_hits if res.cached else metrics.cache_misses).labels(res.model).inc()
         if not res.cached:
             metrics.inference.labels(res.model).observe(res.timing_ms["inference"] / 1000)

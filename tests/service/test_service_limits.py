@@ -84,3 +84,6 @@ def test_queue_limit_answers_503_with_retry_after(limited_server):
     assert refused.headers["Retry-After"] == "1"
     assert refused.json()["error"]["code"] == "overloaded"
     assert limited_server.proc.poll() is None
+    m = re.search(r"^headgaze_queue_rejections_total (\S+)$", limited_server.get("/metrics").text, re.M)
+    assert m and float(m.group(1)) == statuses.count(503)
+    assert limited_server.get("/readyz").json()["queue"] == {"limit": 0, "in_flight": 0}
