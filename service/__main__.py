@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     from .engine import Engine
 
     try:
-        cache = SafeCache(make_backend(args.cache, timeout=args.cache_timeout))
+        cache = SafeCache(make_backend(args.cache, timeout=args.cache_timeout, threshold=args.cache_entries))
         engine = Engine(args.models_dir, device=args.device, threads=args.threads, max_chars=args.max_chars,
                         max_tokens=args.max_tokens, cache=cache, spinning=args.spinning)
     except ConfigError as exc:

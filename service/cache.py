@@ -24,7 +24,7 @@ def cache_key(model_id: str, onnx_sha256: str, text: str) -> str:
     return f"hg1:{model_id}:{onnx_sha256[:16]}:{digest}"
 
 
-def make_backend(url: str | None, timeout: int = 3600, threshold: int = 512):
+def make_backend(url: str | None, timeout: int = 3600, threshold: int = 256):
     """Build a flask-caching backend from a URL.
 
     ``None``/``""``/``simple`` → in-process SimpleCache; ``none`` → NullCache (caching off);
@@ -68,7 +68,7 @@ class SafeCache:
     to every request.
     """
 
-    def __init__(self, backend: Any, max_item_bytes: int = 16 << 20, cooldown: float = 5.0):
+    def __init__(self, backend: Any, max_item_bytes: int = 8 << 20, cooldown: float = 5.0):
         self.backend = backend
         self.max_item_bytes = max_item_bytes
         self.cooldown = cooldown

@@ -33,6 +33,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "[HEADGAZE_CACHE_URL] (simple)")
     p.add_argument("--cache-timeout", type=int, default=_env("HEADGAZE_CACHE_TIMEOUT", "3600"),
                    help="seconds a cached result lives [HEADGAZE_CACHE_TIMEOUT] (3600)")
+    p.add_argument("--cache-entries", type=int, default=_env("HEADGAZE_CACHE_ENTRIES", "256"),
+                   help="most entries kept by the simple and filesystem caches; results over 8 MB "
+                        "(about 100+ tokens on SmolLM2) are not cached [HEADGAZE_CACHE_ENTRIES] (256)")
     p.add_argument("--http-threads", type=int, default=_env("HEADGAZE_HTTP_THREADS"),
                    help="waitress worker threads [HEADGAZE_HTTP_THREADS] (queue limit + 4)")
     p.add_argument("--spinning", action=argparse.BooleanOptionalAction,
@@ -44,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.threads = int(args.threads) if args.threads else None
     args.http_threads = int(args.http_threads) if args.http_threads else args.queue_limit + 4
     args.api_token = _env("HEADGAZE_API_TOKEN")
-    for name in ("max_chars", "max_tokens", "port", "cache_timeout"):
+    for name in ("max_chars", "max_tokens", "port", "cache_timeout", "cache_entries"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
     if args.queue_limit < 0:

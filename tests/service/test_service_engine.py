@@ -130,3 +130,14 @@ def test_torch_is_not_imported_while_serving(minilm_dir):
     proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "False"]
+
+
+def test_results_over_the_size_cap_are_not_cached(minilm_dir):
+    eng = Engine(minilm_dir, cache=SafeCache(make_backend(None), max_item_bytes=100), warmup=False)
+    first = eng.attention("far more than one hundred bytes of attention")
+    assert first.attentions.nbytes > 100
+    assert eng.attention("far more than one hundred bytes of attention").cached is False
+    small = Engine(minilm_dir, cache=SafeCache(make_backend(None), max_item_bytes=first.attentions.nbytes),
+                   warmup=False)
+    small.attention("far more than one hundred bytes of attention")
+    assert small.attention("far more than one hundred bytes of attention").cached is True
