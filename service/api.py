@@ -15,9 +15,10 @@ from .admission import Admission
 from .encoding import check_format, encode
 from .engine import Engine
 from .errors import ServiceError, ServiceUnavailable
+from .head_analysis import heads_stats
+from .memo import FragmentMemo
 from .metrics import Metrics
 from .openapi import openapi_document
-from .stats import head_stats
 
 log = logging.getLogger("service.api")
 
@@ -66,6 +67,7 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     metrics = Metrics(cache_errors=lambda: engine.cache.errors)
     admission = Admission(queue_limit)
+    stats_memo = FragmentMemo()
     app.extensions["headgaze"] = {"engine": engine, "metrics": metrics, "admission": admission}
 
     @app.before_request
@@ -129,7 +131,8 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
         t = time.perf_counter()
         out = {
             "model": res.model, "tokens": res.tokens, "layers": res.layers, "heads": res.heads,
-            "attentions": encode(res.attentions, fmt), "heads_stats": head_stats(res.attentions),
+            "attentions": encode(res.attentions, fmt), "heads_stats": stats_memo.get_or_make(
+                (res.model, body["text"]), lambda: heads_stats(res.attentions, engine.causal(res.model))),
             "timing_ms": dict(res.timing_ms), "cached": res.cached,
         }
         out["timing_ms"]["encode"] = (time.perf_counter() - t) * 1000
@@ -138,6 +141,10 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
     @app.get("/v1/models")
     def models():
         return _json({"default": engine.default_model, "models": engine.models()})
+
+    @app.get("/v1/models/<model_id>/heads")
+    def heads(model_id: str):
+        return _json(engine.heads_profile(model_id))
 
     @app.get("/healthz")
     def healthz():

@@ -8,9 +8,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 from . import errors
 from .cache import SafeCache, cache_key, make_backend
+from .head_profile import PROFILE_FILE
 from .manifest import Manifest, discover
 from .providers import default_threads, make_session
 from .result import AttentionResult
@@ -108,6 +110,21 @@ class Engine:
     def models(self) -> list[dict]:
         """Summaries of the loaded models (the body of GET /v1/models)."""
         return [dict(m.summary(), default=(m.id == self.default_model)) for m in self._models.values()]
+
+    def causal(self, model: str) -> bool:
+        """Whether `model` (a loaded id) is causal, from its manifest."""
+        return self._model(model).manifest.causal
+
+    def heads_profile(self, model: str) -> dict:
+        """The model's `heads_profile.json` written by `make export`; ServiceError 404 when absent."""
+        m = self._model(model)
+        path = m.manifest.path / PROFILE_FILE
+        try:
+            return orjson.loads(path.read_bytes())
+        except FileNotFoundError:
+            raise errors.ServiceError(404, "no_profile", f"Model {m.id!r} has no head profile; re-run `make export`.") from None
+        except orjson.JSONDecodeError:
+            raise errors.ServiceError(404, "no_profile", f"Model {m.id!r} has an unreadable head profile.") from None
 
     def _model(self, model: str | None) -> _Model:
         if model is None:

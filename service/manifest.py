@@ -13,7 +13,7 @@ from .errors import ConfigError
 # Fields copied verbatim into GET /v1/models when the manifest has them.
 SUMMARY_FIELDS = (
     "id", "display_name", "architecture", "model_type", "causal", "layers", "heads", "kv_heads",
-    "special_tokens", "weights", "parity", "source", "exporter", "exported_at",
+    "special_tokens", "weights", "parity", "heads_profile", "source", "exporter", "exported_at",
 )
 
 

@@ -18,7 +18,10 @@ def openapi_document(model_ids: list[str], max_chars: int) -> dict:
             "end": {"type": "integer", "minimum": 0}, "special": {"type": "boolean"},
         },
     }
-    grid = {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
+    grid = {"type": "array", "items": {"type": "array", "items": {"type": "number"}}, "nullable": True,
+            "description": "[L][H]; null when the text is too short to show the pattern"}
+    per_query = {"type": "array", "description": "[L][H][T]",
+                 "items": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}}
     return {
         "openapi": "3.0.3",
         "info": {"title": "headgaze attention service", "version": __version__,
@@ -59,8 +62,21 @@ def openapi_document(model_ids: list[str], max_chars: int) -> dict:
                         "model": {"type": "string"}, "tokens": {"type": "array", "items": {"$ref": "#/components/schemas/Token"}},
                         "layers": {"type": "integer"}, "heads": {"type": "integer"},
                         "attentions": {"$ref": "#/components/schemas/Attentions"},
-                        "heads_stats": {"type": "object", "description": "[L][H] per-head means over query rows",
-                                        "properties": {k: grid for k in ("entropy", "max", "self", "previous", "first")}},
+                        "heads_stats": {
+                            "type": "object", "required": ["scores", "max_weight", "argmax", "tags", "thresholds"],
+                            "description": "service/head_analysis.py: per-head pattern scores (means over the query "
+                                           "rows that can show them; causal models skip row 0), per-query max weight "
+                                           "and argmax key, and tags by the listed thresholds",
+                            "properties": {
+                                "scores": {"type": "object", "properties": {
+                                    k: grid for k in ("previous", "first", "self", "next", "entropy")}},
+                                "max_weight": per_query, "argmax": per_query,
+                                "tags": {"type": "array", "description": "[L][H] lists of tag names",
+                                         "items": {"type": "array", "items": {"type": "array",
+                                                                              "items": {"type": "string"}}}},
+                                "thresholds": {"type": "object", "additionalProperties": {"type": "string"}},
+                            },
+                        },
                         "timing_ms": {"type": "object", "additionalProperties": {"type": "number"},
                                       "description": "tokenize, inference, total (engine) and encode"},
                         "cached": {"type": "boolean"},
@@ -91,6 +107,14 @@ def openapi_document(model_ids: list[str], max_chars: int) -> dict:
             "/v1/models": {"get": {"summary": "Loaded models with their manifest summaries",
                                    "responses": {"200": {"description": "{default, models: [...]}"},
                                                  "401": _error("Missing or wrong bearer token")}}},
+            "/v1/models/{model_id}/heads": {"get": {
+                "summary": "The model's head profile (heads_profile.json from make export): mean scores over "
+                           "probe texts, induction/duplicate-token scores, tags and tag counts",
+                "parameters": [{"name": "model_id", "in": "path", "required": True,
+                                "schema": {"type": "string", "enum": model_ids}}],
+                "responses": {"200": {"description": "{probe_texts, repeat, scores, tags, tag_counts, thresholds}"},
+                              "401": _error("Missing or wrong bearer token"),
+                              "404": _error("Unknown model (unknown_model) or no profile exported (no_profile)")}}},
             "/healthz": {"get": {"summary": "Liveness (never needs a token)", "security": [],
                                  "responses": {"200": {"description": "ok"}}}},
             "/readyz": {"get": {"summary": "Readiness: models loaded, cache state, queue",

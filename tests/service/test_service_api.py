@@ -159,13 +159,25 @@ def test_metrics_count_requests_by_status_and_inference_time(server):
 
 
 def test_heads_stats_and_timing(server):
-    body = attention(server, "The quick brown fox jumps.")
+    body = attention(server, "The quick brown fox jumps.", fmt="json")
     stats = body["heads_stats"]
-    assert set(stats) == {"entropy", "max", "self", "previous", "first"}
-    for grid in stats.values():
-        assert np.asarray(grid).shape == (30, 9)
     att = decode(body["attentions"])
-    np.testing.assert_allclose(stats["first"], att[..., 0].mean(-1), atol=2e-3)
+    t = att.shape[-1]
+    assert set(stats) == {"scores", "max_weight", "argmax", "tags", "thresholds"}
+    assert set(stats["scores"]) == {"previous", "first", "self", "next", "entropy"}
+    assert stats["scores"]["next"] is None  # a causal model cannot look ahead
+    for name in ("previous", "first", "self", "entropy"):
+        assert np.asarray(stats["scores"][name]).shape == (30, 9)
+    np.testing.assert_allclose(stats["scores"]["first"], att[..., 1:, 0].mean(-1), atol=1e-4)  # row 0 skipped
+    np.testing.assert_array_equal(stats["argmax"], att.argmax(-1))
+    np.testing.assert_allclose(stats["max_weight"], att.max(-1), atol=1e-4)
+    assert len(stats["tags"]) == 30 and all(len(row) == 9 for row in stats["tags"])
+    first_tagged = {(i, j) for i in range(30) for j in range(9) if "first-token" in stats["tags"][i][j]}
+    assert first_tagged == {tuple(ij) for ij in np.argwhere(np.asarray(stats["scores"]["first"]) > 0.6)}
+    assert stats["thresholds"]["first-token"] == "first > 0.6"
+    again = attention(server, "The quick brown fox jumps.", fmt="json")
+    assert again["cached"] is True and again["heads_stats"] == stats
+    assert t == len(body["tokens"])
     assert {"tokenize", "inference", "total", "encode"} <= set(body["timing_ms"])
     assert all(v >= 0 for v in body["timing_ms"].values())
 
@@ -176,7 +188,8 @@ def test_health_ready_and_openapi_document(server):
     assert ready["status"] == "ready" and set(ready["models"]) == {"smollm2-135m", "minilm-l6"}
     doc = server.get("/openapi.json").json()
     assert doc["openapi"].startswith("3.")
-    assert set(doc["paths"]) == {"/v1/attention", "/v1/models", "/healthz", "/readyz", "/metrics", "/openapi.json"}
+    assert set(doc["paths"]) == {"/v1/attention", "/v1/models", "/v1/models/{model_id}/heads", "/healthz", "/readyz",
+                                 "/metrics", "/openapi.json"}
     req = doc["components"]["schemas"]["AttentionRequest"]
     assert set(req["properties"]) == {"text", "model", "format"} and req["additionalProperties"] is False
     assert req["properties"]["model"]["enum"] == ready["models"]
@@ -193,3 +206,17 @@ def test_service_process_never_loads_torch(server):
         maps = f.read()
     assert "libtorch" not in maps
     assert "onnxruntime" in maps  # the check looks at the right process
+
+
+@pytest.mark.parametrize("model", ["smollm2-135m", "minilm-l6"])
+def test_head_profile_endpoint_serves_the_exported_profile(server, models_dir, model):
+    resp = server.get(f"/v1/models/{model}/heads")
+    assert resp.status_code == 200
+    assert resp.json() == orjson.loads((models_dir / model / "heads_profile.json").read_bytes())
+    summary = next(m for m in server.get("/v1/models").json()["models"] if m["id"] == model)
+    assert summary["heads_profile"]["tag_counts"] == resp.json()["tag_counts"]
+
+
+def test_head_profile_of_unknown_model_is_404(server):
+    resp = server.get("/v1/models/nope/heads")
+    assert resp.status_code == 404 and resp.json()["error"]["code"] == "unknown_model"

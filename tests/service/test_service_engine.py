@@ -141,3 +141,29 @@ def test_results_over_the_size_cap_are_not_cached(minilm_dir):
                    warmup=False)
     small.attention("far more than one hundred bytes of attention")
     assert small.attention("far more than one hundred bytes of attention").cached is True
+
+
+def test_missing_head_profile_is_a_404_service_error(models_dir, tmp_path):
+    d = tmp_path / "minilm-l6"
+    d.mkdir()
+    for name in ("manifest.json", "model.onnx", "tokenizer.json"):
+        (d / name).symlink_to(models_dir / "minilm-l6" / name)
+    eng = Engine(tmp_path, warmup=False)
+    with pytest.raises(ServiceError) as exc:
+        eng.heads_profile("minilm-l6")
+    assert (exc.value.status, exc.value.code) == (404, "no_profile")
+    assert eng.causal("minilm-l6") is False
+
+
+def test_fragment_memo_is_bounded_by_bytes():
+    from service.memo import FragmentMemo
+
+    memo = FragmentMemo(max_bytes=100)
+    calls = []
+    for i in range(10):
+        memo.get_or_make(i, lambda i=i: calls.append(i) or ["x" * 30])
+    assert len(memo) == 2  # 34 bytes each: only the two newest fit in 100
+    memo.get_or_make(9, lambda: calls.append("again") or [])
+    assert "again" not in calls
+    memo.get_or_make(0, lambda: calls.append("recomputed") or ["x" * 30])
+    assert calls[-1] == "recomputed"
