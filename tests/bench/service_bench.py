@@ -184,8 +184,10 @@ def main() -> None:
             wall = timed(lambda m=m, t=t, side=side: side.append(server_ms(cached.post(t, m))), args.iters)
             row["cached_http"] = pct(wall)
             row["cached_server"] = pct(side[WARMUP:])
-            row["bytes_f16"] = len(cached.post(t, m).content)
-            row["bytes_json"] = len(cached.post(t, m, "json").content)
+            for fmt in ("float16", "json"):
+                content = cached.post(t, m, fmt).content
+                row[f"bytes_{fmt}"] = len(content)
+                row[f"att_bytes_{fmt}"] = len(orjson.dumps(orjson.loads(content)["attentions"]))
     finally:
         uncached.stop()
         cached.stop()
@@ -205,14 +207,15 @@ def main() -> None:
     print()
     head = ("| model | chars | tokens | HTTP p50/p95 ms | in-process p50/p95 ms | torch eager p50/p95 ms "
             "| speed-up p50 torch/in-proc, torch/HTTP (best-of-N torch/in-proc) | cached repeat: service-side / HTTP p50 ms "
-            "| payload float16 / json bytes | max abs diff vs torch |")
+            "| response bytes float16 / json (attentions field alone) | max abs diff vs torch |")
     print(head)
     print("|" + "---|" * head.count(" | ") + "---|")
     for r in rows.values():
         print(f"| {r['model']} | {r['chars']} | {r['tokens']} | {r['http'][0]:.1f} / {r['http'][1]:.1f} "
               f"| {r['inproc'][0]:.1f} / {r['inproc'][1]:.1f} | {r['torch'][0]:.1f} / {r['torch'][1]:.1f} "
               f"| {r['ratio']:.2f}x, {r['ratio_http']:.2f}x ({r['ratio_min']:.2f}x) | {r['cached_server'][0]:.2f} / {r['cached_http'][0]:.2f} "
-              f"| {r['bytes_f16']:,} / {r['bytes_json']:,} | {r['max_diff']:.1e} |")
+              f"| {r['bytes_float16']:,} / {r['bytes_json']:,} ({r['att_bytes_float16']:,} / {r['att_bytes_json']:,}) "
+              f"| {r['max_diff']:.1e} |")
     smol = [r for r in rows.values() if r["model"] == "smollm2-135m"]
     if smol:
         print()
