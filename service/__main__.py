@@ -22,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cache = SafeCache(make_backend(args.cache, timeout=args.cache_timeout, threshold=args.cache_entries))
         engine = Engine(args.models_dir, device=args.device, threads=args.threads, max_chars=args.max_chars,
-                        max_tokens=args.max_tokens, cache=cache, spinning=args.spinning)
+                        max_tokens=args.max_tokens, cache=cache, spinning=args.spinning,
+                        verify=args.verify)
     except ConfigError as exc:
         print(f"headgaze-service: error: {exc}", file=sys.stderr)
         return 2

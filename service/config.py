@@ -42,6 +42,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    default=_env("HEADGAZE_ORT_SPINNING", "0") not in ("0", "false", "no"),
                    help="let onnxruntime worker threads spin between ops; faster only on an otherwise idle "
                         "machine [HEADGAZE_ORT_SPINNING] (off)")
+    p.add_argument("--verify", action=argparse.BooleanOptionalAction,
+                   default=_env("HEADGAZE_VERIFY", "1") not in ("0", "false", "no"),
+                   help="check each model.onnx against the manifest's size and sha256 before loading "
+                        "(about 0.5 s per 500 MB) [HEADGAZE_VERIFY] (on)")
     p.add_argument("--log-level", default=_env("HEADGAZE_LOG_LEVEL", "INFO"), help="[HEADGAZE_LOG_LEVEL] (INFO)")
     args = p.parse_args(argv)
     args.threads = int(args.threads) if args.threads else None

@@ -13,7 +13,7 @@ import orjson
 from . import errors
 from .cache import SafeCache, cache_key, make_backend
 from .head_profile import PROFILE_FILE
-from .manifest import Manifest, discover
+from .manifest import Manifest, discover, verify_onnx
 from .providers import default_threads, make_session
 from .result import AttentionResult
 from .tokens import check_text, load_tokenizer, tokenize
@@ -25,15 +25,33 @@ DEFAULT_MAX_TOKENS = 128
 WARMUP_TEXT = "Warm up the attention heads."
 
 
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300] if text else ''}"
+
+
 class _Model:
     """A loaded model: manifest, tokenizer, session and its feed layout."""
 
-    def __init__(self, manifest: Manifest, device: str, threads: int, max_tokens: int, spinning: bool = False):
+    def __init__(self, manifest: Manifest, device: str, threads: int, max_tokens: int, spinning: bool = False,
+                 verify: bool = True):
         self.manifest = manifest
         self.id = manifest.id
-        self.tokenizer = load_tokenizer(manifest.tokenizer_file)
+        try:
+            self.tokenizer = load_tokenizer(manifest.tokenizer_file)
+        except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exception subclasses
+            raise errors.ConfigError(f"{manifest.tokenizer_file}: cannot be loaded ({_first_line(exc)}); "
+                                     "re-run `make export`") from None
         t0 = time.perf_counter()
-        self.session = make_session(str(manifest.onnx_file), device, threads, spinning)
+        if verify:
+            verify_onnx(manifest)
+        try:
+            self.session = make_session(str(manifest.onnx_file), device, threads, spinning)
+        except errors.ConfigError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated types
+            raise errors.ConfigError(f"{manifest.onnx_file}: onnxruntime cannot load it ({_first_line(exc)}); "
+                                     "re-run `make export`") from None
         self.load_seconds = time.perf_counter() - t0
         self.provider = self.session.get_providers()[0]
         self.threads = threads
@@ -82,7 +100,8 @@ class Engine:
     """
 
     def __init__(self, models_dir="models", device="auto", threads=None, max_chars=200, *,
-                 max_tokens: int = DEFAULT_MAX_TOKENS, cache=None, warmup: bool = True, spinning: bool = False):
+                 max_tokens: int = DEFAULT_MAX_TOKENS, cache=None, warmup: bool = True, spinning: bool = False,
+                 verify: bool = True):
         if max_chars < 1:
             raise errors.ConfigError(f"max_chars must be >= 1, got {max_chars}")
         if max_tokens < 2:
@@ -95,7 +114,7 @@ class Engine:
         self._lock = threading.Lock()
         self._models: dict[str, _Model] = {}
         for manifest in discover(self.models_dir):
-            m = _Model(manifest, device, self.threads, max_tokens, spinning)
+            m = _Model(manifest, device, self.threads, max_tokens, spinning, verify)
             self._models[m.id] = m
             log.info("model %s: provider=%s threads=%d spinning=%s layers=%d heads=%d max_tokens=%d loaded in %.1fs",
                      m.id, m.provider, m.threads, spinning, manifest.layers, manifest.heads, m.max_tokens, m.load_seconds)

@@ -26,6 +26,8 @@ class Manifest:
     onnx_file: Path
     tokenizer_file: Path
     onnx_sha256: str
+    onnx_bytes: int | None
+    sha256_from_manifest: bool
     causal: bool
     layers: int
     heads: int
@@ -46,7 +48,7 @@ class Manifest:
         return out
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 22), b""):
@@ -79,8 +81,10 @@ def load_manifest(model_dir: Path) -> Manifest:
         if not f.is_file():
             raise ConfigError(f"{model_dir}: {f.name} is missing (run `make export`)")
     sha = onnx.get("sha256")
-    if not isinstance(sha, str) or len(sha) != 64:
-        sha = _sha256_file(onnx_file)
+    from_manifest = isinstance(sha, str) and len(sha) == 64
+    if not from_manifest:
+        sha = sha256_file(onnx_file)
+    size = onnx.get("bytes") if isinstance(onnx.get("bytes"), int) else None
     special = raw.get("special_tokens") if isinstance(raw.get("special_tokens"), dict) else {}
     return Manifest(
         id=str(raw.get("id") or model_dir.name),
@@ -88,6 +92,8 @@ def load_manifest(model_dir: Path) -> Manifest:
         onnx_file=onnx_file,
         tokenizer_file=tok_file,
         onnx_sha256=sha,
+        onnx_bytes=size,
+        sha256_from_manifest=from_manifest,
         causal=bool(raw.get("causal", False)),
         layers=_int(raw, "layers", mpath),
         heads=_int(raw, "heads", mpath),
@@ -95,6 +101,21 @@ def load_manifest(model_dir: Path) -> Manifest:
         special_tokens={str(k): int(v) for k, v in special.items() if isinstance(v, int)},
         raw=raw,
     )
+
+
+def verify_onnx(m: Manifest) -> None:
+    """The onnx file is the one the export verified: size and sha256 match the manifest (ConfigError if not)."""
+    if not m.sha256_from_manifest:
+        return
+    actual_size = m.onnx_file.stat().st_size
+    if m.onnx_bytes is not None and actual_size != m.onnx_bytes:
+        raise ConfigError(f"{m.onnx_file}: {actual_size} bytes, the manifest says {m.onnx_bytes}; the file is "
+                          "truncated or was changed after export (re-run `make export`)")
+    actual = sha256_file(m.onnx_file)
+    if actual != m.onnx_sha256:
+        raise ConfigError(f"{m.onnx_file}: sha256 {actual[:16]}... does not match the manifest's "
+                          f"{m.onnx_sha256[:16]}...; the file is damaged or was changed after export "
+                          "(re-run `make export`)")
 
 
 def discover(models_dir: Path) -> list[Manifest]:

@@ -13,6 +13,7 @@ def test_defaults(monkeypatch):
     a = parse_args([])
     assert (a.host, a.port, a.models_dir, a.device, a.threads) == ("127.0.0.1", 8000, "models", "auto", None)
     assert (a.max_chars, a.max_tokens, a.queue_limit, a.cache, a.api_token, a.spinning) == (200, 128, 8, "simple", None, False)
+    assert a.verify is True
     assert a.http_threads == a.queue_limit + 4 and a.cache_entries == 256
 
 

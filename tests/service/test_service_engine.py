@@ -167,3 +167,35 @@ def test_fragment_memo_is_bounded_by_bytes():
     assert "again" not in calls
     memo.get_or_make(0, lambda: calls.append("recomputed") or ["x" * 30])
     assert calls[-1] == "recomputed"
+
+
+def _copy_minilm(models_dir, tmp_path):
+    import shutil
+
+    folder = tmp_path / "models" / "minilm-l6"
+    shutil.copytree(models_dir / "minilm-l6", folder)
+    return folder
+
+
+def test_damaged_weights_are_refused_unless_verification_is_off(models_dir, tmp_path):
+    folder = _copy_minilm(models_dir, tmp_path)
+    with open(folder / "model.onnx", "r+b") as f:
+        f.seek(40_000_000)
+        f.write(b"\xff" * 64)
+    with pytest.raises(ConfigError, match="sha256") as exc:
+        Engine(folder.parent, warmup=False)
+    assert str(folder / "model.onnx") in str(exc.value)
+    Engine(folder.parent, warmup=False, verify=False)  # the graph still parses: only the check can tell
+
+
+def test_truncated_model_and_bad_manifest_are_config_errors(models_dir, tmp_path):
+    folder = _copy_minilm(models_dir, tmp_path)
+    with open(folder / "model.onnx", "r+b") as f:
+        f.truncate(1_000_000)
+    with pytest.raises(ConfigError, match="truncated"):
+        Engine(folder.parent, warmup=False)
+    with pytest.raises(ConfigError, match="onnxruntime cannot load it"):
+        Engine(folder.parent, warmup=False, verify=False)
+    (folder / "manifest.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        Engine(folder.parent, warmup=False)
