@@ -25,7 +25,9 @@ GRAPH_CONFIG = {
 
 
 def _graph_config(filename: str) -> dict:
-    return {**GRAPH_CONFIG, "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}
+    # doubleClickDelay 1 ms: two quick clicks on two tiles are two selections, not a double click.
+    return {**GRAPH_CONFIG, "doubleClick": False, "doubleClickDelay": 1,
+            "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}
 
 
 def default_model(models: list[dict]) -> str | None:

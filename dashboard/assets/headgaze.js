@@ -47,18 +47,16 @@
       },
 
       highlight: function (sel, fig) {
+        // Move the outline with Plotly.relayout (shapes only): returning a new figure would
+        // make Plotly re-decode and redraw the whole mosaic on every click.
         if (!sel) { return noUpdate(); }
         state.selection = sel;
         state.cursor = { layer: sel.layer, head: sel.head };
-        if (!fig || !fig.layout || !fig.layout.meta || fig.layout.meta.tokens === undefined) { return noUpdate(); }
-        var meta = fig.layout.meta;
-        var shape = selectionShape(sel.layer, sel.head, meta.tokens, false);
-        var cur = (fig.layout.shapes || [])[0];
-        if (cur && cur.x0 === shape.x0 && cur.y0 === shape.y0 && (fig.layout.shapes || []).length === 1) {
-          return noUpdate();
-        }
-        var layout = Object.assign({}, fig.layout, { shapes: [shape] });
-        return Object.assign({}, fig, { layout: layout });
+        var gd = gridDiv();
+        var meta = gd && gd._fullLayout && gd._fullLayout.meta;
+        if (!meta || meta.tokens === undefined || !window.Plotly) { return noUpdate(); }
+        window.Plotly.relayout(gd, { shapes: [selectionShape(sel.layer, sel.head, meta.tokens, false)] });
+        return noUpdate();
       },
 
       headView: function (base, hoverData, hd) {
