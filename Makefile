@@ -58,7 +58,8 @@ test: setup-dev $(MANIFESTS)
 	$(PY) -m pytest
 
 bench: setup-dev $(MANIFESTS)
-	$(PY) -m tests.bench
+	$(PY) tests/bench/service_bench.py
+	$(PY) -m tests.bench.browser_bench
 
 loadtest: setup-dev $(MANIFESTS)
 	$(PY) -m tests.bench.loadtest
