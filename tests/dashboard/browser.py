@@ -118,11 +118,16 @@ def grid_info(page: Page) -> dict:
 
 def tile_point(page: Page, layer: int, head: int) -> tuple[float, float]:
     """Viewport coordinates of the centre of one tile of the model view."""
-    return tuple(page.evaluate(f"""([layer, head]) => {{ const gd = {GRID_JS}; const fl = gd._fullLayout;
+    js = f"""([layer, head]) => {{ const gd = {GRID_JS}; const fl = gd._fullLayout;
         const s = fl.meta.tile, T = fl.meta.tokens; const r = gd.getBoundingClientRect();
         const x = r.left + fl.xaxis._offset + fl.xaxis.l2p(head * s + (T - 1) / 2);
         const y = r.top + fl.yaxis._offset + fl.yaxis.l2p(layer * s + (T - 1) / 2);
-        return [x, y]; }}""", [layer, head]))
+        return [x, y]; }}"""
+    x, y = page.evaluate(js, [layer, head])
+    if not 20 < y < page.viewport_size["height"] - 20:  # scroll the tile into view first
+        page.evaluate("(dy) => window.scrollBy(0, dy)", y - page.viewport_size["height"] / 2)
+        x, y = page.evaluate(js, [layer, head])
+    return x, y
 
 
 def head_view_point(page: Page, side: str, index: int) -> tuple[float, float]:
