@@ -13,6 +13,9 @@ from contextlib import nullcontext
 from typing import Any
 from urllib.parse import urlparse
 
+import numpy as np
+
+from .cache_codec import BytesSerializer, CorruptEntry, pack, unpack
 from .errors import ConfigError
 
 log = logging.getLogger("service.cache")
@@ -30,6 +33,12 @@ def make_backend(url: str | None, timeout: int = 3600, threshold: int = 256):
     ``None``/``""``/``simple`` → in-process SimpleCache; ``none`` → NullCache (caching off);
     ``filesystem:///path`` or ``file:///path`` → FileSystemCache; ``redis://…``/``rediss://…``/``unix://…`` → RedisCache.
     """
+    backend = _backend(url, timeout, threshold)
+    backend.serializer = BytesSerializer()  # entries are cache_codec bytes: nothing is ever unpickled
+    return backend
+
+
+def _backend(url: str | None, timeout: int, threshold: int):
     from flask_caching.backends import FileSystemCache, NullCache, RedisCache, SimpleCache
 
     if not url or url == "simple":
@@ -95,22 +104,31 @@ class SafeCache:
     def available(self) -> bool:
         return time.monotonic() >= self._down_until
 
-    def get(self, key: str) -> Any:
+    def get(self, key: str) -> tuple[list[dict], np.ndarray] | None:
+        """(tokens, attentions) for `key`, or None on a miss, a failing backend or a malformed entry."""
         if not self.available():
             return None
         try:
             with self._op_lock:
-                return self.backend.get(key)
+                blob = self.backend.get(key)
         except Exception as exc:  # noqa: BLE001 - any backend failure is a miss
             self._failed("get", exc)
             return None
+        if blob is None:
+            return None
+        try:
+            return unpack(blob)
+        except CorruptEntry as exc:
+            self._failed("decode", exc)
+            return None
 
-    def set(self, key: str, value: Any, nbytes: int = 0) -> bool:
-        if nbytes > self.max_item_bytes or not self.available():
+    def set(self, key: str, tokens: list[dict], attentions: np.ndarray) -> bool:
+        if attentions.nbytes > self.max_item_bytes or not self.available():
             return False
         try:
+            blob = pack(tokens, attentions)
             with self._op_lock:
-                return bool(self.backend.set(key, value))
+                return bool(self.backend.set(key, blob))
         except Exception as exc:  # noqa: BLE001 - any backend failure skips the write
             self._failed("set", exc)
             return False

@@ -175,7 +175,7 @@ class Engine:
             t2 = time.perf_counter()
             att = m.run(ids)
             t3 = time.perf_counter()
-        self.cache.set(key, (tokens, att), nbytes=att.nbytes)
+        self.cache.set(key, tokens, att)
         timing = {"tokenize": (t1 - t0) * 1000, "queue": (t2 - t1) * 1000, "inference": (t3 - t2) * 1000,
                   "total": (time.perf_counter() - t0) * 1000}
         return AttentionResult(m.id, tokens, att, att.shape[0], att.shape[1], timing, False)

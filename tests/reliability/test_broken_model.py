@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import requests
-from conftest import REPO, clean_env, free_port, require_models
+from service_testlib import REPO, clean_env, free_port, require_models
 
 
 def broken_copy(tmp_path, damage) -> tuple:

@@ -1,0 +1,73 @@
+"""Pickle-free cache entries: tokens as JSON and attentions as raw little-endian float32 bytes.
+
+flask-caching's backends pickle by default, and unpickling what a shared Redis or a cache folder
+hands back would let anyone who can write there run code in every replica. Entries are instead
+`HG1` + header length + orjson header {tokens, shape} + the array's bytes; the backends get a
+serializer that passes those bytes through and refuses anything else. A malformed entry is a miss.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import IO, Any
+
+import numpy as np
+import orjson
+from cachelib.serializers import BaseSerializer
+
+MAGIC = b"HG1"
+DTYPE = np.dtype("<f4")
+_HEADER_LEN = struct.Struct("<I")
+
+
+class CorruptEntry(ValueError):
+    """A cache value that is not a well-formed headgaze entry."""
+
+
+def pack(tokens: list[dict], attentions: np.ndarray) -> bytes:
+    header = orjson.dumps({"tokens": tokens, "shape": list(attentions.shape)})
+    body = np.ascontiguousarray(attentions, dtype=DTYPE).tobytes()
+    return MAGIC + _HEADER_LEN.pack(len(header)) + header + body
+
+
+def unpack(blob: bytes) -> tuple[list[dict], np.ndarray]:
+    if not isinstance(blob, bytes | bytearray) or not blob.startswith(MAGIC):
+        raise CorruptEntry("not a headgaze cache entry")
+    start = len(MAGIC) + _HEADER_LEN.size
+    (size,) = _HEADER_LEN.unpack_from(blob, len(MAGIC))
+    try:
+        header = orjson.loads(blob[start:start + size])
+        tokens, shape = header["tokens"], tuple(int(n) for n in header["shape"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise CorruptEntry(f"bad header: {exc}") from None
+    body = memoryview(blob)[start + size:]
+    if len(shape) != 4 or not isinstance(tokens, list) or body.nbytes != DTYPE.itemsize * int(np.prod(shape)):
+        raise CorruptEntry("shape and data size disagree")
+    return tokens, np.frombuffer(body, dtype=DTYPE).reshape(shape)
+
+
+class BytesSerializer(BaseSerializer):
+    """cachelib serializer that never pickles: entries pass through as bytes, and the integers the
+    filesystem backend keeps (its file count) are stored as ASCII. Anything else reads as a miss."""
+
+    INT = b"i:"
+
+    def dumps(self, value: Any, protocol: int | None = None) -> bytes:
+        if type(value) is int:
+            return self.INT + str(value).encode("ascii")
+        if not isinstance(value, bytes):
+            raise TypeError(f"cache values must be bytes, got {type(value).__name__}")
+        return value
+
+    def loads(self, bvalue: bytes | None) -> bytes | int | None:
+        if bvalue is None or bvalue.startswith(MAGIC):
+            return bvalue
+        if bvalue.startswith(self.INT) and bvalue[len(self.INT):].isdigit():
+            return int(bvalue[len(self.INT):])
+        return None  # e.g. a pickle written by someone else: ignored, never loaded
+
+    def dump(self, value: Any, f: IO[bytes], protocol: int | None = None) -> None:
+        f.write(self.dumps(value))
+
+    def load(self, f: IO[bytes]) -> bytes | int | None:
+        return self.loads(f.read())

@@ -1,0 +1,52 @@
+"""Cache entries are never unpickled: a poisoned Redis or cache folder cannot run code in a replica."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import redis
+from flask_caching.backends import FileSystemCache
+
+from service.cache import SafeCache, cache_key, make_backend
+from service.cache_codec import MAGIC, pack, unpack
+from service.engine import Engine
+
+
+class Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))  # unpickling this creates the marker file
+
+
+def test_codec_round_trip_is_exact():
+    att = np.random.default_rng(0).random((2, 3, 4, 4), dtype=np.float32)
+    tokens = [{"text": "ß", "id": 1, "start": 0, "end": 1, "special": False}]
+    got_tokens, got = unpack(pack(tokens, att))
+    assert got_tokens == tokens and got.dtype == np.float32
+    np.testing.assert_array_equal(got, att)
+
+
+@pytest.mark.parametrize("backend", ["redis", "filesystem"])
+def test_poisoned_entry_is_a_miss_not_code(backend, redis_server, minilm_only, tmp_path):
+    url = redis_server.url if backend == "redis" else f"filesystem://{tmp_path}/cache"
+    engine = Engine(minilm_only, cache=SafeCache(make_backend(url), cooldown=0), warmup=False)
+    text = "poisoned entry"
+    key = cache_key("minilm-l6", engine._model("minilm-l6").manifest.onnx_sha256, text)
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(Evil(marker))
+    if backend == "redis":
+        redis.Redis(port=redis_server.port).set(b"headgaze:" + key.encode(), b"!" + payload)
+    else:  # a stock (pickling) FileSystemCache writes the poisoned file
+        FileSystemCache(str(tmp_path / "cache")).set(key, Evil(marker))
+    assert engine.cache.get(key) is None  # read as a miss, not unpickled
+    assert not marker.exists()
+    result = engine.attention(text)
+    assert result.cached is False and result.attentions.shape[0] == 6
+    assert not marker.exists()
+    stored = engine.cache.backend.get(key)
+    assert isinstance(stored, bytes) and stored.startswith(MAGIC)  # overwritten with a real entry
+    assert engine.attention(text).cached is True
