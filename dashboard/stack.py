@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _sigterm)  # SIGTERM behaves like Ctrl-C: clean shutdown below
 
+    if not any(Path(args.models_dir).glob("*/manifest.json")):
+        print(f"error: no exported models in {args.models_dir}/ — run `make export` first.", file=sys.stderr)
+        return 2
     service_url = f"http://{args.host}:{args.service_port}"
     dash_url = f"http://{args.host}:{args.dashboard_port}/"
     svc = dash = None
