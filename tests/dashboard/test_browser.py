@@ -48,6 +48,9 @@ def test_model_head_and_hover_views(page, dashboard_url, service):
     assert page.locator("#model-view .js-plotly-plot").count() == 1
     assert page.locator("#model-view .hm image").count() == 1  # one mosaic image, not 270 plots
     assert "ms" in body["status"]["children"] and "smollm2-135m" in body["status"]["children"]
+    # Both Plotly views keep the modebar's PNG download.
+    assert page.locator("#model-view .modebar-btn[data-title='Download plot as a PNG']").count() == 1
+    assert page.locator("#head-view .modebar-btn[data-title='Download plot as a PNG']").count() == 1
     shot(page, "01-model-view-smollm2")
 
     # Click the tile of layer 3, head 5 → selection, outline, head view and hover view follow.
