@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
         cache = SafeCache(make_backend(args.cache, timeout=args.cache_timeout, threshold=args.cache_entries))
         engine = Engine(args.models_dir, device=args.device, threads=args.threads, max_chars=args.max_chars,
                         max_tokens=args.max_tokens, cache=cache, spinning=args.spinning,
-                        verify=args.verify)
+                        verify=args.verify, max_batch=args.max_batch)
     except ConfigError as exc:
         print(f"headgaze-service: error: {exc}", file=sys.stderr)
         return 2

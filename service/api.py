@@ -128,6 +128,7 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
         (metrics.cache_hits if res.cached else metrics.cache_misses).labels(res.model).inc()
         if not res.cached:
             metrics.inference.labels(res.model).observe(res.timing_ms["inference"] / 1000)
+            metrics.batch_size.labels(res.model).observe(res.batch_size)
         t = time.perf_counter()
         out = {
             "model": res.model, "tokens": res.tokens, "layers": res.layers, "heads": res.heads,

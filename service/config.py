@@ -38,6 +38,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(about 100+ tokens on SmolLM2) are not cached [HEADGAZE_CACHE_ENTRIES] (256)")
     p.add_argument("--http-threads", type=int, default=_env("HEADGAZE_HTTP_THREADS"),
                    help="waitress worker threads [HEADGAZE_HTTP_THREADS] (queue limit + 4)")
+    p.add_argument("--max-batch", type=int, default=int(_env("HEADGAZE_MAX_BATCH", 8)),
+                   help="most waiting requests run together in one padded onnxruntime call; 1 turns "
+                        "micro-batching off [HEADGAZE_MAX_BATCH] (8)")
     p.add_argument("--spinning", action=argparse.BooleanOptionalAction,
                    default=_env("HEADGAZE_ORT_SPINNING", "0") not in ("0", "false", "no"),
                    help="let onnxruntime worker threads spin between ops; faster only on an otherwise idle "

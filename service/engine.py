@@ -11,6 +11,7 @@ import numpy as np
 import orjson
 
 from . import errors
+from .batching import MicroBatcher, crop, pad_batch
 from .cache import SafeCache, cache_key, make_backend
 from .head_profile import PROFILE_FILE
 from .manifest import Manifest, discover, verify_onnx
@@ -22,6 +23,7 @@ log = logging.getLogger("service.engine")
 
 DEFAULT_MODEL = "smollm2-135m"
 DEFAULT_MAX_TOKENS = 128
+DEFAULT_MAX_BATCH = 8
 WARMUP_TEXT = "Warm up the attention heads."
 
 
@@ -67,22 +69,12 @@ class _Model:
         self.max_tokens = min(manifest.max_tokens, max_tokens)
         self.special_ids = set(manifest.special_tokens.values())
 
-    def feeds(self, ids: list[int]) -> dict[str, np.ndarray]:
-        arr = np.asarray(ids, dtype=np.int64)[None, :]
-        t = arr.shape[1]
-        feeds = {"input_ids": arr}
-        if "attention_mask" in self.input_names:
-            feeds["attention_mask"] = np.ones_like(arr)
-        if "position_ids" in self.input_names:
-            feeds["position_ids"] = np.arange(t, dtype=np.int64)[None, :]
-        if "token_type_ids" in self.input_names:
-            feeds["token_type_ids"] = np.zeros_like(arr)
-        return {k: v for k, v in feeds.items() if k in self.input_names}
-
-    def run(self, ids: list[int]) -> np.ndarray:
-        outs = self.session.run(self.output_names, self.feeds(ids))
-        # each output is [1, H, T, T]; one concatenate gives [L, H, T, T] with a single copy
-        return np.concatenate(outs, axis=0)
+    def run_batch(self, batch: list[list[int]]) -> list[np.ndarray]:
+        """Attentions [L, H, T_i, T_i] for each id list; one onnxruntime call for the whole batch."""
+        outs = self.session.run(self.output_names, pad_batch(batch, self.input_names))
+        if len(batch) == 1:  # each output is [1, H, T, T]; one concatenate gives [L, H, T, T]
+            return [np.concatenate(outs, axis=0)]
+        return crop(outs, [len(ids) for ids in batch])
 
     def summary(self) -> dict:
         out = self.manifest.summary()
@@ -95,13 +87,14 @@ class _Model:
 class Engine:
     """Loads every model under `models_dir` and answers `attention(text, model)`.
 
-    Thread-safe: inference is serialised (one onnxruntime run at a time uses all `threads` cores);
-    tokenising and cache look-ups run concurrently.
+    Thread-safe: one onnxruntime run at a time uses all `threads` cores; requests that arrive while a
+    model runs are micro-batched into its next run (up to `max_batch`, see batching.py); tokenising
+    and cache look-ups run concurrently.
     """
 
     def __init__(self, models_dir="models", device="auto", threads=None, max_chars=200, *,
                  max_tokens: int = DEFAULT_MAX_TOKENS, cache=None, warmup: bool = True, spinning: bool = False,
-                 verify: bool = True):
+                 verify: bool = True, max_batch: int = DEFAULT_MAX_BATCH):
         if max_chars < 1:
             raise errors.ConfigError(f"max_chars must be >= 1, got {max_chars}")
         if max_tokens < 2:
@@ -113,14 +106,15 @@ class Engine:
         self.cache = cache if isinstance(cache, SafeCache) else SafeCache(cache or make_backend(None))
         self._lock = threading.Lock()
         self._models: dict[str, _Model] = {}
+        self._batchers: dict[str, MicroBatcher] = {}
         for manifest in discover(self.models_dir):
             m = _Model(manifest, device, self.threads, max_tokens, spinning, verify)
             self._models[m.id] = m
+            self._batchers[m.id] = MicroBatcher(m.run_batch, self._lock, max_batch)
             log.info("model %s: provider=%s threads=%d spinning=%s layers=%d heads=%d max_tokens=%d loaded in %.1fs",
                      m.id, m.provider, m.threads, spinning, manifest.layers, manifest.heads, m.max_tokens, m.load_seconds)
             if warmup:
-                with self._lock:
-                    m.run(tokenize(m.tokenizer, WARMUP_TEXT, m.special_ids)[0])
+                self._batchers[m.id].run(tokenize(m.tokenizer, WARMUP_TEXT, m.special_ids)[0])
         self.default_model = DEFAULT_MODEL if DEFAULT_MODEL in self._models else next(iter(self._models))
 
     def model_ids(self) -> list[str]:
@@ -166,16 +160,14 @@ class Engine:
             tokens, att = hit
             total = (time.perf_counter() - t0) * 1000
             return AttentionResult(m.id, tokens, att, att.shape[0], att.shape[1],
-                                   {"tokenize": 0.0, "queue": 0.0, "inference": 0.0, "total": total}, True)
+                                   {"tokenize": 0.0, "queue": 0.0, "inference": 0.0, "total": total}, True, 0)
         ids, tokens = tokenize(m.tokenizer, text, m.special_ids)
         t1 = time.perf_counter()
         if len(ids) > m.max_tokens:
             raise errors.too_many_tokens(len(ids), m.max_tokens, m.id)
-        with self._lock:
-            t2 = time.perf_counter()
-            att = m.run(ids)
-            t3 = time.perf_counter()
+        done = self._batchers[m.id].run(ids)
+        att = done.attentions
         self.cache.set(key, tokens, att)
-        timing = {"tokenize": (t1 - t0) * 1000, "queue": (t2 - t1) * 1000, "inference": (t3 - t2) * 1000,
+        timing = {"tokenize": (t1 - t0) * 1000, "queue": done.queue_ms, "inference": done.inference_ms,
                   "total": (time.perf_counter() - t0) * 1000}
-        return AttentionResult(m.id, tokens, att, att.shape[0], att.shape[1], timing, False)
+        return AttentionResult(m.id, tokens, att, att.shape[0], att.shape[1], timing, False, done.batch_size)

@@ -20,6 +20,8 @@ class Metrics:
         self.cache_misses = Counter("headgaze_cache_misses", "Attention requests that ran the model", ["model"], registry=r)
         self.inference = Histogram("headgaze_inference_seconds", "onnxruntime run time per request",
                                    ["model"], buckets=LATENCY_BUCKETS, registry=r)
+        self.batch_size = Histogram("headgaze_batch_size", "Requests sharing one onnxruntime run (per request)",
+                                    ["model"], buckets=(1, 2, 3, 4, 6, 8, 12, 16), registry=r)
         self.rejected = Counter("headgaze_queue_rejections", "Requests refused with 503 because the queue was full",
                                 registry=r)
         self.in_flight = Gauge("headgaze_attention_in_flight", "Attention requests running or waiting", registry=r)

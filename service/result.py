@@ -18,3 +18,4 @@ class AttentionResult:
     heads: int
     timing_ms: dict[str, float]  # tokenize, queue (waiting for the model), inference, total
     cached: bool
+    batch_size: int = 1  # how many requests shared the onnxruntime run (0 when cached)
