@@ -33,8 +33,16 @@ def about_panel() -> html.Details:
     )
 
 
+def _m(n: float) -> str:
+    return f"{n / 1e6:.1f} M"
+
+
 def share_text(info: dict | None) -> str:
-    """Sentence on how much of the model's weights are attention, from its manifest."""
+    """Sentence on how much of the model's weights are attention, from its manifest.
+
+    ``weights.attention_share`` is attention's share of the non-embedding parameters (see
+    export/weights.py); the counts, when present, are shown beside it.
+    """
     if not info:
         return "Attention is only part of a model's weights (model information unavailable)."
     w = info.get("weights") or {}
@@ -42,9 +50,9 @@ def share_text(info: dict | None) -> str:
     name = info.get("display_name") or info.get("id")
     if share is None:
         return f"Attention is only part of {name}'s weights."
-    total = w.get("total")
-    total_txt = f" of its {total / 1e6:.0f} M parameters" if total else ""
-    return (
-        f"Attention is only part of the story: in {name}, the attention weights are "
-        f"{100 * float(share):.1f}%{total_txt}; the rest is embeddings, MLPs and norms."
-    )
+    text = (f"Attention is only part of the story: in {name}, the attention layers hold "
+            f"{100 * float(share):.1f}% of the weights outside the embeddings")
+    if all(k in w for k in ("attention", "mlp", "embedding", "total")):
+        text += (f" ({_m(w['attention'])} attention vs {_m(w['mlp'])} MLP; the embeddings add "
+                 f"{_m(w['embedding'])}, {_m(w['total'])} parameters in all)")
+    return text + "."

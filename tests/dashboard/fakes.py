@@ -41,7 +41,8 @@ class FakeBackend:
         if self.down:
             raise ServiceUnavailable()
         return [{"id": k, "display_name": k.upper(), "causal": c, "layers": L, "heads": H,
-                 "weights": {"attention": 25, "total": 100, "attention_share": 0.25}}
+                 "weights": {"embedding": 20e6, "attention": 20e6, "mlp": 60e6, "other": 0, "total": 100e6,
+                             "attention_share": 0.25}}
                 for k, (L, H, c) in self.MODELS.items()]
 
     def attention(self, text, model=None):
