@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--port", type=int, default=8050)
     p.add_argument("--prefix", default="/", help="URL prefix, e.g. /attention/")
     p.add_argument("--threads", type=int, default=8, help="waitress worker threads")
+    p.add_argument("--service-timeout", type=float, default=10.0,
+                   help="seconds to wait for the service before showing 'unavailable'")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
@@ -34,7 +36,8 @@ def main(argv: list[str] | None = None) -> None:
         from service.engine import Engine
 
         engine = Engine(models_dir=args.models_dir)
-    app = create_app(url_base_pathname=args.prefix, service_url=None if engine else args.service_url, engine=engine)
+    app = create_app(url_base_pathname=args.prefix, service_url=None if engine else args.service_url, engine=engine,
+                     service_timeout=args.service_timeout)
     where = f"http://{args.host}:{args.port}{app.config.url_base_pathname}"
     mode_txt = "embedded engine" if engine else f"service {args.service_url}"
     print(f"headgaze dashboard on {where} ({mode_txt})", flush=True)

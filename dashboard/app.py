@@ -23,14 +23,15 @@ ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 
 
 def create_app(server: Any = None, url_base_pathname: str = "/", service_url: str | None = None,
-               engine: Any = None, cache_config: dict | None = None) -> Dash:
+               engine: Any = None, cache_config: dict | None = None, service_timeout: float = 10.0) -> Dash:
     """Build the headgaze Dash app.
 
     ``server``: an existing Flask app to mount into (default: a new one). ``url_base_pathname``:
     the prefix the page lives under, e.g. ``"/attention/"``. ``service_url``: base URL of the
     attention service; with neither ``service_url`` nor ``engine`` the Engine runs in-process
     (created lazily on first use). ``cache_config``: flask-caching config for results
-    (default: an in-memory SimpleCache of 64 results, 1 hour).
+    (default: an in-memory SimpleCache of 64 results, 1 hour). ``service_timeout``: seconds to
+    wait for the service before the page says it is unavailable.
     """
     if not url_base_pathname.startswith("/"):
         url_base_pathname = "/" + url_base_pathname
@@ -53,7 +54,7 @@ def create_app(server: Any = None, url_base_pathname: str = "/", service_url: st
                                           "CACHE_THRESHOLD": 64})
     cache.init_app(app.server)
     if engine is not None or service_url:
-        data = AttentionData(make_backend(service_url, engine), cache)
+        data = AttentionData(make_backend(service_url, engine, service_timeout), cache)
     else:
         data = AttentionData(None, cache, backend_factory=make_backend)
     app.layout = build_layout(data)

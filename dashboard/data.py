@@ -39,14 +39,14 @@ class DashboardError(Exception):
         return self.message
 
 
-def make_backend(service_url: str | None = None, engine: Any = None) -> Backend:
+def make_backend(service_url: str | None = None, engine: Any = None, timeout: float = 10.0) -> Backend:
     """Pick the backend: a given engine, else the HTTP service, else an in-process Engine."""
     if engine is not None:
         return engine
     if service_url:
         from service.client import ServiceClient
 
-        return ServiceClient(service_url)
+        return ServiceClient(service_url, timeout=timeout)
     from service.engine import Engine
 
     return Engine()
