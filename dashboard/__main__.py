@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=8, help="waitress worker threads")
     p.add_argument("--service-timeout", type=float, default=10.0,
                    help="seconds to wait for the service before showing 'unavailable'")
+    p.add_argument("--frame-ancestors", default=None,
+                   help="CSP frame-ancestors: who may frame the page, e.g. \"'self' https://tools.internal\" "
+                        "[HEADGAZE_FRAME_ANCESTORS] ('self')")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
@@ -37,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
 
         engine = Engine(models_dir=args.models_dir)
     app = create_app(url_base_pathname=args.prefix, service_url=None if engine else args.service_url, engine=engine,
-                     service_timeout=args.service_timeout)
+                     service_timeout=args.service_timeout, frame_ancestors=args.frame_ancestors)
     where = f"http://{args.host}:{args.port}{app.config.url_base_pathname}"
     mode_txt = "embedded engine" if engine else f"service {args.service_url}"
     print(f"headgaze dashboard on {where} ({mode_txt})", flush=True)

@@ -18,12 +18,14 @@ from flask_caching import Cache
 from . import callbacks
 from .data import AttentionData, make_backend
 from .layout import build_layout
+from .security import install_csp
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 
 
 def create_app(server: Any = None, url_base_pathname: str = "/", service_url: str | None = None,
-               engine: Any = None, cache_config: dict | None = None, service_timeout: float = 10.0) -> Dash:
+               engine: Any = None, cache_config: dict | None = None, service_timeout: float = 10.0,
+               frame_ancestors: str | None = None) -> Dash:
     """Build the headgaze Dash app.
 
     ``server``: an existing Flask app to mount into (default: a new one). ``url_base_pathname``:
@@ -31,7 +33,8 @@ def create_app(server: Any = None, url_base_pathname: str = "/", service_url: st
     attention service; with neither ``service_url`` nor ``engine`` the Engine runs in-process
     (created lazily on first use). ``cache_config``: flask-caching config for results
     (default: an in-memory SimpleCache of 64 results, 1 hour). ``service_timeout``: seconds to
-    wait for the service before the page says it is unavailable.
+    wait for the service before the page says it is unavailable. ``frame_ancestors``: who may
+    frame the page, a CSP source list (default ``'self'`` or HEADGAZE_FRAME_ANCESTORS).
     """
     if not url_base_pathname.startswith("/"):
         url_base_pathname = "/" + url_base_pathname
@@ -60,4 +63,5 @@ def create_app(server: Any = None, url_base_pathname: str = "/", service_url: st
     app.layout = build_layout(data)
     callbacks.register(app, data)
     app.headgaze_data = data  # for tests and embedding code
+    app.headgaze_csp = install_csp(app, frame_ancestors)
     return app

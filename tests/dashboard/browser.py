@@ -47,9 +47,14 @@ def launch_chromium(executable: str = "/usr/bin/chromium"):
     return pw, br
 
 
-def new_page(browser: Browser, width: int = 1400, height: int = 1100):
-    """A fresh context and page; ``problems`` collects console errors and page exceptions."""
-    ctx = browser.new_context(viewport={"width": width, "height": height})
+def new_page(browser: Browser, width: int = 1400, height: int = 1100, bypass_csp: bool = True):
+    """A fresh context and page; ``problems`` collects console errors and page exceptions.
+
+    Playwright's ``wait_for_function`` evaluates its predicate with eval inside the page, which the
+    dashboard's Content-Security-Policy forbids; functional tests therefore bypass CSP, and
+    test_csp.py drives the page under the real policy without it.
+    """
+    ctx = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=bypass_csp)
     pg = ctx.new_page()
     problems: list[str] = []
     # Failed loads are reported by URL below (the console message does not name it); the host
