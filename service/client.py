@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import orjson
 import requests
 
@@ -11,7 +13,8 @@ from .result import AttentionResult
 
 
 class ServiceClient:
-    """`ServiceClient("http://127.0.0.1:8000")`: `.models()`, `.attention(text, model)`, `.health()`.
+    """`ServiceClient("http://127.0.0.1:8000")`: `.models()`, `.attention(text, model)`,
+    `.heads_profile(model)`, `.health()`.
 
     4xx/5xx answers raise ServiceError with the server's code and message; an unreachable or
     timed-out service raises ServiceUnavailable (503, "service_unavailable") naming the URL.
@@ -60,6 +63,10 @@ class ServiceClient:
 
     def models(self) -> list[dict]:
         return self._request("GET", "/v1/models")["models"]
+
+    def heads_profile(self, model: str) -> dict:
+        """The model's per-head profile (`GET /v1/models/<id>/heads`, the export's heads_profile.json)."""
+        return self._request("GET", f"/v1/models/{quote(model, safe='')}/heads")
 
     def attention(self, text: str, model: str | None = None) -> AttentionResult:
         payload = {"text": text} if model is None else {"text": text, "model": model}

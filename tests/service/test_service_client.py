@@ -33,6 +33,17 @@ def test_client_models_and_health(server):
     assert client.health()["status"] == "ok"
 
 
+def test_client_heads_profile_is_the_served_profile(server, engine):
+    client = ServiceClient(server.url)
+    prof = client.heads_profile("smollm2-135m")
+    assert prof == engine.heads_profile("smollm2-135m")
+    assert len(prof["tags"]) == 30 and all(len(row) == 9 for row in prof["tags"])
+    assert prof["tag_counts"]["first-token"] == sum("first-token" in ts for row in prof["tags"] for ts in row)
+    with pytest.raises(ServiceError) as exc:
+        client.heads_profile("nope")
+    assert (exc.value.status, exc.value.code) == (404, "unknown_model")
+
+
 def test_client_raises_service_errors(server):
     client = ServiceClient(server.url)
     with pytest.raises(ServiceError) as exc:
