@@ -113,7 +113,7 @@ def scenario(replicas: int, redis_port: int, workdir: Path, args) -> list[dict]:
     threads = max(1, cores // replicas)
     cache = f"redis://127.0.0.1:{redis_port}/0"
     servers = [Server(["--models-dir", str(args.models_dir), "--cache", cache, "--threads", str(threads),
-                       "--queue-limit", str(args.clients * 2)], clean_env(),
+                       "--queue-limit", str(args.clients * 2), "--max-batch", str(args.max_batch)], clean_env(),
                       workdir / f"replica-{replicas}-{i}.log") for i in range(replicas)]
     rows = []
     try:
@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=20.0, help="per workload (default 20)")
     p.add_argument("--max-requests", type=int, default=3000, help="per workload (default 3000)")
     p.add_argument("--replicas", default="1,2", help="comma-separated replica counts (default 1,2)")
+    p.add_argument("--max-batch", type=int, default=8, help="the replicas' --max-batch (1: no micro-batching)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="headgaze-loadtest-") as tmp:
         workdir = Path(tmp)
@@ -162,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             redis_proc.terminate()
             redis_proc.wait(10)
     print(f"\nheadgaze load test: model {args.model}, {args.clients} concurrent clients, "
-          f"{args.seconds:g}s per workload, shared Redis cache, {os.cpu_count()} cores\n")
+          f"{args.seconds:g}s per workload, shared Redis cache, --max-batch {args.max_batch}, "
+          f"{os.cpu_count()} cores\n")
     header = ("replicas", "threads/replica", "workload", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms",
               "errors", "cache hits", "peak RSS MB")
     print(" | ".join(header))
