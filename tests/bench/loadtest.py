@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,7 +28,7 @@ import requests
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "service"))
-from service_testlib import Server, clean_env, free_port  # noqa: E402
+from service_testlib import RedisServer, Server, clean_env  # noqa: E402
 
 WORDS = ["fluffy", "blue", "monster", "eats", "cake", "near", "the", "old", "river", "while", "small", "cats", "sing", "loud", "songs", "about", "green", "hills", "and", "quiet", "rain", "on", "paper", "boats"]
 
@@ -91,23 +89,6 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def start_redis(workdir: Path) -> tuple[subprocess.Popen, int]:
-    exe = shutil.which("redis-server")
-    if exe is None:
-        sys.exit("loadtest: redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            client.ping()
-            return proc, port
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    sys.exit("loadtest: redis-server did not start")
-
-
 def scenario(replicas: int, redis_port: int, workdir: Path, args) -> list[dict]:
     cores = os.cpu_count() or 1
     threads = max(1, cores // replicas)
@@ -156,12 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="headgaze-loadtest-") as tmp:
         workdir = Path(tmp)
-        redis_proc, redis_port = start_redis(workdir)
         try:
-            rows = [row for n in map(int, args.replicas.split(",")) for row in scenario(n, redis_port, workdir, args)]
+            redis_server = RedisServer(workdir).start()
+        except RuntimeError as exc:
+            sys.exit(f"loadtest: {exc}")
+        try:
+            rows = [row for n in map(int, args.replicas.split(","))
+                    for row in scenario(n, redis_server.port, workdir, args)]
         finally:
-            redis_proc.terminate()
-            redis_proc.wait(10)
+            redis_server.stop()
     print(f"\nheadgaze load test: model {args.model}, {args.clients} concurrent clients, "
           f"{args.seconds:g}s per workload, shared Redis cache, --max-batch {args.max_batch}, "
           f"{os.cpu_count()} cores\n")

@@ -10,43 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
-import redis
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "service"))
-from service_testlib import Server, clean_env, free_port, require_models  # noqa: E402
+from service_testlib import RedisServer, Server, clean_env, free_port, require_models  # noqa: E402
 
 NGINX_EXAMPLE = REPO / "service" / "deploy" / "nginx.example.conf"
-
-
-class RedisServer:
-    """redis-server on a fixed free loopback port that can be stopped and started again."""
-
-    def __init__(self, workdir: Path):
-        self.exe = shutil.which("redis-server")
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port)
-        for _ in range(200):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
 
 
 class Nginx:
@@ -87,8 +57,7 @@ class Nginx:
 def redis_server(tmp_path):
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is not installed (.ci/run installs it with apt-get)")
-    server = RedisServer(tmp_path)
-    server.start()
+    server = RedisServer(tmp_path).start()
     yield server
     server.stop()
 

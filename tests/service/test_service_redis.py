@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 import uuid
 
 import pytest
 import redis
-from service_testlib import Server, clean_env, free_port
-
-REDIS = shutil.which("redis-server")
-pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed (apt-get install redis-server)")
+from service_testlib import RedisServer, Server, clean_env
 
 
 @pytest.fixture
 def redis_server(tmp_path):
-    port = free_port()
-    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield proc, port, client
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait(10)
+    server = RedisServer(tmp_path).start()  # fails clearly when redis-server is missing (.ci/run installs it)
+    yield server.proc, server.port, redis.Redis(port=server.port)
+    server.stop()
 
 
 def test_redis_cache_hits_and_survives_redis_dying(redis_server, minilm_dir, tmp_path):
