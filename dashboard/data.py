@@ -27,6 +27,8 @@ class Backend(Protocol):
 
     def attention(self, text: str, model: str | None = None) -> Any: ...
 
+    # optional: ``heads_profile(model) -> dict`` (the model's heads_profile.json)
+
 
 @dataclass
 class DashboardError(Exception):
@@ -121,6 +123,10 @@ class AttentionData:
                 return m
         return None
 
+    def model_info_list(self) -> list[dict]:
+        """The known model summaries (fetched once if needed; empty when the service is down)."""
+        return self._models or self._safe_models()
+
     def _safe_models(self) -> list[dict]:
         try:
             return self.models()
@@ -163,3 +169,44 @@ class AttentionData:
         }
         self.cache.set(key, data)
         return {**data, "dashboard_cached": False, "latency_ms": latency}
+
+    # -- head analysis -----------------------------------------------------------------------
+    def heads_stats(self, res: dict) -> dict:
+        """``service.head_analysis.heads_stats`` of a result from :meth:`attention` (cached per key).
+
+        Computed here on the attentions the dashboard holds (the same function the service uses),
+        so both backends give the same statistics.
+        """
+        from .heads import heads_stats
+
+        key = res["key"] + ":stats"
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        info = self.model_info(res["model"]) or {}
+        causal = bool(info.get("causal", True))
+        stats = heads_stats(res["attentions"], causal)
+        stats = {k: v for k, v in stats.items() if k not in ("max_weight", "argmax")}  # per-query data: not needed
+        stats["causal"] = causal
+        self.cache.set(key, stats)
+        return stats
+
+    def heads_profile(self, model: str) -> dict | None:
+        """The model's per-head profile (``heads_profile.json``), or None when it has none."""
+        key = f"headgaze:profile:{model}"
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit or None
+        fetch = getattr(self.backend, "heads_profile", None)
+        if fetch is None:
+            return None
+        try:
+            prof = fetch(model)
+        except Exception as exc:
+            if getattr(exc, "code", None) in ("no_profile",):
+                self.cache.set(key, {})
+                return None
+            return None  # service down: the per-text tags still work; try again next time
+        prof = dict(prof) if isinstance(prof, dict) else {}
+        self.cache.set(key, prof)
+        return prof or None

@@ -62,8 +62,58 @@ def selection_shape(layer: int, head: int, tokens: int, *, dashed: bool = False,
     }
 
 
-def model_view_figure(att: np.ndarray, *, model: str, key: str, layer: int, head: int, cell_px: int | None = None) -> dict:
-    """The model view: one heatmap of all L×H heads, labelled, with the selected tile outlined."""
+DIM_FILL = "rgba(255,255,255,0.78)"
+BADGE_COLOR = "#ffbf47"
+
+
+def dim_shapes(tags: list | None, tag: str | None, tokens: int) -> list[dict]:
+    """A white veil over every tile whose head does NOT carry ``tag`` (none when no tag is chosen).
+
+    Named ``dim-<layer>-<head>`` so that scripts and tests can read which heads are dimmed.
+    assets/headgaze.js builds the same shapes in the browser when the filter changes.
+    """
+    if not tag or not tags:
+        return []
+    s = tile_size(tokens)
+    out = []
+    for layer, row in enumerate(tags):
+        for head, ts in enumerate(row):
+            if tag in ts:
+                continue
+            x0, y0 = head * s - 0.5, layer * s - 0.5
+            out.append({"type": "rect", "xref": "x", "yref": "y", "x0": x0, "x1": x0 + tokens, "y0": y0,
+                        "y1": y0 + tokens, "line": {"width": 0}, "fillcolor": DIM_FILL, "layer": "above",
+                        "name": f"dim-{layer}-{head}"})
+    return out
+
+
+def badge_trace(tags: list | None, tokens: int) -> dict:
+    """One scatter trace: a small marker in the top-right corner of every tagged tile (hover: its tags).
+
+    assets/headgaze.js rebuilds x/y/text with Plotly.restyle when the tag source changes.
+    """
+    s = tile_size(tokens)
+    xs, ys, text = [], [], []
+    for layer, row in enumerate(tags or []):
+        for head, ts in enumerate(row):
+            if ts:
+                xs.append(head * s + tokens - 1 - 0.1 * tokens)
+                ys.append(layer * s + 0.1 * tokens)
+                text.append(f"layer {layer} · head {head}: {', '.join(ts)}")
+    return {
+        "type": "scatter", "mode": "markers", "x": xs, "y": ys, "text": text, "name": "tags",
+        "hovertemplate": "%{text}<extra></extra>", "showlegend": False, "cliponaxis": False,
+        "marker": {"size": 6, "color": BADGE_COLOR, "symbol": "circle", "line": {"width": 1, "color": "#1d2433"}},
+    }
+
+
+def model_view_figure(att: np.ndarray, *, model: str, key: str, layer: int, head: int, cell_px: int | None = None,
+                      tags: list | None = None, tag_filter: str | None = None) -> dict:
+    """The model view: one heatmap of all L×H heads, labelled, with the selected tile outlined.
+
+    ``tags`` ([L][H][tag names], from this text or the model profile) adds one badge trace;
+    ``tag_filter`` dims the heads that do not carry that tag.
+    """
     L, H, T, _ = att.shape
     s = tile_size(T)
     z = mosaic(att)
@@ -86,7 +136,8 @@ def model_view_figure(att: np.ndarray, *, model: str, key: str, layer: int, head
                 "colorbar": {"title": {"text": "weight", "side": "right"}, "thickness": 12, "len": min(1.0, 300 / max(height, 1))},
                 "xgap": 0,
                 "ygap": 0,
-            }
+            },
+            badge_trace(tags, T),
         ],
         "layout": {
             "meta": {"model": model, "key": key, "layers": L, "heads": H, "tokens": T, "tile": s},
@@ -121,7 +172,7 @@ def model_view_figure(att: np.ndarray, *, model: str, key: str, layer: int, head
                 "constrain": "domain",
                 "fixedrange": True,
             },
-            "shapes": [selection_shape(layer, head, T)],
+            "shapes": [selection_shape(layer, head, T), *dim_shapes(tags, tag_filter, T)],
             "dragmode": False,
         },
     }

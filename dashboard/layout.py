@@ -1,7 +1,8 @@
 """Page layout: controls, status line, model view, head view and hover view, with stable ids.
 
 Ids other tools rely on: text-input, model-select, process-button, model-view, head-view,
-hover-view, selected-head, status. The layout is a function so that the model list is fetched when
+hover-view, selected-head, status; head analysis: tag-source, tag-filter, tag-counts, head-stats,
+hide-first-token, export-csv, export-png; the view state lives in the URL (dcc.Location ``url``). The layout is a function so that the model list is fetched when
 a page is opened (the service may start after the dashboard).
 """
 
@@ -11,7 +12,8 @@ from dash import dcc, html
 
 from .about import about_panel
 from .data import MAX_CHARS, AttentionData, DashboardError
-from .figures import empty_figure
+from .figures import BADGE_COLOR, empty_figure
+from .heads import TAG_LABELS, TAGS
 
 EXAMPLE_TEXT = "The fluffy blue monster ate the cookie."
 
@@ -77,6 +79,22 @@ def build_layout(data: AttentionData):
                              clearable=False, searchable=False, className="hg-select"),
                 html.Button("Process", id="process-button", n_clicks=0, className="hg-button"),
             ]),
+            html.Section(className="hg-controls hg-tag-controls", children=[
+                html.Span("Tags from", className="hg-label"),
+                dcc.RadioItems(id="tag-source", className="hg-radio", inline=True, value="text", options=[
+                    {"label": " this text", "value": "text"},
+                    {"label": " model profile", "value": "profile"},
+                ]),
+                html.Span("Show only", className="hg-label"),
+                dcc.RadioItems(id="tag-filter", className="hg-radio", inline=True, value="", options=[
+                    {"label": " all heads", "value": ""},
+                    *({"label": f" {t}", "value": t, "title": TAG_LABELS[t]} for t in TAGS),
+                ]),
+                dcc.Checklist(id="hide-first-token", className="hg-toggle", inputClassName="hg-toggle-input",
+                              options=[{"label": " hide first token", "value": "hide"}], value=[], inline=True),
+                html.Span("(drops the weight on token 0 and renormalises each row over the other keys; a row with "
+                          "nothing left, e.g. row 0 of a causal model, shows as zeros)", className="hg-hint"),
+            ]),
             html.Div(id="status", className="hg-status" + (" hg-error" if load_error else ""), role="status",
                      children=load_error or "Press Process to compute attention."),
             dcc.Loading(id="loading", type="dot", delay_show=150, target_components={"model-view": "figure"},
@@ -89,9 +107,20 @@ def build_layout(data: AttentionData):
                              **{"aria-label": "Model view grid: arrow keys move, Enter selects a head"},
                              children=dcc.Graph(id="model-view", figure=empty_figure("Press Process to draw the grid."),
                                                 config=_graph_config("headgaze-model-view"))),
+                    html.P([html.Span("●", style={"color": BADGE_COLOR}), " a tagged head (hover the dot for its "
+                            "tags); “show only” veils the heads without the tag. Tags use the model's raw weights."],
+                           className="hg-help"),
+                    html.Div(id="tag-counts", className="hg-tag-counts"),
+                    html.Div(className="hg-export", children=[
+                        html.Span("Export view:", className="hg-label"),
+                        html.Button("Head matrix (CSV)", id="export-csv", n_clicks=0, className="hg-button hg-small"),
+                        html.Button("Grid (PNG)", id="export-png", n_clicks=0, className="hg-button hg-small"),
+                    ]),
+                    dcc.Download(id="download-csv"),
                 ]),
                 html.Section(className="hg-panel hg-head-panel", children=[
                     html.H2(["Selected head: ", html.Span("—", id="selected-head", className="hg-selected")]),
+                    html.Div(id="head-stats", className="hg-head-stats"),
                     html.H3("Head view"),
                     html.P("Lines go from each query token (left) to each key token (right); stronger "
                            "attention, bolder line. Hover a token to see only its lines and weights.",
@@ -109,6 +138,10 @@ def build_layout(data: AttentionData):
             dcc.Store(id="selection", data={"layer": 0, "head": 0}),
             dcc.Store(id="head-data"),
             dcc.Store(id="head-base"),
+            dcc.Store(id="head-tags"),
+            dcc.Store(id="url-state"),
+            dcc.Store(id="png-done"),
+            dcc.Location(id="url", refresh=False),
             html.Footer(className="hg-footer", children=[
                 "Weights shown are the model's softmax probabilities, computed by onnxruntime on this machine."
             ]),

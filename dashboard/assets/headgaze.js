@@ -1,7 +1,8 @@
 /* headgaze — browser-side behaviour (served locally by Dash from dashboard/assets/).
  *
  * - clientside callbacks (namespace "headgaze"): character counter, grid click → selection,
- *   selection outline, head-view hover state, hover-view tokens;
+ *   selection outline, head-view hover state, hover-view tokens, tag badges and filter veils,
+ *   grid PNG export, view state → URL query string;
  * - plain DOM handlers: hover-view token hover (resizes tokens from data of the `head-data` store,
  *   no server request) and keyboard navigation of the model-view grid (arrows + Enter).
  * Token text is always passed as text (React children / textContent), never as HTML.
@@ -24,6 +25,45 @@
       line: { color: dashed ? "#ffffff" : SELECT_COLOR, width: 4, dash: dashed ? "dot" : "solid" },
       fillcolor: "rgba(0,0,0,0)", name: dashed ? "cursor" : "selected"
     };
+  }
+
+  var DIM_FILL = "rgba(255,255,255,0.78)";
+
+  /* Veils over the tiles whose head does not carry `tag` (mirrors figures.dim_shapes). */
+  function dimShapes(tags, tag, tokens) {
+    var out = [];
+    if (!tag || !tags) { return out; }
+    var s = tokens + 1;
+    tags.forEach(function (row, layer) {
+      row.forEach(function (ts, head) {
+        if (ts.indexOf(tag) >= 0) { return; }
+        var x0 = head * s - 0.5, y0 = layer * s - 0.5;
+        out.push({ type: "rect", xref: "x", yref: "y", x0: x0, x1: x0 + tokens, y0: y0, y1: y0 + tokens,
+                   line: { width: 0 }, fillcolor: DIM_FILL, layer: "above", name: "dim-" + layer + "-" + head });
+      });
+    });
+    return out;
+  }
+
+  /* Badge marker positions and hover text (mirrors figures.badge_trace). */
+  function badges(tags, tokens) {
+    var s = tokens + 1, xs = [], ys = [], text = [];
+    (tags || []).forEach(function (row, layer) {
+      row.forEach(function (ts, head) {
+        if (!ts.length) { return; }
+        xs.push(head * s + tokens - 1 - 0.1 * tokens);
+        ys.push(layer * s + 0.1 * tokens);
+        text.push("layer " + layer + " · head " + head + ": " + ts.join(", "));
+      });
+    });
+    return { x: xs, y: ys, text: text };
+  }
+
+  /* The veils currently on the grid (kept when the outline moves). */
+  function currentDims(gd) {
+    return ((gd && gd.layout && gd.layout.shapes) || []).filter(function (sh) {
+      return sh.name && String(sh.name).indexOf("dim-") === 0;
+    });
   }
 
   function fmt(w) { return w >= 0.995 ? "1.00" : w.toFixed(2).replace(/^0/, ""); }
@@ -55,8 +95,53 @@
         var gd = gridDiv();
         var meta = gd && gd._fullLayout && gd._fullLayout.meta;
         if (!meta || meta.tokens === undefined || !window.Plotly) { return noUpdate(); }
-        window.Plotly.relayout(gd, { shapes: [selectionShape(sel.layer, sel.head, meta.tokens, false)] });
+        window.Plotly.relayout(gd, { shapes: [selectionShape(sel.layer, sel.head, meta.tokens, false)]
+                                              .concat(currentDims(gd)) });
         return noUpdate();
+      },
+
+      tagView: function (tag, source, tagsStore) {
+        // Filter / source change: restyle the badge trace and replace the veils, same figure data.
+        var gd = gridDiv();
+        var meta = gd && gd._fullLayout && gd._fullLayout.meta;
+        if (!meta || meta.tokens === undefined || !window.Plotly || !tagsStore || tagsStore.key !== meta.key) {
+          return noUpdate();
+        }
+        var tags = source === "profile" ? tagsStore.profile : tagsStore.text;
+        var b = badges(tags, meta.tokens);
+        if (gd.data.length > 1) { window.Plotly.restyle(gd, { x: [b.x], y: [b.y], text: [b.text] }, [1]); }
+        var sel = state.selection || { layer: 0, head: 0 };
+        window.Plotly.relayout(gd, {
+          shapes: [selectionShape(sel.layer, sel.head, meta.tokens, false)].concat(dimShapes(tags, tag, meta.tokens))
+        });
+        return noUpdate();
+      },
+
+      exportPng: function (n) {
+        var gd = gridDiv();
+        if (!n || !gd || !window.Plotly) { return noUpdate(); }
+        var meta = (gd._fullLayout && gd._fullLayout.meta) || {};
+        var name = "headgaze-" + (meta.model || "model") + "-grid";
+        window.Plotly.downloadImage(gd, { format: "png", filename: name, scale: 2,
+                                         width: gd._fullLayout.width, height: gd._fullLayout.height });
+        return n;
+      },
+
+      writeUrl: function (meta, sel, tag, source, hideFirst) {
+        // history.replaceState: the address bar always holds a link to this view; no reload,
+        // no history entry per click, no request. dcc.Location reads it when a link is opened.
+        if (!meta || !window.history || !window.history.replaceState) { return noUpdate(); }
+        var p = new URLSearchParams();
+        p.set("model", meta.model);
+        p.set("text", meta.text);
+        p.set("layer", String((sel && sel.layer) || 0));
+        p.set("head", String((sel && sel.head) || 0));
+        if (tag) { p.set("tag", tag); }
+        if (source && source !== "text") { p.set("tags", source); }
+        if (hideFirst && hideFirst.indexOf("hide") >= 0) { p.set("hide_first", "1"); }
+        var qs = "?" + p.toString();
+        if (window.location.search !== qs) { window.history.replaceState(window.history.state, "", qs); }
+        return qs;
       },
 
       headView: function (base, hoverData, hd) {
@@ -235,7 +320,7 @@
       var sel = state.selection || { layer: 0, head: 0 };
       window.Plotly.relayout(gd, {
         shapes: [selectionShape(sel.layer, sel.head, meta.tokens, false),
-                 selectionShape(cur.layer, cur.head, meta.tokens, true)]
+                 selectionShape(cur.layer, cur.head, meta.tokens, true)].concat(currentDims(gd))
       });
     } else if (ev.key === "Enter" || ev.key === " ") {
       ev.preventDefault();

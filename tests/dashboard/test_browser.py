@@ -70,6 +70,7 @@ def test_model_head_and_hover_views(page, dashboard_url, service):
     shot(page, "02-selected-layer3-head5")
 
     # Hover view: special tokens by name and styled; a real mouse hover resizes the others.
+    page.locator("#hover-view").scroll_into_view_if_needed()
     toks = hover_tokens(page)
     assert [t["text"] for t in toks][0] == "<|im_start|>" and toks[0]["special"]
     assert "".join(t["text"] for t in toks if not t["special"]) == TEXT

@@ -38,7 +38,8 @@ def test_mosaic_places_each_head_in_its_tile():
 def test_model_view_is_one_heatmap_with_labels():
     att = np.full((30, 9, 7, 7), 1 / 7, dtype=np.float32)
     fig = model_view_figure(att, model="m", key="k", layer=3, head=5)
-    assert len(fig["data"]) == 1 and fig["data"][0]["type"] == "heatmap"
+    # one mosaic heatmap + one scatter trace of tag badges (empty without tags)
+    assert [t["type"] for t in fig["data"]] == ["heatmap", "scatter"] and fig["data"][1]["x"] == []
     assert fig["data"][0]["colorscale"] == "Viridis" and (fig["data"][0]["zmin"], fig["data"][0]["zmax"]) == (0, 1)
     assert fig["layout"]["yaxis"]["ticktext"] == [str(i) for i in range(30)]
     assert fig["layout"]["xaxis"]["ticktext"] == [str(i) for i in range(9)]
@@ -100,3 +101,99 @@ def test_head_payload_and_status(data):
     np.testing.assert_allclose(np.array(p["matrix"]), res["attentions"][1, 4], atol=1e-6)
     assert clamp_selection({"layer": 9, "head": -1}, 2, 5) == {"layer": 1, "head": 0}
     assert "fake-bert" in status_text(res) and "ms" in status_text(res)
+
+
+# -- head analysis: hide-first-token, tags, CSV, URL state --------------------------------------
+
+def test_hide_first_token_renormalises_rows_and_zeroes_sink_only_rows():
+    from dashboard.heads import hide_first_token
+
+    causal = np.tril(np.ones((4, 4), dtype=np.float32))
+    causal /= causal.sum(-1, keepdims=True)
+    out = hide_first_token(causal)
+    assert (out[:, 0] == 0).all()
+    np.testing.assert_array_equal(out[0], 0)  # row 0 only saw token 0: zeros, not NaN
+    np.testing.assert_allclose(out[1:].sum(-1), 1, atol=1e-6)
+    np.testing.assert_allclose(out[3], [0, 1 / 3, 1 / 3, 1 / 3], atol=1e-6)
+    sink = np.array([[0.9, 0.06, 0.04], [1.0, 0.0, 0.0], [0.5, 0.1, 0.4]], dtype=np.float32)
+    out = hide_first_token(sink[None, None])[0, 0]  # works on [L,H,T,T] too
+    np.testing.assert_allclose(out, [[0, 0.6, 0.4], [0, 0, 0], [0, 0.2, 0.8]], atol=1e-6)
+    assert np.isfinite(out).all() and sink[0, 0] == np.float32(0.9)  # input untouched
+    # The argmax of a renormalised row is the largest non-sink key.
+    assert int(np.argmax(out[2])) == 2 and int(np.argmax(sink[2])) == 0
+
+
+def test_tag_counts_and_tagged_heads():
+    from dashboard.heads import TAGS, tag_counts, tagged_heads
+
+    tags = [[["first-token"], []], [["first-token", "focused"], ["self"]]]
+    counts = tag_counts(tags)
+    assert set(counts) == set(TAGS)
+    assert (counts["first-token"], counts["focused"], counts["self"], counts["broad"]) == (2, 1, 1, 0)
+    assert tagged_heads(tags, "first-token") == [(0, 0), (1, 0)]
+    assert tagged_heads(None, "self") == []
+
+
+def test_matrix_csv_has_token_headers_and_the_values():
+    import csv
+    import io
+
+    from dashboard.heads import matrix_csv
+
+    m = np.array([[1.0, 0.0], [0.25, 0.75]])
+    rows = list(csv.reader(io.StringIO(matrix_csv(m, ["a,b", ' "q"']))))
+    assert rows[0] == ["query \\ key", "a,b", ' "q"']
+    assert [r[0] for r in rows[1:]] == ["a,b", ' "q"']
+    np.testing.assert_allclose(np.array([r[1:] for r in rows[1:]], dtype=float), m)
+
+
+def test_dim_shapes_and_badges_follow_the_tags():
+    from dashboard.figures import badge_trace, dim_shapes
+
+    tags = [[["first-token"], []], [["self"], ["first-token", "broad"]]]
+    fig = model_view_figure(np.full((2, 2, 3, 3), 1 / 3, dtype=np.float32), model="m", key="k", layer=0, head=0,
+                            tags=tags, tag_filter="first-token")
+    dims = [s["name"] for s in fig["layout"]["shapes"] if s["name"].startswith("dim-")]
+    assert sorted(dims) == ["dim-0-1", "dim-1-0"]
+    assert fig["layout"]["shapes"][0]["name"] == "selected"
+    assert dim_shapes(tags, None, 3) == [] and dim_shapes(None, "self", 3) == []
+    badges = badge_trace(tags, 3)
+    assert len(badges["x"]) == 3 and badges["text"][-1] == "layer 1 · head 1: first-token, broad"
+    s = 4  # tile size for 3 tokens
+    for x, y, (layer, head) in zip(badges["x"], badges["y"], [(0, 0), (1, 0), (1, 1)], strict=True):
+        assert head * s - 0.5 < x < head * s + 2.5 and layer * s - 0.5 < y < layer * s + 2.5  # inside its tile
+
+
+def test_parse_view_query_restores_and_sanitises():
+    from dashboard.callbacks import parse_view_query
+
+    ids = ["smollm2-135m", "minilm-l6"]
+    v = parse_view_query("?model=minilm-l6&text=Hi+there%21&layer=3&head=5&tag=self&tags=profile&hide_first=1", ids)
+    assert v == {"text": "Hi there!", "model": "minilm-l6", "layer": 3, "head": 5, "tag": "self",
+                 "source": "profile", "hide_first": True}
+    v = parse_view_query("?model=evil&text=" + "x" * 80 + "&layer=-2&head=abc&tag=<b>&tags=zzz", ids)
+    assert v["model"] is None and len(v["text"]) == 50 and (v["layer"], v["head"]) == (0, 0)
+    assert (v["tag"], v["source"], v["hide_first"]) == ("", "text", False)
+    assert parse_view_query("", ids) is None and parse_view_query("?model=minilm-l6", ids) is None
+
+
+def test_head_payload_applies_hide_first_token(data):
+    res = data.attention("one two three", "fake-causal")
+    raw = head_payload(res, 1, 2)
+    hidden = head_payload(res, 1, 2, hide_first=["hide"])
+    assert not raw["hide_first"] and hidden["hide_first"]
+    m = np.array(hidden["matrix"])
+    assert (m[:, 0] == 0).all() and (m[0] == 0).all()
+    np.testing.assert_allclose(m[1:].sum(-1), 1, atol=1e-5)
+
+
+def test_heads_stats_and_summary_from_the_data_layer(data):
+    from dashboard.heads import head_summary, heads_stats
+
+    res = data.attention("one two three", "fake-causal")
+    stats = data.heads_stats(res)
+    assert stats["tags"] == heads_stats(res["attentions"], True)["tags"]
+    assert data.heads_stats(res) is not None and data.heads_profile("fake-causal") is None  # fake has no profile
+    s = head_summary(stats, None, 2, 1)
+    assert s["profile_tags"] is None and s["text_scores"]["next"] is None  # causal: no next-token score
+    assert 0 <= s["text_scores"]["entropy"] <= 1 and "first-token" in s["thresholds"]

@@ -1,0 +1,105 @@
+"""Head analysis for the dashboard: tags, per-head statistics, hide-first-token, CSV export.
+
+Statistics and tags come from ``service/head_analysis.py`` (the same numpy code the service uses
+for its ``heads_stats``), computed on the attentions the dashboard already holds; the per-model
+profile is the model's ``heads_profile.json`` (``GET /v1/models/<id>/heads``). Everything here is
+pure and torch-free.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+
+from service.head_analysis import TAGS, THRESHOLDS, heads_stats, thresholds_doc
+
+__all__ = ["TAGS", "THRESHOLDS", "heads_stats", "thresholds_doc", "hide_first_token", "tag_counts",
+           "tagged_heads", "matrix_csv", "head_summary"]
+
+# Short codes for the badges' hover text and the legend.
+TAG_LABELS = {
+    "previous-token": "previous token",
+    "first-token": "first token (sink)",
+    "self": "self",
+    "next-token": "next token",
+    "broad": "broad",
+    "focused": "focused",
+    "induction": "induction",
+    "duplicate-token": "duplicate token",
+}
+
+
+def hide_first_token(att: np.ndarray) -> np.ndarray:
+    """Remove attention to key 0 and renormalise each query row over the remaining keys.
+
+    Works on any [..., T, T] array (rows are queries). Column 0 becomes 0. A row whose weight was
+    all on key 0 (row 0 of a causal model, or a head that only looks at the sink) has nothing left
+    to renormalise: it is shown as zeros rather than divided by zero.
+    """
+    a = np.array(att, dtype=np.float32, copy=True)
+    a[..., 0] = 0.0
+    total = a.sum(-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(total > 1e-12, a / np.where(total > 1e-12, total, 1.0), 0.0)
+    return out.astype(np.float32)
+
+
+def tag_counts(tags: list | None) -> dict[str, int]:
+    """How many heads carry each tag, for [L][H][list of tags] (all TAGS, 0 when none)."""
+    counts = dict.fromkeys(TAGS, 0)
+    for row in tags or []:
+        for head_tags in row:
+            for t in head_tags:
+                counts[t] = counts.get(t, 0) + 1
+    return counts
+
+
+def tagged_heads(tags: list | None, tag: str) -> list[tuple[int, int]]:
+    """(layer, head) of every head that carries ``tag``."""
+    return [(layer, head) for layer, row in enumerate(tags or []) for head, ts in enumerate(row) if tag in ts]
+
+
+def matrix_csv(matrix: np.ndarray, tokens: list[str]) -> str:
+    """The head's matrix as CSV: header row of key tokens, one row per query token (its text first)."""
+    m = np.asarray(matrix, dtype=np.float64)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["query \\ key", *tokens])
+    for q, name in enumerate(tokens):
+        w.writerow([name, *(f"{v:.6f}" for v in m[q])])
+    return buf.getvalue()
+
+
+def _score(scores: dict | None, name: str, layer: int, head: int):
+    values = (scores or {}).get(name)
+    if values is None:
+        return None
+    try:
+        return float(values[layer][head])
+    except (IndexError, TypeError):
+        return None
+
+
+def head_summary(stats: dict, profile: dict | None, layer: int, head: int) -> dict:
+    """One head's scores and tags, from this text's statistics and the model profile."""
+    text_scores = {n: _score(stats.get("scores"), n, layer, head) for n in ("previous", "first", "self", "next", "entropy")}
+    prof_scores = {}
+    prof_tags = None
+    if profile:
+        prof_scores = {n: _score(profile.get("scores"), n, layer, head)
+                       for n in ("previous", "first", "self", "next", "entropy", "induction", "duplicate")}
+        try:
+            prof_tags = list(profile["tags"][layer][head])
+        except (KeyError, IndexError, TypeError):
+            prof_tags = None
+    return {
+        "layer": layer,
+        "head": head,
+        "text_scores": text_scores,
+        "text_tags": list(stats["tags"][layer][head]),
+        "profile_scores": prof_scores,
+        "profile_tags": prof_tags,
+        "thresholds": stats.get("thresholds") or thresholds_doc(),
+    }
