@@ -173,6 +173,9 @@ def model_view_figure(att: np.ndarray, *, model: str, key: str, layer: int, head
                 "fixedrange": True,
             },
             "shapes": [selection_shape(layer, head, T), *dim_shapes(tags, tag_filter, T)],
+            # A badge takes hover/click only when the pointer is on it (it lies inside its own tile);
+            # with Plotly's default 20 px it would capture clicks on the neighbouring tile.
+            "hoverdistance": 4,
             "dragmode": False,
         },
     }
