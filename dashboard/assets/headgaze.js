@@ -274,13 +274,16 @@
       var w = row[j] || 0;
       tok.dataset.weight = String(w);
       tok.classList.toggle("hg-hovered", j === i);
-      tok.classList.toggle("hg-max", j === best);
+      tok.classList.toggle("hg-max", j === best && max > 0);
       tok.style.fontSize = (j === i) ? "1em" : (MIN_EM + (MAX_EM - MIN_EM) * (max > 0 ? w / max : 0)).toFixed(3) + "em";
     });
     var detail = document.getElementById("hover-detail");
     if (detail) {
-      detail.textContent = "“" + hd.tokens[i].text + "” attends most to “" + hd.tokens[best].text +
-        "” (" + row[best].toFixed(3) + ")  ·  layer " + hd.layer + " · head " + hd.head;
+      detail.textContent = max > 0
+        ? "“" + hd.tokens[i].text + "” attends most to “" + hd.tokens[best].text +
+          "” (" + row[best].toFixed(3) + ")  ·  layer " + hd.layer + " · head " + hd.head
+        : "“" + hd.tokens[i].text + "” attended only to the first token, which is hidden: nothing left to show" +
+          "  ·  layer " + hd.layer + " · head " + hd.head;
     }
   }
 

@@ -158,6 +158,10 @@ def test_tags_filter_stats_hide_first_token_and_export(page, dashboard_url, serv
     assert hover_red(page, q) == new_best
     shown = np.array(page.evaluate("window.headgaze.head.matrix"))
     np.testing.assert_allclose(shown, hide_first_token(att)[layer, head], atol=1e-5)
+    # Row 0 of a causal model had only token 0: shown as zeros, so no token is red.
+    page.locator("#hover-view .hg-token[data-index='0']").hover()
+    page.wait_for_function("document.querySelector('#hover-detail').textContent.includes('nothing left')")
+    assert page.locator("#hover-view .hg-token.hg-max").count() == 0
     # the model view is redrawn with the renormalised weights too
     page.wait_for_function(f"() => {GRID_JS}.calcdata[0][0].z[{layer * (T + 1)}][{head * (T + 1)}] === 0")
     z = np.array(page.evaluate(f"() => {GRID_JS}.calcdata[0][0].z"), dtype=float)
