@@ -233,7 +233,7 @@ def register(app: Dash, data: AttentionData) -> None:
                                  tags=view_tags(tags_store, source), tag_filter=tag or None)
 
     # Tag source / filter → badges and veils on the grid (browser side, Plotly.restyle/relayout).
-    app.clientside_callback(_cs("tagView"), Output("png-done", "data", allow_duplicate=True),
+    app.clientside_callback(_cs("tagView"), Output("tag-note", "children"),
                             Input("tag-filter", "value"), Input("tag-source", "value"), Input("head-tags", "data"),
                             prevent_initial_call=True)
     app.clientside_callback(_cs("exportPng"), Output("png-done", "data"), Input("export-png", "n_clicks"),

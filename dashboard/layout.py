@@ -110,6 +110,7 @@ def build_layout(data: AttentionData):
                     html.P([html.Span("●", style={"color": BADGE_COLOR}), " a tagged head (hover the dot for its "
                             "tags); “show only” veils the heads without the tag. Tags use the model's raw weights."],
                            className="hg-help"),
+                    html.Div(id="tag-note", className="hg-tag-note", role="status"),
                     html.Div(id="tag-counts", className="hg-tag-counts"),
                     html.Div(className="hg-export", children=[
                         html.Span("Export view:", className="hg-label"),

@@ -114,7 +114,16 @@
         window.Plotly.relayout(gd, {
           shapes: [selectionShape(sel.layer, sel.head, meta.tokens, false)].concat(dimShapes(tags, tag, meta.tokens))
         });
-        return noUpdate();
+        var where = source === "profile" ? "the model profile" : "this text";
+        if (!tags) { return "The model profile is not available for this model."; }
+        if (!tag) { return ""; }
+        var n = 0;
+        tags.forEach(function (row) { row.forEach(function (ts) { if (ts.indexOf(tag) >= 0) { n += 1; } }); });
+        var note = "Showing the " + n + " of " + (meta.layers * meta.heads) + " heads tagged " + tag + " in " + where + ".";
+        if (n === 0 && source !== "profile" && (tag === "induction" || tag === "duplicate-token")) {
+          note += " Induction and duplicate-token need a repeated sequence: see the model profile.";
+        }
+        return note;
       },
 
       exportPng: function (n) {

@@ -125,6 +125,8 @@ def test_tags_filter_stats_hide_first_token_and_export(page, dashboard_url, serv
     assert prev, "the text should show at least one previous-token head"
     wait_dims(page, L * H - len(prev))
     assert dimmed(page) == all_heads(L, H) - prev
+    page.wait_for_function("(t) => document.querySelector('#tag-note').textContent === t",
+                           arg=f"Showing the {len(prev)} of {L * H} heads tagged previous-token in this text.")
     shot(page, "30-filter-previous-token")
 
     # Same filter, tags from the model profile (induction exists only there).
