@@ -67,6 +67,16 @@ def test_mounted_under_prefix(page, host_app):
     # Every dashboard request stayed under the prefix (assets, bundles, callbacks).
     dash_reqs = [r for r in requests if r != base + "/"]
     assert dash_reqs and all(r.startswith(base + "/attention/") for r in dash_reqs), dash_reqs
+    # The view's link stays under the prefix and reopens the same view (engine backend: the
+    # profile comes from Engine.heads_profile).
+    page.wait_for_function("location.pathname === '/attention/' && location.search.includes('layer=2&head=1')")
+    link = page.url
+    page.goto(base + "/")
+    page.goto(link)
+    page.wait_for_selector("#selected-head")
+    page.wait_for_function("document.querySelector('#selected-head').textContent === 'layer 2 · head 1'")
+    assert page.input_value("#text-input") == text
+    page.wait_for_function("document.querySelector('#tag-counts').textContent.includes('Model profile (8 probe texts')")
     # The host app still serves its own page.
     page.goto(base + "/")
     assert page.locator("h1").text_content() == "Internal tools"
