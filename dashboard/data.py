@@ -203,10 +203,10 @@ class AttentionData:
         try:
             prof = fetch(model)
         except Exception as exc:
-            if getattr(exc, "code", None) in ("no_profile",):
-                self.cache.set(key, {})
-                return None
-            return None  # service down: the per-text tags still work; try again next time
+            # No profile: remember it. Service down or slow: remember for 30 s, so that selecting
+            # heads does not wait on the service each time; the per-text tags still work.
+            self.cache.set(key, {}, timeout=None if getattr(exc, "code", None) == "no_profile" else 30)
+            return None
         prof = dict(prof) if isinstance(prof, dict) else {}
         self.cache.set(key, prof)
         return prof or None

@@ -197,3 +197,32 @@ def test_heads_stats_and_summary_from_the_data_layer(data):
     s = head_summary(stats, None, 2, 1)
     assert s["profile_tags"] is None and s["text_scores"]["next"] is None  # causal: no next-token score
     assert 0 <= s["text_scores"]["entropy"] <= 1 and "first-token" in s["thresholds"]
+
+
+def test_heads_profile_is_fetched_once_and_failures_are_remembered():
+    app = Flask("t")
+    cache = Cache(config={"CACHE_TYPE": "SimpleCache"})
+    cache.init_app(app)
+
+    class WithProfile(FakeBackend):
+        def __init__(self, answer):
+            super().__init__()
+            self.answer, self.profile_calls = answer, 0
+
+        def heads_profile(self, model):
+            self.profile_calls += 1
+            if isinstance(self.answer, Exception):
+                raise self.answer
+            return self.answer
+
+    from tests.dashboard.fakes import FakeError, ServiceUnavailable
+
+    with app.app_context():
+        for answer, expected in [({"tags": [[["self"]]], "tag_counts": {"self": 1}}, {"tags": [[["self"]]], "tag_counts": {"self": 1}}),
+                                 (FakeError(404, "no_profile", "none"), None), (ServiceUnavailable(), None)]:
+            cache.clear()
+            backend = WithProfile(answer)
+            d = AttentionData(backend, cache)
+            assert d.heads_profile("fake-causal") == expected
+            assert d.heads_profile("fake-causal") == expected
+            assert backend.profile_calls == 1
