@@ -148,6 +148,12 @@ def test_tags_filter_stats_hide_first_token_and_export(page, dashboard_url, serv
     assert f"{stats['scores']['first'][layer][head]:.3f}" in table
     assert f"{profile['scores']['induction'][layer][head]:.3f}" in table and "induction > 0.3" in table
 
+    # Moving the keyboard cursor keeps the veils too.
+    page.focus("#model-view-wrap")
+    page.keyboard.press("ArrowDown")
+    page.wait_for_function(f"() => ({GRID_JS}._fullLayout.shapes || []).some(s => s.name === 'cursor')")
+    assert dimmed(page) == all_heads(L, H) - ind
+
     # Hide first token: on a head whose row maximum is the sink, the red token moves to the
     # argmax of the renormalised row.
     layer, head, q, new_best = sink_head(att)
