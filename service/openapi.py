@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import __version__
+from .head_analysis import thresholds_doc
 
 
 def _error(desc: str) -> dict:
@@ -66,7 +67,8 @@ def openapi_document(model_ids: list[str], max_chars: int) -> dict:
                             "type": "object", "required": ["scores", "max_weight", "argmax", "tags", "thresholds"],
                             "description": "service/head_analysis.py: per-head pattern scores (means over the query "
                                            "rows that can show them; causal models skip row 0), per-query max weight "
-                                           "and argmax key, and tags by the listed thresholds",
+                                           "and argmax key, and tags by these thresholds: "
+                                           + "; ".join(f"{tag}: {rule}" for tag, rule in thresholds_doc().items()),
                             "properties": {
                                 "scores": {"type": "object", "properties": {
                                     k: grid for k in ("previous", "first", "self", "next", "entropy")}},
