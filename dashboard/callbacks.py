@@ -160,6 +160,14 @@ def head_payload(res: dict, layer: int, head: int, hide_first=None) -> dict:
     }
 
 
+def shown_result(data: AttentionData, meta: dict, selection: dict | None) -> tuple[dict, dict]:
+    """The result the page shows (from the dashboard's cache) and its selection clamped to the grid.
+
+    Raises DashboardError when the result cannot be had again (service down and cache expired)."""
+    res = data.attention(meta["text"], meta["model"])
+    return res, clamp_selection(selection, res["layers"], res["heads"])
+
+
 def register(app: Dash, data: AttentionData) -> None:
     """Attach all callbacks to ``app``."""
 
@@ -225,10 +233,9 @@ def register(app: Dash, data: AttentionData) -> None:
         if not meta:
             return no_update
         try:
-            res = data.attention(meta["text"], meta["model"])
+            res, sel = shown_result(data, meta, selection)
         except DashboardError:
             return no_update
-        sel = clamp_selection(selection, res["layers"], res["heads"])
         return model_view_figure(shown_attentions(res, hide_first), model=res["model"], key=res["key"], **sel,
                                  tags=view_tags(tags_store, source), tag_filter=tag or None)
 
@@ -281,10 +288,9 @@ def register(app: Dash, data: AttentionData) -> None:
         if not meta:
             return no_update
         try:
-            res = data.attention(meta["text"], meta["model"])
+            res, sel = shown_result(data, meta, selection)
         except DashboardError:
             return no_update
-        sel = clamp_selection(selection, res["layers"], res["heads"])
         payload = head_payload(res, **sel, hide_first=hide_first)
         body = matrix_csv(np.asarray(payload["matrix"]), [t["text"] for t in payload["tokens"]])
         suffix = "-first-token-hidden" if payload["hide_first"] else ""
@@ -316,10 +322,9 @@ def register(app: Dash, data: AttentionData) -> None:
         if not meta:
             return (no_update,) * 6
         try:
-            res = data.attention(meta["text"], meta["model"])
+            res, sel = shown_result(data, meta, selection)
         except DashboardError as exc:
             return no_update, no_update, no_update, exc.message, "hg-status hg-error", no_update
-        sel = clamp_selection(selection, res["layers"], res["heads"])
         payload = head_payload(res, **sel, hide_first=hide_first)
         fig = head_view_figure(np.asarray(payload["matrix"]), res["tokens"], **sel)
         summary = head_summary(data.heads_stats(res), data.heads_profile(res["model"]), **sel)
