@@ -20,6 +20,7 @@ from .data import AttentionData, make_backend
 from .layout import build_layout
 from .security import install_csp
 
+IN_PROCESS_CACHES = ("SimpleCache", "NullCache")
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 
 
@@ -32,7 +33,9 @@ def create_app(server: Any = None, url_base_pathname: str = "/", service_url: st
     the prefix the page lives under, e.g. ``"/attention/"``. ``service_url``: base URL of the
     attention service; with neither ``service_url`` nor ``engine`` the Engine runs in-process
     (created lazily on first use). ``cache_config``: flask-caching config for results
-    (default: an in-memory SimpleCache of 64 results, 1 hour). ``service_timeout``: seconds to
+    (default: an in-memory SimpleCache of 64 results, 1 hour); only in-process types are accepted,
+    because flask-caching pickles what it stores and a shared store would be unpickled on read —
+    share results across replicas through the service's (pickle-free) Redis cache instead. ``service_timeout``: seconds to
     wait for the service before the page says it is unavailable. ``frame_ancestors``: who may
     frame the page, a CSP source list (default ``'self'`` or HEADGAZE_FRAME_ANCESTORS).
     """
@@ -53,6 +56,9 @@ def create_app(server: Any = None, url_base_pathname: str = "/", service_url: st
     )
     app.scripts.config.serve_locally = True
     app.css.config.serve_locally = True
+    if cache_config and cache_config.get("CACHE_TYPE") not in IN_PROCESS_CACHES:
+        raise ValueError(f"dashboard cache_config CACHE_TYPE must be one of {', '.join(IN_PROCESS_CACHES)} "
+                         f"(got {cache_config.get('CACHE_TYPE')!r}); use the service's --cache for a shared cache")
     cache = Cache(config=cache_config or {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 3600,
                                           "CACHE_THRESHOLD": 64})
     cache.init_app(app.server)

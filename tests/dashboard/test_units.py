@@ -226,3 +226,15 @@ def test_heads_profile_is_fetched_once_and_failures_are_remembered():
             assert d.heads_profile("fake-causal") == expected
             assert d.heads_profile("fake-causal") == expected
             assert backend.profile_calls == 1
+
+
+def test_dashboard_refuses_a_shared_pickling_cache():
+    """flask-caching pickles; only in-process caches are allowed in the dashboard (issue 6: no pickle on input)."""
+    import pytest
+
+    from dashboard.app import create_app
+
+    with pytest.raises(ValueError, match="CACHE_TYPE must be one of SimpleCache, NullCache"):
+        create_app(service_url="http://127.0.0.1:9", cache_config={"CACHE_TYPE": "RedisCache"})
+    app = create_app(service_url="http://127.0.0.1:9", cache_config={"CACHE_TYPE": "NullCache"})
+    assert app.headgaze_data is not None

@@ -16,7 +16,7 @@ def test_healthz_needs_no_token(limited_server):
 
 
 def test_everything_else_needs_the_token(limited_server):
-    for path in ("/readyz", "/v1/models", "/metrics", "/openapi.json"):
+    for path in ("/readyz", "/v1/models", "/v1/models/smollm2-135m/heads", "/metrics", "/openapi.json"):
         resp = requests.get(limited_server.url + path, timeout=10)
         assert resp.status_code == 401, path
         assert resp.json()["error"]["code"] == "unauthorized"
