@@ -31,6 +31,7 @@ import requests
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from service.batching import pad_batch  # noqa: E402
 from service.cache import make_backend  # noqa: E402
 from service.engine import Engine  # noqa: E402
 
@@ -157,7 +158,7 @@ def main() -> None:
         for (m, t), row in rows.items():
             res = engine.attention(t, m)
             row["tokens"] = len(res.tokens)
-            feeds = engine._models[m].feeds([tok["id"] for tok in res.tokens])
+            feeds = pad_batch([[tok["id"] for tok in res.tokens]], engine._models[m].input_names)
             ref = np.stack([a[0].numpy() for a in torch_run(tmodels[m], feeds)])
             row["max_diff"] = float(np.abs(ref - res.attentions).max())
             steps = {
