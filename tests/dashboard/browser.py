@@ -34,11 +34,21 @@ class ServerThread:
 
         self.server = create_server(wsgi_app, host="127.0.0.1", port=0, threads=threads)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self._closing = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        except (OSError, ValueError):  # select() on the socket close() just shut: the way waitress stops
+            if not self._closing:
+                raise
+
     def close(self) -> None:
+        self._closing = True
         self.server.close()
+        self.thread.join(5)
 
 
 def launch_chromium(executable: str = "/usr/bin/chromium"):

@@ -1,0 +1,52 @@
+"""The benchmark scripts still run end to end (tiny settings) and print their tables.
+
+Speed goals are not asserted here (they live in `make bench`); this only keeps the scripts from
+rotting when the code they drive changes, and checks the numbers they report are sane.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def run(*args: str, timeout: int = 300) -> str:
+    result = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def table_rows(out: str, first_cell: str) -> list[list[str]]:
+    return [[c.strip() for c in line.strip("|").split("|")] for line in out.splitlines()
+            if line.lstrip("| ").startswith(first_cell)]
+
+
+@pytest.mark.slow
+def test_service_bench_prints_a_row_per_text_length(models_dir):
+    out = run("tests/bench/service_bench.py", "--models", "minilm-l6", "--iters", "2", "--models-dir", str(models_dir))
+    rows = table_rows(out, "minilm-l6")
+    assert [r[1] for r in rows] == ["5", "20", "50"]
+    assert all(float(r[-1]) <= 1e-4 for r in rows)  # max abs diff vs torch eager
+
+
+@pytest.mark.slow
+def test_loadtest_runs_against_redis_with_no_errors(models_dir):
+    out = run("-m", "tests.bench.loadtest", "--model", "minilm-l6", "--replicas", "1", "--clients", "2",
+              "--seconds", "2", "--max-requests", "40", "--models-dir", str(models_dir))
+    rows = table_rows(out, "1 |")
+    assert [r[2] for r in rows] == ["miss (all new)", "mixed (pool 50)"]
+    assert all(r[8] == "0" and int(r[3]) > 0 for r in rows)  # errors, requests
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_browser_bench_measures_hover_without_server_requests(models_dir):
+    out = run("-m", "tests.bench.browser_bench", "--runs", "1", "--models", "all-MiniLM-L6-v2",
+              "--models-dir", str(models_dir))
+    assert "Process → all thumbnails drawn (new text)" in out
+    assert "hover token → hover view updated" in out and "0 server requests" in out
