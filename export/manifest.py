@@ -17,6 +17,7 @@ CODE_FILES = (
     *sorted(CODE_DIR.glob("*.py")),
     CODE_DIR.parent / "service" / "head_analysis.py",
     CODE_DIR.parent / "service" / "head_profile.py",
+    CODE_DIR.parent / "service" / "hashing.py",
 )
 
 

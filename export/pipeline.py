@@ -12,7 +12,8 @@ from pathlib import Path
 
 import onnx
 
-from .hashing import sha256_files
+from service.hashing import sha256_files
+
 from .manifest import MANIFEST, build_manifest, fingerprint, read_manifest, write_manifest
 from .onnx_graph import export_onnx, inspect_architecture
 from .profile import write_profile

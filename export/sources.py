@@ -13,8 +13,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from service.hashing import sha256_files
+
 from .errors import ExportError, UnknownModel
-from .hashing import sha256_files
 
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.gguf")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")

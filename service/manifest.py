@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
 from .errors import ConfigError
+from .hashing import sha256_files
 
 # Fields copied verbatim into GET /v1/models when the manifest has them.
 SUMMARY_FIELDS = (
@@ -24,6 +24,7 @@ class Manifest:
     id: str
     path: Path
     onnx_file: Path
+    onnx_files: tuple[Path, ...]  # model.onnx and any external-data files, as the manifest lists them
     tokenizer_file: Path
     onnx_sha256: str
     onnx_bytes: int | None
@@ -48,14 +49,6 @@ class Manifest:
         return out
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _int(raw: dict, key: str, where: Path) -> int:
     value = raw.get(key)
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -77,19 +70,22 @@ def load_manifest(model_dir: Path) -> Manifest:
     onnx = raw.get("onnx") if isinstance(raw.get("onnx"), dict) else {}
     onnx_file = model_dir / str(onnx.get("file") or "model.onnx")
     tok_file = model_dir / "tokenizer.json"
-    for f in (onnx_file, tok_file):
+    listed = onnx.get("files") if isinstance(onnx.get("files"), list) else [onnx_file.name]
+    onnx_files = tuple(model_dir / str(name) for name in listed)
+    for f in (onnx_file, *onnx_files, tok_file):
         if not f.is_file():
             raise ConfigError(f"{model_dir}: {f.name} is missing (run `make export`)")
     sha = onnx.get("sha256")
     from_manifest = isinstance(sha, str) and len(sha) == 64
     if not from_manifest:
-        sha = sha256_file(onnx_file)
+        sha = sha256_files(*onnx_files)
     size = onnx.get("bytes") if isinstance(onnx.get("bytes"), int) else None
     special = raw.get("special_tokens") if isinstance(raw.get("special_tokens"), dict) else {}
     return Manifest(
         id=str(raw.get("id") or model_dir.name),
         path=model_dir,
         onnx_file=onnx_file,
+        onnx_files=onnx_files,
         tokenizer_file=tok_file,
         onnx_sha256=sha,
         onnx_bytes=size,
@@ -104,14 +100,17 @@ def load_manifest(model_dir: Path) -> Manifest:
 
 
 def verify_onnx(m: Manifest) -> None:
-    """The onnx file is the one the export verified: size and sha256 match the manifest (ConfigError if not)."""
+    """The onnx files are the ones the export verified: total size and sha256 match the manifest.
+
+    Both cover every file the manifest lists (model.onnx plus external data), as the export recorded
+    them; ConfigError when they differ."""
     if not m.sha256_from_manifest:
         return
-    actual_size = m.onnx_file.stat().st_size
+    actual_size = sum(f.stat().st_size for f in m.onnx_files)
     if m.onnx_bytes is not None and actual_size != m.onnx_bytes:
         raise ConfigError(f"{m.onnx_file}: {actual_size} bytes, the manifest says {m.onnx_bytes}; the file is "
                           "truncated or was changed after export (re-run `make export`)")
-    actual = sha256_file(m.onnx_file)
+    actual = sha256_files(*m.onnx_files)
     if actual != m.onnx_sha256:
         raise ConfigError(f"{m.onnx_file}: sha256 {actual[:16]}... does not match the manifest's "
                           f"{m.onnx_sha256[:16]}...; the file is damaged or was changed after export "

@@ -8,9 +8,9 @@ import onnxruntime as ort
 import pytest
 from tokenizers import Tokenizer
 
-from export.hashing import sha256_files
 from export.sources import KNOWN_MODELS, resolve
 from export.verify import PROBE_TEXTS, onnx_feeds, reference_attentions
+from service.hashing import sha256_files
 from tests.conftest import DEFAULT_MODEL_IDS, read_manifest
 
 EXPECTED = {
@@ -63,7 +63,7 @@ def test_onnx_outputs_match_manifest_and_sha256(model):
     assert dims[1] == manifest["heads"] and isinstance(dims[0], str) and isinstance(dims[2], str)
     assert [i.name for i in graph.input] == manifest["inputs"]
     assert not any("past" in name for name in manifest["inputs"])
-    assert sha256_files(folder / "model.onnx") == manifest["onnx"]["sha256"]
+    assert sha256_files(*(folder / f for f in manifest["onnx"]["files"])) == manifest["onnx"]["sha256"]
 
 
 def test_parity_report_covers_the_probe_set(model):

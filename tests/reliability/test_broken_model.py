@@ -57,3 +57,35 @@ def test_service_refuses_a_broken_model(tmp_path, damage):
     assert 200 not in ready
     assert str(onnx_file) in output
     assert "Traceback" not in output
+
+
+def test_external_data_models_are_checked_over_every_file(tmp_path):
+    """A model saved with external data (how exports over 2 GB come out): the manifest's sha256 and
+    size cover model.onnx + model.onnx_data, the service loads it, and damage to the data file is caught."""
+    import json
+
+    import onnx
+
+    from service.engine import Engine
+    from service.errors import ConfigError
+    from service.hashing import sha256_files
+
+    source = require_models() / "minilm-l6"
+    folder = tmp_path / "models" / "minilm-ext"
+    folder.mkdir(parents=True)
+    onnx.save(onnx.load(str(source / "model.onnx")), str(folder / "model.onnx"),
+              save_as_external_data=True, location="model.onnx_data")
+    shutil.copy(source / "tokenizer.json", folder / "tokenizer.json")
+    files = [folder / "model.onnx", folder / "model.onnx_data"]
+    manifest = json.loads((source / "manifest.json").read_text())
+    manifest["id"] = "minilm-ext"
+    manifest["onnx"] = {"file": "model.onnx", "files": [f.name for f in files], "sha256": sha256_files(*files),
+                        "bytes": sum(f.stat().st_size for f in files)}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+    engine = Engine(folder.parent, warmup=False)
+    assert engine.attention("external data works", "minilm-ext").attentions.shape[:2] == (6, 12)
+
+    flip_bytes(folder / "model.onnx_data")
+    with pytest.raises(ConfigError, match="does not match the manifest"):
+        Engine(folder.parent, warmup=False)

@@ -1,4 +1,4 @@
-"""sha256 of files, streamed, so that sources and artifacts can be checked and recorded."""
+"""sha256 of files, streamed: the export records it, the service checks it before loading a model."""
 
 from __future__ import annotations
 
