@@ -12,12 +12,13 @@ SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 EXPORTER_PACKAGES = ("torch", "transformers", "optimum", "optimum-onnx", "onnx", "onnxruntime", "tokenizers")
 CODE_DIR = Path(__file__).parent
-# the export's own code plus the service modules it runs to build the head profile
+# the export's own code plus the service modules it runs (feeds, hashing, head profile)
 CODE_FILES = (
     *sorted(CODE_DIR.glob("*.py")),
     CODE_DIR.parent / "service" / "head_analysis.py",
     CODE_DIR.parent / "service" / "head_profile.py",
     CODE_DIR.parent / "service" / "hashing.py",
+    CODE_DIR.parent / "service" / "batching.py",
 )
 
 

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from service.batching import pad_batch
 from service.head_profile import PROFILE_FILE, compute_profile
-
-from .verify import onnx_feeds
 
 
 def write_profile(out: Path, causal: bool, special_ids: set[int]) -> dict:
@@ -22,7 +21,7 @@ def write_profile(out: Path, causal: bool, special_ids: set[int]) -> dict:
     tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
 
     def run(ids: list[int]) -> np.ndarray:
-        return np.concatenate(session.run(None, onnx_feeds(ids, names)), axis=0)
+        return np.concatenate(session.run(None, pad_batch([ids], names)), axis=0)
 
     profile = compute_profile(run, tokenizer, causal, special_ids)
     (out / PROFILE_FILE).write_text(json.dumps(profile) + "\n")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from service.batching import pad_batch
+
 from .errors import VerificationFailed
 
 PROBE_TEXTS = (
@@ -36,17 +38,6 @@ class ProbeReport:
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v is not None}
-
-
-def onnx_feeds(input_ids: list[int], input_names: list[str]) -> dict[str, np.ndarray]:
-    """The inputs one text needs: ids, a full mask, and positions/token types where the model has them."""
-    ids = np.asarray([input_ids], dtype=np.int64)
-    feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
-    if "position_ids" in input_names:
-        feeds["position_ids"] = np.arange(ids.shape[1], dtype=np.int64)[None, :]
-    if "token_type_ids" in input_names:
-        feeds["token_type_ids"] = np.zeros_like(ids)
-    return {name: feeds[name] for name in input_names}
 
 
 def reference_attentions(model, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -130,7 +121,7 @@ def verify_export(
             raise VerificationFailed(
                 f"probe {text!r}: tokenizer.json gives {ids}, transformers gives {want_ids}"
             )
-        feeds = onnx_feeds(ids, input_names)
+        feeds = pad_batch([ids], input_names)  # the feeds the service builds
         onnx_out = session.run(None, feeds)
         if onnx_out[0].shape != (1, heads, len(ids), len(ids)):
             raise VerificationFailed(f"probe {text!r}: attentions.0 has shape {onnx_out[0].shape}")

@@ -9,7 +9,7 @@ import onnxruntime as ort
 import pytest
 from tokenizers import Tokenizer
 
-from export.verify import onnx_feeds
+from service.batching import pad_batch
 from service.head_analysis import head_scores, heads_stats, repeat_scores
 
 T = 6
@@ -102,7 +102,7 @@ def test_stats_on_real_model_output_are_in_range(models_dir, model_id):
     manifest = json.loads((folder / "manifest.json").read_text())
     session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
     ids = Tokenizer.from_file(str(folder / "tokenizer.json")).encode("fluffy blue monster eats cake").ids
-    att = np.concatenate(session.run(None, onnx_feeds(ids, [i.name for i in session.get_inputs()])), axis=0)
+    att = np.concatenate(session.run(None, pad_batch([ids], [i.name for i in session.get_inputs()])), axis=0)
     np.testing.assert_allclose(att.sum(-1), 1.0, atol=1e-4)
     stats = heads_stats(att, manifest["causal"])
     for name, values in stats["scores"].items():

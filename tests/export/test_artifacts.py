@@ -9,7 +9,8 @@ import pytest
 from tokenizers import Tokenizer
 
 from export.sources import KNOWN_MODELS, resolve
-from export.verify import PROBE_TEXTS, onnx_feeds, reference_attentions
+from export.verify import PROBE_TEXTS, reference_attentions
+from service.batching import pad_batch
 from service.hashing import sha256_files
 from tests.conftest import DEFAULT_MODEL_IDS, read_manifest
 
@@ -94,7 +95,7 @@ def test_onnx_matches_pytorch_on_a_text_outside_the_probe_set(model):
     text = "Héllo — the 3 sleepy cats (and 1 dog) nap! 😴"
     ids = Tokenizer.from_file(str(folder / "tokenizer.json")).encode(text).ids
     session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
-    feeds = onnx_feeds(ids, [i.name for i in session.get_inputs()])
+    feeds = pad_batch([ids], [i.name for i in session.get_inputs()])
     got = np.stack([a[0] for a in session.run(None, feeds)])
     reference = resolve(manifest["id"]).load_reference(manifest["causal"])
     want = np.stack([a[0] for a in reference_attentions(reference, feeds)])
