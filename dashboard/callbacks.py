@@ -297,10 +297,8 @@ def register(app: Dash, data: AttentionData) -> None:
         name = f"headgaze-{res['model']}-layer{sel['layer']}-head{sel['head']}{suffix}.csv"
         return dcc.send_string(body, name, type="text/csv")
 
-    # Grid click → selection (browser side); keyboard Enter sets the same store from headgaze.js.
-    app.clientside_callback(_cs("clickToSelection"), Output("selection", "data", allow_duplicate=True),
-                            Input("model-view", "clickData"), State("result-meta", "data"),
-                            prevent_initial_call=True)
+    # Grid click and keyboard Enter → selection: set from assets/headgaze.js with the tile under the
+    # pointer (never from clickData, whose points lag behind the pointer; see tileAt there).
     # Selection → outline on the grid (no server round trip, same figure data).
     app.clientside_callback(_cs("highlight"), Output("model-view", "figure", allow_duplicate=True),
                             Input("selection", "data"), State("model-view", "figure"),

@@ -1,10 +1,10 @@
 /* headgaze — browser-side behaviour (served locally by Dash from dashboard/assets/).
  *
- * - clientside callbacks (namespace "headgaze"): character counter, grid click → selection,
- *   selection outline, head-view hover state, hover-view tokens, tag badges and filter veils,
+ * - clientside callbacks (namespace "headgaze"): character counter, selection outline, head-view hover state, hover-view tokens, tag badges and filter veils,
  *   grid PNG export, view state → URL query string;
  * - plain DOM handlers: hover-view token hover (resizes tokens from data of the `head-data` store,
- *   no server request) and keyboard navigation of the model-view grid (arrows + Enter).
+ *   no server request), model-view click → selection (tile under the pointer) and keyboard
+ *   navigation of the model-view grid (arrows + Enter).
  * Token text is always passed as text (React children / textContent), never as HTML.
  */
 (function () {
@@ -75,15 +75,6 @@
         var n = (value || "").length;
         var cls = "hg-counter" + (n > MAX_CHARS ? " hg-over" : n >= MAX_CHARS - 5 ? " hg-near" : "");
         return [n + "/" + MAX_CHARS, cls];
-      },
-
-      clickToSelection: function (clickData, meta) {
-        if (!clickData || !meta || !clickData.points || !clickData.points.length) { return noUpdate(); }
-        var p = clickData.points[0];
-        var s = meta.tokens + 1;
-        var head = Math.min(meta.heads - 1, Math.max(0, Math.floor((p.x + 0.5) / s)));
-        var layer = Math.min(meta.layers - 1, Math.max(0, Math.floor((p.y + 0.5) / s)));
-        return { layer: layer, head: head };
       },
 
       highlight: function (sel, fig) {
@@ -305,6 +296,32 @@
     if (!root || !ev.target || !root.contains(ev.target)) { return; }
     if (ev.relatedTarget && root.contains(ev.relatedTarget)) { return; }
     resetTokens();
+  });
+
+  /* ---------------- model-view click → selection ---------------- */
+  /* The tile comes from the pointer's own coordinates. Plotly's plotly_click (and so dcc.Graph's
+   * clickData) carries the points of the last *hover* computation, which Plotly throttles to one
+   * per 50 ms: a click that follows a pointer move or a relayout within 50 ms reported the
+   * previously hovered tile, so the click selected nothing new. Plotly re-dispatches a DOM click
+   * on its drag layer only when the pointer did not drag. */
+  function tileAt(gd, clientX, clientY) {
+    var fl = gd._fullLayout;
+    var meta = fl && fl.meta;
+    if (!meta || meta.tokens === undefined || !fl.xaxis || !fl.yaxis) { return null; }
+    var r = gd.getBoundingClientRect();
+    var x = fl.xaxis.p2l(clientX - r.left - fl.xaxis._offset);
+    var y = fl.yaxis.p2l(clientY - r.top - fl.yaxis._offset);
+    var head = Math.floor((x + 0.5) / meta.tile), layer = Math.floor((y + 0.5) / meta.tile);
+    if (head < 0 || head >= meta.heads || layer < 0 || layer >= meta.layers) { return null; }
+    return { layer: layer, head: head };
+  }
+
+  document.addEventListener("click", function (ev) {
+    var gd = gridDiv();
+    var drag = ev.target && ev.target.closest ? ev.target.closest(".nsewdrag") : null;
+    if (!gd || !drag || !gd.contains(drag)) { return; }
+    var tile = tileAt(gd, ev.clientX, ev.clientY);
+    if (tile) { window.dash_clientside.set_props("selection", { data: tile }); }
   });
 
   /* ---------------- keyboard navigation of the model-view grid ---------------- */

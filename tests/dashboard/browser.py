@@ -7,6 +7,8 @@ waitress, and page actions that wait on what the page shows (never on sleeps).
 from __future__ import annotations
 
 import json
+import os
+import re
 import socket
 import threading
 from pathlib import Path
@@ -18,6 +20,8 @@ ARTIFACTS = REPO / "test-artifacts" / "dashboard"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 RED = "rgb(215, 25, 28)"  # --hg-red in assets/headgaze.css
+# HEADGAZE_BROWSER_CPU_THROTTLE=4: every test page runs 4x slower (`make test-browser-stress`)
+CPU_THROTTLE = float(os.environ.get("HEADGAZE_BROWSER_CPU_THROTTLE") or 1)
 
 
 def free_port() -> int:
@@ -75,6 +79,8 @@ def new_page(browser: Browser, width: int = 1400, height: int = 1100, bypass_csp
           if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
     pg.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
     pg.set_default_timeout(30_000)
+    if CPU_THROTTLE > 1:  # slow the page's main thread N-fold (DevTools emulation) to shake out races
+        ctx.new_cdp_session(pg).send("Emulation.setCPUThrottlingRate", {"rate": CPU_THROTTLE})
     return ctx, pg, problems
 
 
@@ -175,3 +181,41 @@ def shot(page: Page, name: str, selector: str | None = None) -> Path:
 
 def dumps(obj) -> str:
     return json.dumps(obj, indent=1, default=str)[:2000]
+
+
+def option(page, group: str, label: str):
+    """The radio/checkbox input of a Dash RadioItems/Checklist option, found by its label."""
+    return page.locator(f"#{group} label").filter(has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")).locator("input")
+
+
+def dimmed(page) -> set[tuple[int, int]]:
+    names = page.evaluate(f"() => ({GRID_JS}._fullLayout.shapes || []).map(s => s.name)")
+    return {tuple(int(v) for v in n.split("-")[1:]) for n in names if n and n.startswith("dim-")}
+
+
+def badge_count(page) -> int:
+    return page.evaluate(f"() => {GRID_JS}.data[1].x.length")
+
+
+def all_heads(L, H):
+    return {(layer, head) for layer in range(L) for head in range(H)}
+
+
+def carrying(tags, tag):
+    return {(layer, head) for layer, row in enumerate(tags) for head, ts in enumerate(row) if tag in ts}
+
+
+def wait_dims(page, n: int) -> None:
+    page.wait_for_function(f"""(n) => {{ const gd = {GRID_JS};
+        return gd && gd._fullLayout && gd._fullLayout.meta && gd._fullLayout.meta.key === window.headgaze.head.key
+               && (gd._fullLayout.shapes || []).filter(s => s.name && s.name.startsWith('dim-')).length === n; }}""",
+                           arg=n)
+
+
+def select_head(page, layer: int, head: int) -> None:
+    x, y = tile_point(page, layer, head)
+    page.mouse.click(x, y)
+    page.wait_for_function("(t) => document.querySelector('#selected-head').textContent === t",
+                           arg=f"layer {layer} · head {head}")
+    page.wait_for_function("([l, h]) => window.headgaze.head && window.headgaze.head.layer === l "
+                           "&& window.headgaze.head.head === h", arg=[layer, head])
