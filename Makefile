@@ -58,7 +58,7 @@ test: setup-dev $(MANIFESTS)
 	$(PY) -m pytest
 
 bench: setup-dev $(MANIFESTS)
-	$(PY) tests/bench/service_bench.py
+	$(PY) -m tests.bench.service_bench
 	$(PY) -m tests.bench.browser_bench
 
 loadtest: setup-dev $(MANIFESTS)

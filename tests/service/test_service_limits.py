@@ -5,9 +5,14 @@ from __future__ import annotations
 import re
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
-from service_testlib import API_TOKEN
+
+from tests.support.env import API_TOKEN
+from tests.support.net import ServerThread
+from tests.support.wait import wait_until
 
 
 def test_healthz_needs_no_token(limited_server):
@@ -55,35 +60,65 @@ def test_dead_redis_is_bypassed(limited_server):
     assert "cache get failed" in limited_server.log()
 
 
-def test_queue_limit_answers_503_with_retry_after(limited_server):
-    """Queue limit 0: while one request runs, the others are refused, not queued."""
-    statuses: list[int] = []
-    bodies: list[requests.Response] = []
-    lock = threading.Lock()
+class GatedEngine:
+    """Wraps a real Engine: every attention call waits at a gate until the test opens it."""
 
-    def hit(i: int, barrier: threading.Barrier):
-        barrier.wait()
-        text = f"Queue pressure number {i} {uuid.uuid4().hex} with some more words to tokenise"
-        resp = limited_server.post({"text": text})
-        with lock:
-            statuses.append(resp.status_code)
-            bodies.append(resp)
+    def __init__(self, engine):
+        self._engine = engine
+        self.gate = threading.Event()
+        self.entered = threading.Semaphore(0)
 
-    for _ in range(5):  # each round is 8 simultaneous SmolLM2 requests; one round nearly always suffices
-        barrier = threading.Barrier(8)
-        threads = [threading.Thread(target=hit, args=(i, barrier)) for i in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if 503 in statuses:
-            break
-    assert set(statuses) <= {200, 503}
-    assert 200 in statuses and 503 in statuses
-    refused = next(r for r in bodies if r.status_code == 503)
-    assert refused.headers["Retry-After"] == "1"
-    assert refused.json()["error"]["code"] == "overloaded"
-    assert limited_server.proc.poll() is None
-    m = re.search(r"^headgaze_queue_rejections_total (\S+)$", limited_server.get("/metrics").text, re.M)
-    assert m and float(m.group(1)) == statuses.count(503)
+    def attention(self, *args, **kwargs):
+        self.entered.release()
+        assert self.gate.wait(60), "the test never opened the gate"
+        return self._engine.attention(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+
+@pytest.fixture(scope="module")
+def minilm_engine(minilm_dir):
+    from service.engine import Engine
+
+    return Engine(minilm_dir, warmup=False)
+
+
+@pytest.mark.parametrize("queue_limit", [0, 1])
+def test_queue_limit_answers_503_with_retry_after(minilm_engine, queue_limit):
+    """One request runs (held at the gate) and `queue_limit` wait; the next is refused at once, not queued."""
+    from service.api import create_app
+
+    engine = GatedEngine(minilm_engine)
+    srv = ServerThread(create_app(engine, queue_limit=queue_limit))
+    url = srv.url + "/v1/attention"
+
+    def post(i: int) -> requests.Response:
+        return requests.post(url, json={"text": f"held request {i} {uuid.uuid4().hex[:6]}"}, timeout=60)
+
+    def in_flight() -> int:
+        return requests.get(srv.url + "/readyz", timeout=10).json()["queue"]["in_flight"]
+
+    try:
+        with ThreadPoolExecutor(queue_limit + 1) as pool:
+            held = [pool.submit(post, i) for i in range(queue_limit + 1)]
+            assert engine.entered.acquire(timeout=30), "the first request never reached the engine"
+            wait_until(lambda: in_flight() == queue_limit + 1, f"{queue_limit + 1} requests are admitted")
+            refused = post(99)
+            engine.gate.set()
+            answers = [f.result(60) for f in held]
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["Retry-After"] == "1"
+        assert refused.json()["error"]["code"] == "overloaded"
+        assert [a.status_code for a in answers] == [200] * (queue_limit + 1)
+        metrics = requests.get(srv.url + "/metrics", timeout=10).text
+        m = re.search(r"^headgaze_queue_rejections_total (\S+)$", metrics, re.M)
+        assert m and float(m.group(1)) == 1
+        assert requests.get(srv.url + "/readyz", timeout=10).json()["queue"] == {"limit": queue_limit, "in_flight": 0}
+    finally:
+        engine.gate.set()
+        srv.close()
+
+
+def test_queue_limit_zero_of_the_real_service_is_reported(limited_server):
     assert limited_server.get("/readyz").json()["queue"] == {"limit": 0, "in_flight": 0}
