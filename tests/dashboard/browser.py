@@ -1,6 +1,7 @@
 """Browser helpers shared by the dashboard tests and tests/bench/browser_bench.py.
 
-Launching Debian's Chromium through Playwright and page actions that wait on what the page shows (never on sleeps).
+Launching Debian's Chromium through Playwright, and page actions that wait on what the page shows
+(never on sleeps). Ports and the WSGI server thread come from tests/support/net.py.
 """
 
 from __future__ import annotations
