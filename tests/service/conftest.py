@@ -23,7 +23,7 @@ def _started(args: list[str], log_path: Path, **kw) -> ServiceProcess:
     except BaseException:
         srv.stop()
         raise
-    srv.on_response = OpenApiCheck.from_service(srv)
+    srv.on_response = OpenApiCheck.from_url(srv.url, srv.headers())
     return srv
 
 

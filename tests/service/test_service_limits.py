@@ -12,28 +12,29 @@ import requests
 
 from tests.support.env import API_TOKEN
 from tests.support.net import ServerThread
+from tests.support.openapi import OpenApiCheck
 from tests.support.wait import wait_until
 
 
 def test_healthz_needs_no_token(limited_server):
-    resp = requests.get(limited_server.url + "/healthz", timeout=10)
+    resp = limited_server.get("/healthz", auth=False)
     assert resp.status_code == 200
 
 
 def test_everything_else_needs_the_token(limited_server):
     for path in ("/readyz", "/v1/models", "/v1/models/smollm2-135m/heads", "/metrics", "/openapi.json"):
-        resp = requests.get(limited_server.url + path, timeout=10)
+        resp = limited_server.get(path, auth=False)
         assert resp.status_code == 401, path
         assert resp.json()["error"]["code"] == "unauthorized"
         assert resp.headers["WWW-Authenticate"].startswith("Bearer")
-    resp = requests.post(limited_server.url + "/v1/attention", json={"text": "hi"}, timeout=10)
+    resp = limited_server.request("POST", "/v1/attention", json={"text": "hi"}, auth=False)
     assert resp.status_code == 401
 
 
 def test_wrong_token_and_wrong_scheme_are_refused(limited_server):
     for header in (f"Bearer {API_TOKEN}x", "Bearer ", API_TOKEN, f"Basic {API_TOKEN}"):
-        resp = requests.post(limited_server.url + "/v1/attention", json={"text": "hi"},
-                             headers={"Authorization": header}, timeout=10)
+        resp = limited_server.request("POST", "/v1/attention", json={"text": "hi"}, auth=False,
+                                      headers={"Authorization": header})
         assert resp.status_code == 401, header
 
 
@@ -44,7 +45,7 @@ def test_right_token_works(limited_server):
 
 
 def test_token_off_by_default(server):
-    assert requests.get(server.url + "/v1/models", timeout=10).status_code == 200
+    assert server.get("/v1/models").status_code == 200
 
 
 def test_dead_redis_is_bypassed(limited_server):
@@ -91,13 +92,21 @@ def test_queue_limit_answers_503_with_retry_after(minilm_engine, queue_limit):
 
     engine = GatedEngine(minilm_engine)
     srv = ServerThread(create_app(engine, queue_limit=queue_limit))
-    url = srv.url + "/v1/attention"
+    check = OpenApiCheck.from_url(srv.url)
 
     def post(i: int) -> requests.Response:
-        return requests.post(url, json={"text": f"held request {i} {uuid.uuid4().hex[:6]}"}, timeout=60)
+        resp = requests.post(srv.url + "/v1/attention", json={"text": f"held request {i} {uuid.uuid4().hex[:6]}"},
+                             timeout=60)
+        check(resp)
+        return resp
+
+    def get(path: str) -> requests.Response:
+        resp = requests.get(srv.url + path, timeout=10)
+        check(resp)
+        return resp
 
     def in_flight() -> int:
-        return requests.get(srv.url + "/readyz", timeout=10).json()["queue"]["in_flight"]
+        return get("/readyz").json()["queue"]["in_flight"]
 
     try:
         with ThreadPoolExecutor(queue_limit + 1) as pool:
@@ -111,10 +120,10 @@ def test_queue_limit_answers_503_with_retry_after(minilm_engine, queue_limit):
         assert refused.headers["Retry-After"] == "1"
         assert refused.json()["error"]["code"] == "overloaded"
         assert [a.status_code for a in answers] == [200] * (queue_limit + 1)
-        metrics = requests.get(srv.url + "/metrics", timeout=10).text
+        metrics = get("/metrics").text
         m = re.search(r"^headgaze_queue_rejections_total (\S+)$", metrics, re.M)
         assert m and float(m.group(1)) == 1
-        assert requests.get(srv.url + "/readyz", timeout=10).json()["queue"] == {"limit": queue_limit, "in_flight": 0}
+        assert get("/readyz").json()["queue"] == {"limit": queue_limit, "in_flight": 0}
     finally:
         engine.gate.set()
         srv.close()

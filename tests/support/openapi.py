@@ -32,8 +32,9 @@ class OpenApiCheck:
         self._validators: dict[tuple[str, str, str], Draft202012Validator] = {}
 
     @classmethod
-    def from_service(cls, service) -> OpenApiCheck:
-        resp = requests.get(service.url + "/openapi.json", headers=service.headers(), timeout=30)
+    def from_url(cls, base_url: str, headers: dict[str, str] | None = None) -> OpenApiCheck:
+        """The check for the document the service at `base_url` serves."""
+        resp = requests.get(base_url + "/openapi.json", headers=headers, timeout=30)
         resp.raise_for_status()
         return cls(resp.json())
 

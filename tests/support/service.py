@@ -82,16 +82,20 @@ class ServiceProcess:
             self.on_response(resp)
         return resp
 
+    def request(self, method: str, path: str, *, auth: bool = True, **kw) -> requests.Response:
+        """Any request (with the bearer token unless auth=False), handed to `on_response` before it is returned."""
+        headers = {**(self.headers() if auth else {}), **kw.pop("headers", {})}
+        kw.setdefault("timeout", 60)
+        return self._checked(self.http.request(method, self.url + path, headers=headers, **kw))
+
     def post(self, body: dict | None = None, *, raw: bytes | None = None, ctype: str = "application/json",
              params: dict | None = None, headers: dict | None = None) -> requests.Response:
         data = raw if raw is not None else orjson.dumps(body)
-        h = {"Content-Type": ctype, **self.headers(), **(headers or {})}
-        return self._checked(self.http.post(self.url + "/v1/attention", data=data, headers=h, params=params,
-                                            timeout=60))
+        return self.request("POST", "/v1/attention", data=data, params=params,
+                            headers={"Content-Type": ctype, **(headers or {})})
 
     def get(self, path: str, **kw) -> requests.Response:
-        headers = {**self.headers(), **kw.pop("headers", {})}
-        return self._checked(self.http.get(self.url + path, headers=headers, timeout=30, **kw))
+        return self.request("GET", path, **kw)
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM, then SIGKILL after `timeout`; safe to call twice."""
