@@ -28,12 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(engine, api_token=args.api_token, queue_limit=args.queue_limit, cache_desc=describe(args.cache))
     log.info("cache=%s queue_limit=%d auth=%s default_model=%s", describe(args.cache), args.queue_limit,
              "bearer" if args.api_token else "off", engine.default_model)
-    log.info("serving on http://%s:%d (waitress, %d threads)", args.host, args.port, args.http_threads)
     try:
         server = make_server(app, host=args.host, port=args.port, threads=args.http_threads, ident="headgaze",
                              channel_timeout=30, connection_limit=200)
     except OSError as exc:
         fail(PROG, f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+    log.info("serving on http://%s:%d (waitress, %d threads)", args.host, args.port, args.http_threads)
     server.run()
     return 0
 

@@ -6,6 +6,8 @@ no traceback, and nothing started.
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 
@@ -19,7 +21,7 @@ from tests.support.env import REPO, clean_env
 
 @pytest.fixture(autouse=True)
 def _no_headgaze_env(monkeypatch):
-    for name in [k for k in __import__("os").environ if k.startswith("HEADGAZE_")]:
+    for name in [k for k in os.environ if k.startswith("HEADGAZE_")]:
         monkeypatch.delenv(name)
 
 
@@ -118,3 +120,15 @@ def test_bad_value_is_one_line_and_exit_code_2(module, args, env, says):
     assert len(lines) == 1 and lines[0].startswith(f"python -m {module}: error: "), proc.stderr
     assert says in lines[0]
     assert proc.stdout == ""
+
+
+def test_port_in_use_is_one_line_and_exit_code_2(minilm_dir):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = run("service", ["--port", str(port), "--models-dir", str(minilm_dir)], {})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"python -m service: error: cannot listen on 127.0.0.1:{port}: Address already in use")
+    assert "Traceback" not in proc.stderr
