@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
-    from waitress import serve
+    from waitress import create_server
 
     from service.config import fail
     from service.errors import ConfigError
@@ -33,10 +33,15 @@ def main(argv: list[str] | None = None) -> int:
             fail(PROG, str(exc))
     app = create_app(url_base_pathname=args.prefix, service_url=args.service_url, engine=engine,
                      service_timeout=args.service_timeout, frame_ancestors=args.frame_ancestors)
+    try:
+        server = create_server(app.server, host=args.host, port=args.port, threads=args.threads,
+                               ident="headgaze-dashboard")
+    except OSError as exc:
+        fail(PROG, f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
     where = f"http://{args.host}:{args.port}{app.config.url_base_pathname}"
     mode_txt = "embedded engine" if engine else f"service {args.service_url}"
     print(f"headgaze dashboard on {where} ({mode_txt})", flush=True)
-    serve(app.server, host=args.host, port=args.port, threads=args.threads, ident="headgaze-dashboard")
+    server.run()
     return 0
 
 

@@ -122,13 +122,14 @@ def test_bad_value_is_one_line_and_exit_code_2(module, args, env, says):
     assert proc.stdout == ""
 
 
-def test_port_in_use_is_one_line_and_exit_code_2(minilm_dir):
+@pytest.mark.parametrize("module", ["service", "dashboard"])
+def test_port_in_use_is_one_line_and_exit_code_2(minilm_dir, module):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = run("service", ["--port", str(port), "--models-dir", str(minilm_dir)], {})
+        proc = run(module, ["--port", str(port), "--models-dir", str(minilm_dir)], {})
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == (
-        f"python -m service: error: cannot listen on 127.0.0.1:{port}: Address already in use")
+        f"python -m {module}: error: cannot listen on 127.0.0.1:{port}: Address already in use")
     assert "Traceback" not in proc.stderr
