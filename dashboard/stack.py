@@ -4,7 +4,7 @@ Both run as child processes under waitress (service on 127.0.0.1:8000, dashboard
 127.0.0.1:8050 by default). The launcher waits until each answers and prints both URLs; then it
 keeps them up: a child that dies is restarted with back-off and the restart is logged
 (dashboard/supervisor.py), so killing the service never takes the dashboard down. Ctrl-C or
-SIGTERM stops both cleanly. ``start_service`` and ``wait_http`` are also used by tests.
+SIGTERM stops both cleanly. ``wait_http`` is also used by tests.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .supervisor import Supervised, log, stop
 
-__all__ = ["REPO", "answers", "main", "start_service", "stop", "wait_http"]
+__all__ = ["REPO", "answers", "main", "stop", "wait_http"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -54,12 +54,6 @@ def service_argv(port: int = 8000, models_dir: str | os.PathLike = "models", hos
 
 def dashboard_argv(port: int = 8050, service_url: str = "http://127.0.0.1:8000", host: str = "127.0.0.1") -> list[str]:
     return [sys.executable, "-m", "dashboard", "--service-url", service_url, "--host", host, "--port", str(port)]
-
-
-def start_service(port: int = 8000, models_dir: str | os.PathLike = "models", host: str = "127.0.0.1",
-                  extra: list[str] | None = None, **kw) -> subprocess.Popen:
-    """Start ``python -m service`` as a child process in its own process group (not waiting for it)."""
-    return subprocess.Popen(service_argv(port, models_dir, host, extra), cwd=REPO, start_new_session=True, **kw)
 
 
 def answers(url: str) -> bool:

@@ -1,7 +1,7 @@
 """Browser helpers shared by the dashboard tests and tests/bench/browser_bench.py.
 
-Launching Debian's Chromium through Playwright, serving a Flask/Dash app from a thread with
-waitress, and page actions that wait on what the page shows (never on sleeps).
+Launching Debian's Chromium through Playwright, and page actions that wait on what the page shows
+(never on sleeps). Ports and the WSGI server thread come from tests/support/net.py.
 """
 
 from __future__ import annotations
@@ -9,50 +9,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import threading
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.support.net import ServerThread, free_port  # noqa: F401 - re-exported for the browser tests
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "dashboard"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 RED = "rgb(215, 25, 28)"  # --hg-red in assets/headgaze.css
-# HEADGAZE_BROWSER_CPU_THROTTLE=4: every test page runs 4x slower (`make test-browser-stress`)
+# HEADGAZE_BROWSER_CPU_THROTTLE=4: every test page runs 4x slower (`make test-stability`)
 CPU_THROTTLE = float(os.environ.get("HEADGAZE_BROWSER_CPU_THROTTLE") or 1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ServerThread:
-    """Serve a WSGI app with waitress on a free port in a daemon thread."""
-
-    def __init__(self, wsgi_app, threads: int = 6):
-        from waitress import create_server
-
-        self.server = create_server(wsgi_app, host="127.0.0.1", port=0, threads=threads)
-        self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        self._closing = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        try:
-            self.server.run()
-        except (OSError, ValueError):  # select() on the socket close() just shut: the way waitress stops
-            if not self._closing:
-                raise
-
-    def close(self) -> None:
-        self._closing = True
-        self.server.close()
-        self.thread.join(5)
 
 
 def launch_chromium(executable: str = "/usr/bin/chromium"):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,44 +15,17 @@ import pytest
 from tests.dashboard.browser import (
     ARTIFACTS,
     ServerThread,
-    free_port,
     launch_chromium,
     new_page,
 )
+from tests.support.service import ServiceProcess
 
 CHROMIUM = os.environ.get("HEADGAZE_CHROMIUM", "/usr/bin/chromium")
 
 
-class ServiceProc:
-    """A `python -m service` child process on a free port; can be stopped and started again."""
-
-    def __init__(self, models_dir: Path, log_path: Path):
-        self.models_dir = models_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        from dashboard.stack import start_service, wait_http
-
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        self.proc = start_service(self.port, self.models_dir, extra=["--threads", "2"], stdout=log,
-                                  stderr=subprocess.STDOUT)
-        wait_http(self.url + "/readyz", timeout=180, proc=self.proc)
-
-    def stop(self) -> None:
-        from dashboard.stack import stop
-
-        stop(self.proc)
-        self.proc = None
-
-
 @pytest.fixture(scope="session")
 def service(models_dir):
-    svc = ServiceProc(models_dir, ARTIFACTS / "service.log")
-    svc.start()
+    svc = ServiceProcess.for_models(models_dir, ARTIFACTS / "service.log", "--threads", "2").start()
     yield svc
     svc.stop()
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from dashboard.stack import REPO, wait_http
-from tests.dashboard.browser import free_port, open_page
+from tests.dashboard.browser import open_page
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.browser
 
