@@ -47,7 +47,9 @@ def supported_tasks(model_type: str) -> set[str]:
     from optimum.exporters.tasks import TasksManager
 
     try:
-        return set(TasksManager.get_supported_tasks_for_model_type(model_type, "onnx", library_name="transformers"))
+        return set(
+            TasksManager.get_supported_tasks_for_model_type(model_type, "onnx", library_name="transformers")
+        )
     except KeyError:
         return set()
 

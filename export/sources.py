@@ -171,9 +171,7 @@ def _hub(repo_id: str, model_id: str | None) -> ModelSource:
     from huggingface_hub import snapshot_download
 
     try:
-        folder = Path(
-            snapshot_download(repo_id, allow_patterns=HUB_PATTERNS, etag_timeout=5)
-        )
+        folder = Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS, etag_timeout=5))
     except Exception as exc:  # network, auth, missing repo: all end the same way for the user
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ExportError(
@@ -189,8 +187,13 @@ def _hub(repo_id: str, model_id: str | None) -> ModelSource:
 def _gguf_file(path: Path, model_id: str | None) -> ModelSource:
     """A user's GGUF file: family and causality from its own metadata, sha256 of the file."""
     header = read_header(path)
-    info = {"kind": "gguf-file", "path": str(path), "file": path.name, "sha256": sha256_files(path),
-            **header.as_info()}
+    info = {
+        "kind": "gguf-file",
+        "path": str(path),
+        "file": path.name,
+        "sha256": sha256_files(path),
+        **header.as_info(),
+    }
     return ModelSource(model_id or slug(path.stem), header.name or path.stem, info, path.parent, path.name)
 
 

@@ -17,9 +17,17 @@ ROLES = ("embedding", "attention", "mlp", "norm", "head", "other")
 # attribute names first: they are what the checkpoint's authors called the part
 NAME_ROLES = (
     ("head", re.compile(r"^(lm_head|embed_out|cls|pooler|head|classifier|score|qa_outputs)$")),
-    ("embedding", re.compile(r"^(wte|wpe|embed_\w+|\w*_embeddings?|embeddings|embedding_hidden_mapping_in|embeddings_project)$")),
+    (
+        "embedding",
+        re.compile(
+            r"^(wte|wpe|embed_\w+|\w*_embeddings?|embeddings|embedding_hidden_mapping_in|embeddings_project)$"
+        ),
+    ),
     ("mlp", re.compile(r"^(mlp|feed_forward|ffn|ffn_output|fc1|fc2|intermediate|block_sparse_moe)$")),
-    ("attention", re.compile(r"^(attn|self_attn|self_attention|attention|cross_attn|relative_attention_bias)$")),
+    (
+        "attention",
+        re.compile(r"^(attn|self_attn|self_attention|attention|cross_attn|relative_attention_bias)$"),
+    ),
 )
 CLASS_ROLES = (
     ("norm", re.compile(r"(LayerNorm|RMSNorm|Norm)$")),
