@@ -114,9 +114,28 @@ def build_model(family: str):
     return model, tokenizer
 
 
-def save_model(family: str, folder: Path) -> Path:
-    """Write the family's tiny model as a Hugging Face folder (config, safetensors, tokenizer)."""
+def save_model(family: str, folder: Path, *, safetensors: bool = True) -> Path:
+    """Write the family's tiny model as a Hugging Face folder (config, weights, tokenizer)."""
     model, tokenizer = build_model(family)
+    model.save_pretrained(folder, safe_serialization=safetensors)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def save_sentencepiece_model(folder: Path) -> Path:
+    """The tiny llama with only a sentencepiece `tokenizer.model` (a slow LlamaTokenizer), no tokenizer.json."""
+    import sentencepiece as spm
+    from transformers import LlamaTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(CORPUS * 4), model_prefix=str(folder / "sp"), vocab_size=340, model_type="bpe",
+        byte_fallback=True, character_coverage=1.0, minloglevel=2,
+    )
+    tokenizer = LlamaTokenizer(vocab_file=str(folder / "sp.model"), legacy=False)
+    for leftover in folder.glob("sp.*"):
+        leftover.unlink()
+    model, _ = build_model("llama")
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
