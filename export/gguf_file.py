@@ -12,6 +12,8 @@ from pathlib import Path
 
 from .errors import ExportError
 
+NOT_FAMILIES = {"general", "tokenizer"}  # sections of transformers' GGUF key table, not model families
+
 
 @dataclass(frozen=True)
 class GGUFHeader:
@@ -40,10 +42,11 @@ def read_header(path: Path) -> GGUFHeader:
     architecture = _field(reader, "general.architecture")
     if not architecture:
         raise ExportError(f"{path}: the GGUF file has no general.architecture")
-    if architecture not in GGUF_SUPPORTED_ARCHITECTURES:
+    families = sorted(set(GGUF_SUPPORTED_ARCHITECTURES) - NOT_FAMILIES)
+    if architecture not in families:
         raise ExportError(
             f"{path}: GGUF family '{architecture}' cannot be dequantised by transformers "
-            f"(it reads {', '.join(sorted(GGUF_SUPPORTED_ARCHITECTURES))}); see README 'Exporting models'"
+            f"(it reads {', '.join(families)}); see README 'Exporting models'"
         )
     causal = _field(reader, f"{architecture}.attention.causal")
     return GGUFHeader(architecture, _field(reader, "general.name"), True if causal is None else bool(causal))
