@@ -19,7 +19,8 @@ from .errors import ExportError, UnknownModel
 from .gguf_file import read_header
 
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin")
-HUB_PATTERNS = ["*.json", "*.safetensors", "*.bin", "*.txt", "*.model"]
+HUB_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model"]
+HUB_FALLBACK_WEIGHTS = ["*.bin"]  # fetched only when the repository has no safetensors
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -172,6 +173,8 @@ def _hub(repo_id: str, model_id: str | None) -> ModelSource:
 
     try:
         folder = Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS, etag_timeout=5))
+        if not _weight_files(folder):
+            folder = Path(snapshot_download(repo_id, allow_patterns=HUB_FALLBACK_WEIGHTS, etag_timeout=5))
     except Exception as exc:  # network, auth, missing repo: all end the same way for the user
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ExportError(

@@ -104,6 +104,24 @@ def test_family_is_served_like_pytorch_with_sharp_attention(byo, family):
         assert np.all(np.triu(served, k=1) == 0.0)
     else:
         assert np.triu(served, k=1).max() > 0.0
+    for layer in sliding_layers(model.config):  # exact zeros at window distance and beyond
+        far = np.tril(np.ones((len(ids), len(ids)), dtype=bool), k=-model.config.sliding_window)
+        assert np.all(served[layer][:, far] == 0.0), f"layer {layer} attends beyond its window"
+
+
+def sliding_layers(config) -> list[int]:
+    """Layers with a sliding attention window: all (mistral) or those `layer_types` names (gemma2/3)."""
+    if not getattr(config, "sliding_window", None):
+        return []
+    types = getattr(config, "layer_types", None) or ["sliding_attention"] * config.num_hidden_layers
+    return [i for i, kind in enumerate(types) if kind == "sliding_attention"]
+
+
+def test_sliding_window_families_have_sliding_layers():
+    """The window check above is not vacuous: these tiny configs do slide (gemma2 alternates)."""
+    assert {f: sliding_layers(build_model(f)[0].config) for f in ("mistral", "gemma2", "gemma3_text")} == {
+        "mistral": [0, 1], "gemma2": [0], "gemma3_text": [0, 1],
+    }
 
 
 @pytest.mark.parametrize(("family", "causal"), [("llama-no-head", True), ("gpt2-no-head", True), ("bert", False)])
