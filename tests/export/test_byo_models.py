@@ -19,9 +19,9 @@ from export.sources import resolve, slug
 from export.verify import PROBE_TEXTS
 from export.weights import ROLES
 from service.hashing import sha256_files
-from tests.export.byo_service import ModelsService
 from tests.export.tiny_gguf import GGUF_NAME, write_tiny_gguf
 from tests.export.tiny_models import FAMILIES, build_model, save_model, save_sentencepiece_model
+from tests.support.service import ServiceProcess
 
 TEXT = "Every head looks at the quick brown fox, then again at the fox!"
 GGUF_ID, SPM_ID, BIN_ID = "tiny-qwen2-gguf", "tiny-sentencepiece", "tiny-bert-bin"
@@ -46,12 +46,21 @@ def byo(tmp_path_factory):
     export_model(resolve(str(spm_folder), SPM_ID), models)
     bin_folder = save_model("bert", root / "src" / "bert-bin", safetensors=False)
     export_model(resolve(str(bin_folder), BIN_ID), models)
-    service = ModelsService(models, root / "service.log")
+    service = ServiceProcess.for_models(models, root / "service.log")
     try:
-        service.wait_ready()
+        service.start()
         yield {"models": models, "refusals": refusals, "service": service, "gguf": gguf_file, "spm": spm_folder}
     finally:
         service.stop()
+
+
+def served_attention(service: ServiceProcess, model_id: str, text: str) -> tuple[list[int], np.ndarray]:
+    """(token ids, float32 [L,H,T,T]) as the real service answers them."""
+    resp = service.post({"text": text, "model": model_id, "format": "json"})
+    assert resp.status_code == 200, resp.text[:500]
+    body = resp.json()
+    att = body["attentions"]
+    return [t["id"] for t in body["tokens"]], np.asarray(att["data"], dtype=np.float32).reshape(att["shape"])
 
 
 def manifest_of(byo, model_id: str) -> dict:
@@ -93,7 +102,7 @@ def test_family_exports_with_a_truthful_manifest(byo, family):
 
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_family_is_served_like_pytorch_with_sharp_attention(byo, family):
-    ids, served = byo["service"].attention(slug(family), TEXT)
+    ids, served = served_attention(byo["service"], slug(family), TEXT)
     model, tokenizer = build_model(family)
     assert ids == tokenizer(TEXT)["input_ids"]
     want = torch_attentions(model, ids)
@@ -140,7 +149,7 @@ def test_user_gguf_file_is_exported_with_its_own_metadata(byo):
     assert manifest["source"]["gguf_architecture"] == "qwen2" and manifest["source"]["gguf_causal"] is True
     assert manifest["display_name"] == GGUF_NAME
     assert (manifest["architecture"], manifest["model_type"], manifest["causal"]) == ("Qwen2ForCausalLM", "qwen2", True)
-    ids, served = byo["service"].attention(GGUF_ID, TEXT)
+    ids, served = served_attention(byo["service"], GGUF_ID, TEXT)
     model, tokenizer = build_model("qwen2")  # the weights that were written into the GGUF file
     assert ids == tokenizer(TEXT, add_special_tokens=False)["input_ids"]  # transformers' qwen2 GGUF: no BOS
     assert np.abs(served - torch_attentions(model, ids)).max() <= 1e-4
@@ -193,7 +202,7 @@ def test_sentencepiece_only_checkpoint_gets_a_fast_tokenizer(byo):
     served = Tokenizer.from_file(str(byo["models"] / SPM_ID / "tokenizer.json"))
     for text in (*PROBE_TEXTS, TEXT):
         assert served.encode(text).ids == slow(text)["input_ids"], text
-    ids, _ = byo["service"].attention(SPM_ID, TEXT)
+    ids, _ = served_attention(byo["service"], SPM_ID, TEXT)
     assert ids == slow(TEXT)["input_ids"]
 
 
@@ -204,5 +213,5 @@ def test_bin_only_folder_exports(byo):
 
 
 def test_service_lists_every_export(byo):
-    served = {m["id"] for m in byo["service"].models()["models"]}
+    served = {m["id"] for m in byo["service"].get("/v1/models").json()["models"]}
     assert served == {slug(f) for f in FAMILIES} | {GGUF_ID, SPM_ID, BIN_ID}
