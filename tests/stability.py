@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SUMMARY = re.compile(r"=+ (.*) in [\d.]+s")
+SUMMARY = re.compile(r"^=*\s*(\d+ (?:passed|failed|errors?|skipped|deselected).*) in [\d.]+s", re.M)
 
 
 def counts(summary: str) -> dict[str, int]:
