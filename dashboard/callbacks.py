@@ -67,9 +67,13 @@ def counts_line(label: str, counts: dict[str, int]) -> html.Div:
     return html.Div([html.Span(label, className="hg-label"), " " + " · ".join(parts)])
 
 
-def counts_panel(stats: dict, profile: dict | None, heads_total: int) -> list:
+def counts_panel(stats: dict | None, profile: dict | None, heads_total: int) -> list:
     """Tag counts of this text and, separately, of the model profile."""
-    out = [counts_line(f"This text ({heads_total} heads):", tag_counts(stats["tags"]))]
+    if stats is None:
+        out = [html.Div("This text: statistics not available (the backend did not say whether the model "
+                        "is causal).", className="hg-muted")]
+    else:
+        out = [counts_line(f"This text ({heads_total} heads):", tag_counts(stats["tags"]))]
     if profile:
         rep = profile.get("repeat") or {}
         probes = len(profile.get("probe_texts") or [])
@@ -210,7 +214,7 @@ def register(app: Dash, data: AttentionData) -> None:
         sel = clamp_selection(selection, res["layers"], res["heads"])
         stats = data.heads_stats(res)
         profile = data.heads_profile(res["model"])
-        tags_store = {"key": res["key"], "text": stats["tags"], "profile": (profile or {}).get("tags")}
+        tags_store = {"key": res["key"], "text": (stats or {}).get("tags"), "profile": (profile or {}).get("tags")}
         fig = model_view_figure(shown_attentions(res, hide_first), model=res["model"], key=res["key"], **sel,
                                 tags=view_tags(tags_store, source), tag_filter=tag or None)
         meta = {"key": res["key"], "model": res["model"], "text": res["text"], "layers": res["layers"],

@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+import requests
 from flask_caching import Cache
 
+from service.errors import ServiceError, ServiceUnavailable
+
 MAX_CHARS = 50
+PER_QUERY_STATS = ("max_weight", "argmax")  # parts of heads_stats the page does not use
 
 
 class Backend(Protocol):
@@ -66,22 +70,21 @@ def validate_text(text: str | None) -> str:
     return text
 
 
+UNAVAILABLE = ("The attention service is not reachable right now (it may be stopped or busy). "
+               "Press Process again once it is back.")
+
+
 def _translate(exc: Exception) -> DashboardError:
-    """Map a backend exception onto a user-facing DashboardError."""
-    name = type(exc).__name__
-    code = getattr(exc, "code", None)
-    message = getattr(exc, "message", None) or str(exc) or name
-    if name == "ServiceUnavailable" or isinstance(exc, (ConnectionError, TimeoutError, OSError)):
-        return DashboardError(
-            "service_unavailable",
-            "The attention service is not reachable right now (it may be stopped or busy). "
-            "Press Process again once it is back.",
-        )
-    if code:
-        if code in ("unknown_model", "model_not_found") or "model" in str(code):
-            return DashboardError(str(code), f"Unknown model: {message}")
-        return DashboardError(str(code), f"The service refused the request: {message}")
-    return DashboardError("internal", f"Something went wrong while computing attention ({name}: {message}).")
+    """Map a backend exception onto a user-facing DashboardError (by type, never by name)."""
+    if isinstance(exc, (ServiceUnavailable, requests.ConnectionError, requests.Timeout, ConnectionError,
+                        TimeoutError)):
+        return DashboardError("service_unavailable", UNAVAILABLE)
+    if isinstance(exc, ServiceError):
+        if exc.code in ("unknown_model", "model_not_found"):
+            return DashboardError(exc.code, f"Unknown model: {exc.message}")
+        return DashboardError(exc.code, f"The service refused the request: {exc.message}")
+    return DashboardError("internal", f"Something went wrong while computing attention "
+                                      f"({type(exc).__name__}: {exc}).")
 
 
 class AttentionData:
@@ -155,6 +158,9 @@ class AttentionData:
         except Exception as exc:
             raise _translate(exc) from exc
         latency = (time.perf_counter() - t0) * 1000.0
+        stats = getattr(res, "heads_stats", None)
+        if stats is not None:  # per-query max/argmax: the page does not use them
+            stats = {k: v for k, v in stats.items() if k not in PER_QUERY_STATS}
         att = np.asarray(res.attentions, dtype=np.float32)
         data = {
             "key": key,
@@ -166,30 +172,34 @@ class AttentionData:
             "heads": int(res.heads),
             "timing_ms": dict(res.timing_ms or {}),
             "service_cached": bool(getattr(res, "cached", False)),
+            "causal": getattr(res, "causal", None),
+            "service_stats": stats,
         }
         self.cache.set(key, data)
         return {**data, "dashboard_cached": False, "latency_ms": latency}
 
     # -- head analysis -----------------------------------------------------------------------
-    def heads_stats(self, res: dict) -> dict:
-        """``service.head_analysis.heads_stats`` of a result from :meth:`attention` (cached per key).
+    def heads_stats(self, res: dict) -> dict | None:
+        """The text's per-head statistics and tags (``service.head_analysis.heads_stats``), or None.
 
-        Computed here on the attentions the dashboard holds (the same function the service uses),
-        so both backends give the same statistics.
+        The HTTP service sends them with the result; the in-process Engine does not, so they are
+        computed here with the same function and the causality the engine reported. Never guessed:
+        None when neither is available. Per-query max/argmax are dropped (the page does not use them).
         """
-        from .heads import heads_stats
+        stats = res.get("service_stats")
+        causal = res.get("causal")
+        if stats is None:
+            if causal is None:
+                return None
+            key = res["key"] + ":stats"
+            stats = self.cache.get(key)
+            if stats is None:
+                from .heads import heads_stats
 
-        key = res["key"] + ":stats"
-        hit = self.cache.get(key)
-        if hit is not None:
-            return hit
-        info = self.model_info(res["model"]) or {}
-        causal = bool(info.get("causal", True))
-        stats = heads_stats(res["attentions"], causal)
-        stats = {k: v for k, v in stats.items() if k not in ("max_weight", "argmax")}  # per-query data: not needed
-        stats["causal"] = causal
-        self.cache.set(key, stats)
-        return stats
+                stats = heads_stats(res["attentions"], bool(causal))
+                stats = {k: v for k, v in stats.items() if k not in PER_QUERY_STATS}
+                self.cache.set(key, stats)
+        return {**stats, "causal": causal}
 
     def heads_profile(self, model: str) -> dict | None:
         """The model's per-head profile (``heads_profile.json``), or None when it has none."""

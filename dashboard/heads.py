@@ -82,8 +82,9 @@ def _score(scores: dict | None, name: str, layer: int, head: int):
         return None
 
 
-def head_summary(stats: dict, profile: dict | None, layer: int, head: int) -> dict:
-    """One head's scores and tags, from this text's statistics and the model profile."""
+def head_summary(stats: dict | None, profile: dict | None, layer: int, head: int) -> dict:
+    """One head's scores and tags, from this text's statistics (None: unavailable) and the model profile."""
+    stats = stats or {}
     text_scores = {n: _score(stats.get("scores"), n, layer, head) for n in ("previous", "first", "self", "next", "entropy")}
     prof_scores = {}
     prof_tags = None
@@ -98,7 +99,7 @@ def head_summary(stats: dict, profile: dict | None, layer: int, head: int) -> di
         "layer": layer,
         "head": head,
         "text_scores": text_scores,
-        "text_tags": list(stats["tags"][layer][head]),
+        "text_tags": list(stats["tags"][layer][head]) if stats.get("tags") else [],
         "profile_scores": prof_scores,
         "profile_tags": prof_tags,
         "thresholds": stats.get("thresholds") or thresholds_doc(),

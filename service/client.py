@@ -24,6 +24,7 @@ class ServiceClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._session = requests.Session()
+        self._causal: dict[str, bool] = {}  # model id -> causal, from /v1/models
         if token:
             self._session.headers["Authorization"] = f"Bearer {token}"
 
@@ -62,7 +63,18 @@ class ServiceClient:
         return self._request("GET", "/readyz")
 
     def models(self) -> list[dict]:
-        return self._request("GET", "/v1/models")["models"]
+        models = self._request("GET", "/v1/models")["models"]
+        self._causal.update({m["id"]: bool(m["causal"]) for m in models if "causal" in m})
+        return models
+
+    def causal(self, model: str) -> bool | None:
+        """Whether `model` is causal, from the service's model list (fetched once; None if unknown)."""
+        if model not in self._causal:
+            try:
+                self.models()
+            except ServiceError:
+                return None
+        return self._causal.get(model)
 
     def heads_profile(self, model: str) -> dict:
         """The model's per-head profile (`GET /v1/models/<id>/heads`, the export's heads_profile.json)."""
@@ -76,6 +88,8 @@ class ServiceClient:
         return AttentionResult(
             model=body["model"], tokens=body["tokens"], attentions=att, layers=int(body["layers"]),
             heads=int(body["heads"]), timing_ms=dict(body.get("timing_ms", {})), cached=bool(body.get("cached")),
+            causal=body["causal"] if "causal" in body else self.causal(body["model"]),
+            heads_stats=body.get("heads_stats"),
         )
 
     def close(self) -> None:

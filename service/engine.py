@@ -160,7 +160,8 @@ class Engine:
             tokens, att = hit
             total = (time.perf_counter() - t0) * 1000
             return AttentionResult(m.id, tokens, att, att.shape[0], att.shape[1],
-                                   {"tokenize": 0.0, "queue": 0.0, "inference": 0.0, "total": total}, True, 0)
+                                   {"tokenize": 0.0, "queue": 0.0, "inference": 0.0, "total": total}, True, 0,
+                                   causal=m.manifest.causal)
         ids, tokens = tokenize(m.tokenizer, text, m.special_ids)
         t1 = time.perf_counter()
         if len(ids) > m.max_tokens:
@@ -170,4 +171,5 @@ class Engine:
         self.cache.set(key, tokens, att)
         timing = {"tokenize": (t1 - t0) * 1000, "queue": done.queue_ms, "inference": done.inference_ms,
                   "total": (time.perf_counter() - t0) * 1000}
-        return AttentionResult(m.id, tokens, att, att.shape[0], att.shape[1], timing, False, done.batch_size)
+        return AttentionResult(m.id, tokens, att, att.shape[0], att.shape[1], timing, False, done.batch_size,
+                               causal=m.manifest.causal)

@@ -19,3 +19,5 @@ class AttentionResult:
     timing_ms: dict[str, float]  # tokenize, queue (waiting for the model), inference, total
     cached: bool
     batch_size: int = 1  # how many requests shared the onnxruntime run (0 when cached)
+    causal: bool | None = None  # the model's attention is causal (None: not known to the sender)
+    heads_stats: dict | None = None  # the API's `heads_stats` when the HTTP service sent them

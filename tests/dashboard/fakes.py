@@ -1,33 +1,17 @@
-"""A small fake backend with the service's `.models()` / `.attention()` shape (random row-stochastic
-attention), for unit tests that need no model."""
+"""A small fake backend with the service's `.models()` / `.attention()` shape, for the unit tests
+that need a behaviour the real engine cannot show on demand (going down, a missing profile).
+
+It raises the service's real exception types (`service.errors.ServiceError`,
+`ServiceUnavailable`) and returns the real `service.result.AttentionResult`; everything else is
+tested with the real MiniLM engine (see `minilm_engine` in test_units.py).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-
-@dataclass(frozen=True)
-class FakeResult:
-    model: str
-    tokens: list[dict]
-    attentions: np.ndarray
-    layers: int
-    heads: int
-    timing_ms: dict
-    cached: bool
-
-
-class FakeError(Exception):
-    def __init__(self, status, code, message):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-class ServiceUnavailable(FakeError):  # same name as service.errors.ServiceUnavailable
-    def __init__(self, message="down"):
-        super().__init__(503, "service_unavailable", message)
+from service.errors import ServiceUnavailable, unknown_model
+from service.result import AttentionResult
 
 
 class FakeBackend:
@@ -39,7 +23,7 @@ class FakeBackend:
 
     def models(self):
         if self.down:
-            raise ServiceUnavailable()
+            raise ServiceUnavailable("down")
         return [{"id": k, "display_name": k.upper(), "causal": c, "layers": L, "heads": H,
                  "weights": {"embedding": 20e6, "attention": 20e6, "mlp": 60e6, "other": 0, "total": 100e6,
                              "attention_share": 0.25}}
@@ -48,15 +32,14 @@ class FakeBackend:
     def attention(self, text, model=None):
         self.calls += 1
         if self.down:
-            raise ServiceUnavailable()
+            raise ServiceUnavailable("down")
         model = model or "fake-causal"
         if model not in self.MODELS:
-            raise FakeError(404, "unknown_model", f"Unknown model {model!r}")
+            raise unknown_model(model, list(self.MODELS))
         L, H, causal = self.MODELS[model]
-        words = text.split(" ")
         tokens = [{"text": "<s>", "id": 0, "start": 0, "end": 0, "special": True}]
         pos = 0
-        for i, w in enumerate(words):
+        for i, w in enumerate(text.split(" ")):
             piece = w if i == 0 else " " + w
             tokens.append({"text": piece, "id": i + 1, "start": pos, "end": pos + len(piece), "special": False})
             pos += len(piece)
@@ -66,4 +49,6 @@ class FakeBackend:
         if causal:
             a = a * np.tril(np.ones((T, T), dtype=np.float32))
         a /= a.sum(-1, keepdims=True)
-        return FakeResult(model, tokens, a, L, H, {"tokenize": 0.1, "inference": 1.0, "total": 1.2}, False)
+        return AttentionResult(model, tokens, a, L, H, {"tokenize": 0.1, "inference": 1.0, "total": 1.2}, False,
+                               causal=causal)
+

@@ -1,9 +1,14 @@
-"""Unit tests of the dashboard's pieces (no browser, no model): figures, data access, errors."""
+"""Unit tests of the dashboard's pieces (no browser): figures, data access, errors.
+
+Data access runs on the real MiniLM engine (a models dir holding only minilm-l6; ~1 s to load);
+the fake backend is used only to switch the service off and on and to answer profiles on demand.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import requests
 from flask import Flask
 from flask_caching import Cache
 
@@ -11,16 +16,50 @@ from dashboard.about import share_text
 from dashboard.callbacks import clamp_selection, head_payload, status_text
 from dashboard.data import AttentionData, DashboardError, validate_text
 from dashboard.figures import head_view_figure, model_view_figure, mosaic, plotly_text
+from service.errors import ServiceError, ServiceUnavailable
+from service.result import AttentionResult
 from tests.dashboard.fakes import FakeBackend
 
 
-@pytest.fixture
-def data():
+@pytest.fixture(scope="module")
+def minilm_engine(models_dir, tmp_path_factory):
+    """The real in-process engine on a models dir holding only MiniLM (bidirectional, 6×12 heads)."""
+    from service.engine import Engine
+
+    only = tmp_path_factory.mktemp("models-minilm")
+    (only / "minilm-l6").symlink_to((models_dir / "minilm-l6").resolve(), target_is_directory=True)
+    return Engine(only, threads=1, warmup=False)
+
+
+class Counting:
+    """Wraps a backend and counts its attention calls."""
+
+    def __init__(self, backend):
+        self.backend, self.calls = backend, 0
+
+    def models(self):
+        return self.backend.models()
+
+    def attention(self, text, model=None):
+        self.calls += 1
+        return self.backend.attention(text, model)
+
+
+def make_data(backend) -> AttentionData:
     app = Flask("t")
     cache = Cache(config={"CACHE_TYPE": "SimpleCache"})
     cache.init_app(app)
-    with app.app_context():
-        yield AttentionData(FakeBackend(), cache)
+    return AttentionData(backend, cache)
+
+
+@pytest.fixture
+def data(minilm_engine):
+    return make_data(Counting(minilm_engine))
+
+
+@pytest.fixture
+def fake_data():
+    return make_data(FakeBackend())
 
 
 def test_mosaic_places_each_head_in_its_tile():
@@ -69,22 +108,53 @@ def test_validate_text():
 
 
 def test_attention_is_cached_and_errors_are_translated(data):
-    backend = data.backend
-    r1 = data.attention("a b c", "fake-causal")
-    r2 = data.attention("a b c", "fake-causal")
-    assert backend.calls == 1 and r2["dashboard_cached"] and not r1["dashboard_cached"]
-    assert r1["attentions"].shape == (4, 3, 4, 4)
-    with pytest.raises(DashboardError, match="Unknown model"):
+    r1 = data.attention("a b c", "minilm-l6")
+    r2 = data.attention("a b c", "minilm-l6")
+    assert data.backend.calls == 1 and r2["dashboard_cached"] and not r1["dashboard_cached"]
+    assert [t["text"] for t in r1["tokens"]] == ["[CLS]", "a", "b", "c", "[SEP]"]
+    assert r1["attentions"].shape == (6, 12, 5, 5) and r1["causal"] is False
+    with pytest.raises(DashboardError, match="Unknown model") as exc:
         data.attention("a", "nope")
-    backend.down = True
+    assert exc.value.code == "unknown_model"
+
+
+def test_errors_are_translated_by_type_not_by_name():
+    from service.client import ServiceClient
+
+    # a real client on a port nobody listens on: requests' ConnectionError → ServiceUnavailable
+    down = make_data(ServiceClient("http://127.0.0.1:9", timeout=2))
     with pytest.raises(DashboardError) as exc:
-        data.attention("new text", "fake-causal")
+        down.attention("new text", "minilm-l6")
     assert exc.value.code == "service_unavailable" and "not reachable" in exc.value.message
-    backend.down = False
-    assert data.attention("new text", "fake-causal")["model"] == "fake-causal"
+
+    class Raising:
+        def __init__(self, exc):
+            self.exc = exc
+
+        def attention(self, text, model=None):
+            raise self.exc
+
+    cases = [(ServiceUnavailable("busy", code="overloaded"), "service_unavailable", "not reachable"),
+             (requests.Timeout("slow"), "service_unavailable", "not reachable"),
+             (ServiceError(422, "too_many_tokens", "The text makes 300 tokens"), "too_many_tokens",
+              "The service refused the request: The text makes 300 tokens"),
+             (ValueError("boom"), "internal", "ValueError: boom")]
+    for raised, code, words in cases:
+        with pytest.raises(DashboardError) as exc:
+            make_data(Raising(raised)).attention("x", "m")
+        assert exc.value.code == code and words in exc.value.message
+
+    class NamedLikeIt(Exception):  # a class merely *named* like the service's is not the service's
+        pass
+
+    NamedLikeIt.__name__ = "ServiceUnavailable"
+    with pytest.raises(DashboardError) as exc:
+        make_data(Raising(NamedLikeIt("x"))).attention("x", "m")
+    assert exc.value.code == "internal"
 
 
-def test_models_remembered_when_service_goes_down(data):
+def test_models_remembered_when_service_goes_down(fake_data):
+    data = fake_data
     assert [m["id"] for m in data.models()] == ["fake-causal", "fake-bert"]
     data.backend.down = True
     assert [m["id"] for m in data.models()] == ["fake-causal", "fake-bert"]
@@ -92,15 +162,20 @@ def test_models_remembered_when_service_goes_down(data):
     assert "25.0% of the weights outside the embeddings and output heads" in text and "20.0 M attention vs 60.0 M MLP" in text
     assert "25.0%" in share_text({"id": "x", "weights": {"attention_share": 0.25}})
     assert "unavailable" in share_text(None)
+    with pytest.raises(DashboardError) as exc:
+        data.attention("new text", "fake-causal")
+    assert exc.value.code == "service_unavailable"
+    data.backend.down = False
+    assert data.attention("new text", "fake-causal")["model"] == "fake-causal"
 
 
 def test_head_payload_and_status(data):
-    res = data.attention("the cat", "fake-bert")
+    res = data.attention("the cat", "minilm-l6")
     p = head_payload(res, 1, 4)
-    assert p["tokens"][0] == {"text": "<s>", "special": True}
+    assert p["tokens"][0] == {"text": "[CLS]", "special": True} and p["tokens"][1] == {"text": "the", "special": False}
     np.testing.assert_allclose(np.array(p["matrix"]), res["attentions"][1, 4], atol=1e-6)
     assert clamp_selection({"layer": 9, "head": -1}, 2, 5) == {"layer": 1, "head": 0}
-    assert "fake-bert" in status_text(res) and "ms" in status_text(res)
+    assert status_text(res).startswith("minilm-l6 · 4 tokens · 6×12 heads · ") and " ms" in status_text(res)
 
 
 # -- head analysis: hide-first-token, tags, CSV, URL state --------------------------------------
@@ -178,25 +253,84 @@ def test_parse_view_query_restores_and_sanitises():
 
 
 def test_head_payload_applies_hide_first_token(data):
-    res = data.attention("one two three", "fake-causal")
+    res = data.attention("one two three", "minilm-l6")
     raw = head_payload(res, 1, 2)
     hidden = head_payload(res, 1, 2, hide_first=["hide"])
     assert not raw["hide_first"] and hidden["hide_first"]
-    m = np.array(hidden["matrix"])
-    assert (m[:, 0] == 0).all() and (m[0] == 0).all()
-    np.testing.assert_allclose(m[1:].sum(-1), 1, atol=1e-5)
+    m, r = np.array(hidden["matrix"]), res["attentions"][1, 2].astype(np.float64)
+    assert (m[:, 0] == 0).all()
+    np.testing.assert_allclose(m.sum(-1), 1, atol=1e-5)  # bidirectional: every row keeps other keys
+    np.testing.assert_allclose(m[:, 1:], r[:, 1:] / r[:, 1:].sum(-1, keepdims=True), atol=1e-5)
 
 
-def test_heads_stats_and_summary_from_the_data_layer(data):
-    from dashboard.heads import head_summary, heads_stats
+def known_attention(T: int = 5) -> np.ndarray:
+    """[1, 2, T, T] causal weights with hand-known scores: head 0 looks at the previous token
+    (row 0 at itself), head 1 spreads evenly over the keys each row may see."""
+    prev = np.zeros((T, T), dtype=np.float32)
+    prev[0, 0] = 1
+    prev[np.arange(1, T), np.arange(T - 1)] = 1
+    even = np.tril(np.ones((T, T), dtype=np.float32))
+    even /= even.sum(-1, keepdims=True)
+    return np.stack([prev, even])[None]
 
-    res = data.attention("one two three", "fake-causal")
+
+class Fixed:
+    """A backend that answers one fixed AttentionResult."""
+
+    def __init__(self, result):
+        self.result = result
+
+    def models(self):
+        return []
+
+    def attention(self, text, model=None):
+        return self.result
+
+
+def fixed_result(causal, heads_stats=None, T=5):
+    tokens = [{"text": f"t{i}", "id": i, "start": i, "end": i + 1, "special": False} for i in range(T)]
+    return AttentionResult("m", tokens, known_attention(T), 1, 2, {}, False, causal=causal, heads_stats=heads_stats)
+
+
+def test_heads_stats_on_known_numbers_when_computed_in_the_dashboard():
+    """Engine path (no heads_stats sent): computed with the causality the backend reported."""
+    T = 5
+    d = make_data(Fixed(fixed_result(True, T=T)))
+    stats = d.heads_stats(d.attention("x", "m"))
+    sc = stats["scores"]
+    assert stats["causal"] is True and sc["next"] is None  # causal: no next-token score
+    # rows 1..T-1 count (row 0 of a causal model can only attend to itself)
+    assert sc["previous"][0] == [1.0, pytest.approx(np.mean([1 / (i + 1) for i in range(1, T)]), abs=1e-4)]
+    assert sc["first"][0] == [pytest.approx(1 / (T - 1), abs=1e-4),
+                              pytest.approx(np.mean([1 / (i + 1) for i in range(1, T)]), abs=1e-4)]
+    assert sc["self"][0] == [0.0, pytest.approx(np.mean([1 / (i + 1) for i in range(1, T)]), abs=1e-4)]
+    assert sc["entropy"][0] == [0.0, pytest.approx(1.0, abs=1e-4)]  # one-hot rows vs uniform rows
+    assert stats["tags"] == [[["previous-token", "focused"], ["broad"]]]
+
+
+def test_heads_stats_are_the_services_when_sent_and_never_guessed():
+    sent = {"scores": {"previous": [[0.123, 0.456]]}, "tags": [[["self"], []]], "max_weight": [[[1.0]]],
+            "argmax": [[[0]]], "thresholds": {}}
+    d = make_data(Fixed(fixed_result(False, heads_stats=sent)))
+    stats = d.heads_stats(d.attention("x", "m"))
+    # the service's numbers, not a recomputation (the weights would give previous = 1.0 and other tags)
+    assert stats["scores"] == {"previous": [[0.123, 0.456]]} and stats["tags"] == [[["self"], []]]
+    assert "max_weight" not in stats and "argmax" not in stats and stats["causal"] is False
+    d = make_data(Fixed(fixed_result(None)))
+    assert d.heads_stats(d.attention("x", "m")) is None  # causality unknown and nothing sent: no guess
+
+
+def test_minilm_is_bidirectional_in_the_stats(data):
+    from dashboard.heads import head_summary
+
+    res = data.attention("one two three", "minilm-l6")
     stats = data.heads_stats(res)
-    assert stats["tags"] == heads_stats(res["attentions"], True)["tags"]
-    assert data.heads_stats(res) is not None and data.heads_profile("fake-causal") is None  # fake has no profile
+    assert stats["causal"] is False and len(stats["tags"]) == 6 and len(stats["tags"][0]) == 12
     s = head_summary(stats, None, 2, 1)
-    assert s["profile_tags"] is None and s["text_scores"]["next"] is None  # causal: no next-token score
-    assert 0 <= s["text_scores"]["entropy"] <= 1 and "first-token" in s["thresholds"]
+    a = res["attentions"][2, 1].astype(np.float64)
+    assert s["text_scores"]["next"] == pytest.approx(np.mean(np.diagonal(a, 1)), abs=1e-4)
+    assert s["text_scores"]["first"] == pytest.approx(a[:, 0].mean(), abs=1e-4)
+    assert s["profile_tags"] is None and "first-token" in s["thresholds"]
 
 
 def test_heads_profile_is_fetched_once_and_failures_are_remembered():
@@ -215,11 +349,9 @@ def test_heads_profile_is_fetched_once_and_failures_are_remembered():
                 raise self.answer
             return self.answer
 
-    from tests.dashboard.fakes import FakeError, ServiceUnavailable
-
     with app.app_context():
         for answer, expected in [({"tags": [[["self"]]], "tag_counts": {"self": 1}}, {"tags": [[["self"]]], "tag_counts": {"self": 1}}),
-                                 (FakeError(404, "no_profile", "none"), None), (ServiceUnavailable(), None)]:
+                                 (ServiceError(404, "no_profile", "none"), None), (ServiceUnavailable("down"), None)]:
             cache.clear()
             backend = WithProfile(answer)
             d = AttentionData(backend, cache)

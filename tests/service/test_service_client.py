@@ -28,6 +28,21 @@ def test_client_attention_matches_engine(server, engine):
     assert client.attention(text, model="minilm-l6").cached is True
 
 
+def test_client_and_engine_carry_causal_and_the_services_heads_stats(server, engine):
+    from service.head_analysis import heads_stats
+
+    client = ServiceClient(server.url)
+    for model, causal in (("minilm-l6", False), ("smollm2-135m", True)):
+        text = f"Carry causal for {model}."
+        res, local = client.attention(text, model=model), engine.attention(text, model=model)
+        assert res.causal is causal and local.causal is causal
+        assert local.heads_stats is None  # the engine leaves the statistics to its caller
+        expected = heads_stats(local.attentions, causal)
+        assert res.heads_stats["tags"] == expected["tags"]
+        assert (res.heads_stats["scores"]["next"] is None) is causal
+        np.testing.assert_allclose(res.heads_stats["scores"]["first"], expected["scores"]["first"], atol=2e-3)
+
+
 def test_client_models_and_health(server):
     client = ServiceClient(server.url + "/")
     assert {m["id"] for m in client.models()} == {"smollm2-135m", "minilm-l6"}
