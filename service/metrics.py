@@ -18,6 +18,9 @@ class Metrics:
                                  ["endpoint"], buckets=LATENCY_BUCKETS, registry=r)
         self.cache_hits = Counter("headgaze_cache_hits", "Attention requests answered from cache", ["model"], registry=r)
         self.cache_misses = Counter("headgaze_cache_misses", "Attention requests that ran the model", ["model"], registry=r)
+        self.model_runs = Counter("headgaze_model_runs", "Requests answered by running the model (not from the "
+                                  "recent-results store or the cache); batched requests count once each",
+                                  ["model"], registry=r)
         self.inference = Histogram("headgaze_inference_seconds", "onnxruntime run time per request",
                                    ["model"], buckets=LATENCY_BUCKETS, registry=r)
         self.batch_size = Histogram("headgaze_batch_size", "Requests sharing one onnxruntime run (per request)",
