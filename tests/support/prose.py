@@ -17,10 +17,10 @@ PARAGRAPH = (
 )
 
 
-def prose_of_tokens(tokenizer, n: int) -> str:
-    """The longest whole-word prefix of the repeated paragraph with at most `n` tokens, topped up to `n`
-    with single-token words; ValueError when `n` tokens cannot be reached exactly."""
-    words = (PARAGRAPH * (n // 40 + 2)).split()
+def prose_of_tokens(tokenizer, n: int, prefix: str = "") -> str:
+    """The longest whole-word prefix of `prefix` + the repeated paragraph with at most `n` tokens, topped
+    up to `n` with single-token words; ValueError when `n` tokens cannot be reached exactly."""
+    words = (prefix + " " + PARAGRAPH * (n // 40 + 2)).split()
 
     def count(text: str) -> int:
         return len(tokenizer.encode(text).ids)
