@@ -33,7 +33,7 @@ def test_service_bench_prints_a_row_per_text_length(models_dir):
     assert [r[1] for r in rows] == ["5", "20", "50"]
     assert all(float(r[-1]) <= 1e-4 for r in rows)  # max abs diff vs torch eager
     (long,) = [r for r in table_rows(out, "minilm-l6") if r[1] == "512"]
-    assert int(long[-2].replace(",", "")) < 200_000 < int(long[-1].replace(",", ""))  # grid, head bytes
+    assert int(long[-1].replace(",", "")) > 512 * 512 * 2 * 4 // 3  # the head: base64 of float16 [512, 512]
     assert "peak RSS (VmHWM)" in out
 
 
