@@ -58,8 +58,9 @@ SERVICE_OPTIONS = [
     option("--max-full-tokens", env="HEADGAZE_MAX_FULL_TOKENS", type=at_least(1), default=128,
            help="most tokens for which every head's full matrix is sent (detail=full); longer texts "
                 "need detail=grid and /v1/attention/head"),
-    option("--store-mb", env="HEADGAZE_STORE_MB", type=at_least(1), default=192,
-           help="MiB of recent attentions kept in process so head and grid requests do not re-run the model"),
+    option("--store-mb", env="HEADGAZE_STORE_MB", type=at_least(0), default=192,
+           help="MiB of recent attentions kept in process so head and grid requests do not re-run the model; "
+                "0 turns the store off"),
     option("--batch-mb", env="HEADGAZE_BATCH_MB", type=at_least(1), default=320,
            help="MiB of padded float32 attention outputs one micro-batch may produce; a single text always runs"),
     option("--queue-limit", env="HEADGAZE_QUEUE_LIMIT", type=at_least(0), default=8,

@@ -83,7 +83,7 @@ def long_text_rows(models_dir: str, model_ids: list[str], threads: int | None, i
     texts = {m: [prose_of_tokens(load_tokenizer(Path(models_dir) / m / "tokenizer.json"), LONG_TOKENS,
                                  prefix=f"Part {i}.") for i in range(4)] for m in model_ids}
     rows = []
-    fresh = Service(models_dir, threads, "none", "--store-mb", "1")  # nothing fits: every grid runs the model
+    fresh = Service(models_dir, threads, "none", "--store-mb", "0")  # no store: every grid runs the model
     try:
         for m in model_ids:
             inference: list[float] = []
@@ -174,9 +174,9 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    uncached = Service(args.models_dir, args.threads, "none")
+    uncached = Service(args.models_dir, args.threads, "none", "--store-mb", "0")
     cached = Service(args.models_dir, args.threads, "simple")
-    engine = Engine(args.models_dir, threads=args.threads, cache=make_backend("none"))
+    engine = Engine(args.models_dir, threads=args.threads, cache=make_backend("none"), store_mb=0)
     tmodels = {m: load_torch_model(orjson.loads((Path(args.models_dir) / m / "manifest.json").read_bytes()))
                for m in model_ids}
     try:

@@ -19,7 +19,7 @@ TEXTS = ["a", "fluffy blue monster", "The quick brown fox jumps over the lazy do
 
 @pytest.fixture(scope="module")
 def engine(models_dir):
-    return Engine(models_dir, cache=make_backend("none"), warmup=False, verify=False)
+    return Engine(models_dir, cache=make_backend("none"), warmup=False, verify=False, store_mb=0)
 
 
 @pytest.mark.parametrize("model_id", ["smollm2-135m", "minilm-l6"])

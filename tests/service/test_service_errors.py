@@ -8,7 +8,7 @@ CASES = [
     # (description, kwargs for server.post, status, code)
     ("empty text", {"body": {"text": ""}}, 422, "empty_text"),
     ("whitespace only", {"body": {"text": " \t\n  \u3000"}}, 422, "empty_text"),
-    ("text too long", {"body": {"text": "a" * 201}}, 422, "text_too_long"),
+    ("text too long", {"body": {"text": "a" * 4001}}, 422, "text_too_long"),
     ("unknown model", {"body": {"text": "hi", "model": "gpt-9"}}, 404, "unknown_model"),
     ("invalid json", {"raw": b'{"text": "hi"'}, 400, "invalid_json"),
     ("json not an object", {"raw": b'["hi"]'}, 400, "invalid_json"),
