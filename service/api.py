@@ -80,7 +80,7 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
                max_body_bytes: int = MAX_BODY_BYTES, cache_desc: str = "simple") -> Flask:
     app = Flask("headgaze-service")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
-    metrics = Metrics(cache_errors=lambda: engine.cache.errors)
+    metrics = Metrics(cache_errors=lambda: engine.cache.errors, store_bytes=lambda: engine.store.bytes)
     admission = Admission(queue_limit)
     stats_memo = FragmentMemo()
     app.extensions["headgaze"] = {"engine": engine, "metrics": metrics, "admission": admission}

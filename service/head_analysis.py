@@ -72,7 +72,8 @@ def tags_for(scores: dict[str, np.ndarray | None], shape: tuple[int, int]) -> li
 
 
 def _rounded(values: np.ndarray | None) -> list | None:
-    return None if values is None else np.round(values, 4).tolist()
+    """Rounded in float64, so JSON gets the short decimal (0.1234, not float32's 0.12340000271797180)."""
+    return None if values is None else np.round(np.asarray(values, dtype=np.float64), 4).tolist()
 
 
 def heads_stats(att: np.ndarray, causal: bool) -> dict:
@@ -86,7 +87,7 @@ def heads_stats(att: np.ndarray, causal: bool) -> dict:
               for name in SCORES}
     return {
         "scores": {name: _rounded(values) for name, values in scores.items()},
-        "max_weight": np.round(att.max(-1).astype(np.float32), 4).tolist(),  # [L][H][T]
+        "max_weight": _rounded(att.max(-1)),  # [L][H][T]
         "argmax": att.argmax(-1).tolist(),  # [L][H][T]
         "tags": tags_for(scores, att.shape[:2]),
         "thresholds": thresholds_doc(),

@@ -93,6 +93,7 @@ def long_text_rows(models_dir: str, model_ids: list[str], threads: int | None, i
     finally:
         fresh.stop()
     srv = Service(models_dir, threads, "simple")
+    at_start = srv.memory_mb()["VmRSS"]
     try:
         for row in rows:
             m, text = row["model"], texts[row["model"]][0]
@@ -104,7 +105,8 @@ def long_text_rows(models_dir: str, model_ids: list[str], threads: int | None, i
         for i in range(1, 4):  # fill the store (and keep it full) with more 512-token texts
             for m in model_ids:
                 srv.post(texts[m][i], m, detail="grid")
-        memory = srv.memory_mb()
+        memory = {**srv.memory_mb(), "at_start": at_start, "store": float(re.search(
+            r"^headgaze_store_bytes (\S+)$", srv.get("/metrics").text, re.M).group(1)) / (1 << 20)}
     finally:
         srv.stop()
     return rows, memory
@@ -261,7 +263,8 @@ def main() -> None:
               f"| {r['grid_cached_http'][0]:.0f} | {r['head_http'][0]:.1f} | {r['grid_bytes']:,} | {r['head_bytes']:,} |")
     print()
     print(f"service memory, both models loaded, store filled with 512-token texts (default --store-mb): "
-          f"peak RSS (VmHWM) {memory['VmHWM']:.0f} MiB, RSS {memory['VmRSS']:.0f} MiB; goal <= 1.5 GB: "
+          f"RSS at start {memory['at_start']:.0f} MiB; after: peak RSS (VmHWM) {memory['VmHWM']:.0f} MiB, "
+          f"RSS {memory['VmRSS']:.0f} MiB, of which the store {memory['store']:.0f} MiB; goal <= 1.5 GB: "
           f"{'met' if memory['VmHWM'] <= 1536 else 'NOT met'}")
     if args.json:
         Path(args.json).write_bytes(orjson.dumps(
