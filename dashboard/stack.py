@@ -56,6 +56,12 @@ def dashboard_argv(port: int = 8050, service_url: str = "http://127.0.0.1:8000",
     return [sys.executable, "-m", "dashboard", "--service-url", service_url, "--host", host, "--port", str(port)]
 
 
+def service_env() -> dict[str, str]:
+    """The service's environment: glibc keeps 2 malloc arenas (unless set), which keeps a long-text
+    service's peak RSS with both models and a full results store under 1.5 GB (see README)."""
+    return {**os.environ, "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2")}
+
+
 def answers(url: str) -> bool:
     """``url`` answers 200 right now."""
     try:
@@ -91,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     backoff = {"first_delay": args.restart_delay, "max_delay": args.max_restart_delay}
     children = [
         Supervised("service", service_argv(args.service_port, args.models_dir, args.host), REPO,
-                   lambda: answers(service_url + "/readyz"), **backoff),
+                   lambda: answers(service_url + "/readyz"), env=service_env(), **backoff),
         Supervised("dashboard", dashboard_argv(args.dashboard_port, service_url, args.host), REPO,
                    lambda: answers(dash_url), **backoff),
     ]

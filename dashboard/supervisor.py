@@ -47,6 +47,7 @@ class Supervised:
     argv: list[str]
     cwd: Path
     ready: Callable[[], bool]
+    env: dict[str, str] | None = None  # None: the launcher's own environment
     first_delay: float = 1.0
     max_delay: float = 30.0
     stable_after: float = 60.0
@@ -60,7 +61,7 @@ class Supervised:
 
     def start(self) -> None:
         # Own process group: Ctrl-C in the terminal reaches only the launcher, which stops children in order.
-        self.proc = subprocess.Popen(self.argv, cwd=self.cwd, start_new_session=True)
+        self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, start_new_session=True)
         self._started_at = time.monotonic()
         self._announced_ready = False
 

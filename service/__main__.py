@@ -22,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
         cache = SafeCache(make_backend(args.cache, timeout=args.cache_timeout, threshold=args.cache_entries))
         engine = Engine(args.models_dir, device=args.device, threads=args.threads, max_chars=args.max_chars,
                         max_tokens=args.max_tokens, cache=cache, spinning=args.spinning,
-                        verify=args.verify, max_batch=args.max_batch)
+                        verify=args.verify, max_batch=args.max_batch, max_full_tokens=args.max_full_tokens,
+                        store_mb=args.store_mb, batch_mb=args.batch_mb)
     except ConfigError as exc:
         fail(PROG, str(exc))
     app = create_app(engine, api_token=args.api_token, queue_limit=args.queue_limit, cache_desc=describe(args.cache))

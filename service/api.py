@@ -1,4 +1,5 @@
-"""The HTTP API (Flask app factory): /v1/attention, /v1/models, /healthz, /readyz, /metrics, /openapi.json."""
+"""The HTTP API (Flask app factory): /v1/attention, /v1/attention/head, /v1/models, /healthz, /readyz,
+/metrics, /openapi.json."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from .admission import Admission
 from .encoding import check_format, encode
 from .engine import Engine
 from .errors import ServiceError, ServiceUnavailable
+from .grid import max_pool
 from .head_analysis import heads_stats
 from .http_server import MAX_BODY_BYTES, too_large_message
 from .memo import FragmentMemo
@@ -23,7 +25,9 @@ from .openapi import openapi_document
 
 log = logging.getLogger("service.api")
 
-ATTENTION_FIELDS = {"text", "model", "format"}
+ATTENTION_FIELDS = ("text", "model", "format", "detail")
+HEAD_FIELDS = ("text", "model", "layer", "head", "format")
+DETAILS = ("full", "grid")
 JSON_OPTS = orjson.OPT_SERIALIZE_NUMPY
 PUBLIC_PATHS = {"/healthz"}
 
@@ -37,8 +41,9 @@ def _error(exc: ServiceError) -> Response:
     return _json(exc.to_dict(), exc.status, exc.headers)
 
 
-def _parse_body() -> dict:
-    """The request's JSON object; ServiceError 415/400/413 for wrong type, bad UTF-8, bad JSON or a huge body."""
+def _parse_body(fields: tuple[str, ...] = ATTENTION_FIELDS, required: tuple[str, ...] = ("text",)) -> dict:
+    """The request's JSON object with only `fields` and all of `required`; ServiceError 415/400/413 for
+    wrong type, bad UTF-8, bad JSON or a huge body."""
     if request.mimetype != "application/json":
         raise ServiceError(415, "unsupported_media_type",
                            f"Send the body as application/json, not {request.mimetype or 'no content type'!r}.")
@@ -53,20 +58,29 @@ def _parse_body() -> dict:
         raise ServiceError(400, "invalid_json", f"The body is not valid JSON: {exc}.") from None
     if not isinstance(body, dict):
         raise ServiceError(400, "invalid_json", "The body must be a JSON object like {\"text\": \"...\"}.")
-    extra = sorted(set(body) - ATTENTION_FIELDS)
+    extra = sorted(set(body) - set(fields))
     if extra:
         shown = ", ".join(repr(k[:40]) for k in extra[:5])
-        raise ServiceError(400, "unknown_field", f"Unknown field(s) {shown}; allowed: text, model, format.")
-    if "text" not in body:
-        raise ServiceError(400, "missing_field", "Field 'text' is required.")
+        raise ServiceError(400, "unknown_field", f"Unknown field(s) {shown}; allowed: {', '.join(fields)}.")
+    missing = [name for name in required if name not in body]
+    if missing:
+        raise ServiceError(400, "missing_field", f"Field {missing[0]!r} is required.")
     return body
+
+
+def _check_detail(detail: object) -> str:
+    if detail is None:
+        return "full"
+    if detail not in DETAILS:
+        raise ServiceError(400, "invalid_detail", f"Unknown detail {str(detail)[:40]!r}; use one of: full, grid.")
+    return detail  # type: ignore[return-value]
 
 
 def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int = 8,
                max_body_bytes: int = MAX_BODY_BYTES, cache_desc: str = "simple") -> Flask:
     app = Flask("headgaze-service")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
-    metrics = Metrics(cache_errors=lambda: engine.cache.errors)
+    metrics = Metrics(cache_errors=lambda: engine.cache.errors, store_bytes=lambda: engine.store.bytes)
     admission = Admission(queue_limit)
     stats_memo = FragmentMemo()
     app.extensions["headgaze"] = {"engine": engine, "metrics": metrics, "admission": admission}
@@ -111,10 +125,8 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _error(ServiceError(500, "internal_error", "The service failed unexpectedly; see its log."))
 
-    @app.post("/v1/attention")
-    def attention():
-        body = _parse_body()
-        fmt = check_format(request.args.get("format", body.get("format")))
+    def admitted(run):
+        """`run()` inside the queue limit (503 overloaded when full), counting model runs and cache use."""
         try:
             admission.acquire()
         except ServiceUnavailable:
@@ -122,22 +134,50 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
             raise
         metrics.in_flight.inc()
         try:
-            res = engine.attention(body["text"], body.get("model"))
+            res = run()
         finally:
             metrics.in_flight.dec()
             admission.release()
         (metrics.cache_hits if res.cached else metrics.cache_misses).labels(res.model).inc()
         if not res.cached:
+            metrics.model_runs.labels(res.model).inc()
             metrics.inference.labels(res.model).observe(res.timing_ms["inference"] / 1000)
-            metrics.batch_size.labels(res.model).observe(res.batch_size)
+            metrics.batch_size.labels(res.model).observe(getattr(res, "batch_size", 1))
+        return res
+
+    @app.post("/v1/attention")
+    def attention():
+        body = _parse_body()
+        fmt = check_format(request.args.get("format", body.get("format")))
+        detail = _check_detail(request.args.get("detail", body.get("detail")))
+        text, model = body["text"], body.get("model")
+        res = admitted(lambda: engine.compute(text, model, full=detail == "full"))
         t = time.perf_counter()
-        out = {
-            "model": res.model, "tokens": res.tokens, "layers": res.layers, "heads": res.heads,
-            "attentions": encode(res.attentions, fmt), "heads_stats": stats_memo.get_or_make(
-                (res.model, body["text"]), lambda: heads_stats(res.attentions, engine.causal(res.model))),
-            "timing_ms": dict(res.timing_ms), "cached": res.cached,
-        }
-        out["timing_ms"]["encode"] = (time.perf_counter() - t) * 1000
+        out = {"model": res.model, "tokens": res.tokens, "layers": res.layers, "heads": res.heads}
+        if detail == "full":
+            out["attentions"] = encode(res.attentions, fmt)
+        else:
+            grid, cells = max_pool(res.attentions)
+            out["grid"] = {**encode(grid, fmt), "pool": "max", "cells": cells}
+        out["heads_stats"] = stats_memo.get_or_make(
+            (res.model, text), lambda: heads_stats(res.attentions, engine.causal(res.model)))
+        out["timing_ms"] = dict(res.timing_ms, encode=(time.perf_counter() - t) * 1000)
+        out["cached"] = res.cached
+        return _json(out)
+
+    @app.post("/v1/attention/head")
+    def attention_head():
+        body = _parse_body(HEAD_FIELDS, ("text", "layer", "head"))
+        fmt = check_format(request.args.get("format", body.get("format")))
+        model = engine.model_id(body.get("model"))
+        engine.check_head(model, body["layer"], body["head"])
+        res = admitted(lambda: engine.compute(body["text"], model))
+        t = time.perf_counter()
+        layer, head = body["layer"], body["head"]
+        out = {"model": res.model, "layer": layer, "head": head, "tokens": res.tokens,
+               "attention": encode(res.attentions[layer, head], fmt)}
+        out["timing_ms"] = dict(res.timing_ms, encode=(time.perf_counter() - t) * 1000)
+        out["cached"] = res.cached
         return _json(out)
 
     @app.get("/v1/models")

@@ -5,6 +5,10 @@ when it finishes, one of them (the leader) takes up to `max_batch` queued reques
 longest, runs them in one onnxruntime call and hands each its own cropped [L, H, T, T]. Reading the
 model's weights once per batch instead of once per request is what raises throughput on a CPU:
 SmolLM2 reads ~425 MB of fp32 weights per run whatever the batch size.
+
+A batch is also capped by memory: its padded attention outputs (batch × width² × `cell_bytes`, with
+cell_bytes = layers × heads × 4) must stay under `max_bytes`, so long texts run alone (one 512-token
+SmolLM2 text already yields 283 MB of float32 attentions) while short ones still share runs.
 """
 
 from __future__ import annotations
@@ -41,12 +45,15 @@ class _Slot:
 class MicroBatcher:
     """Per-model request queue; `device_lock` keeps two models from running at the same time."""
 
-    def __init__(self, run_batch: RunBatch, device_lock: threading.Lock, max_batch: int = 8):
+    def __init__(self, run_batch: RunBatch, device_lock: threading.Lock, max_batch: int = 8, *,
+                 cell_bytes: int = 0, max_bytes: int | None = None):
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         self._run_batch = run_batch
         self._device_lock = device_lock
         self.max_batch = max_batch
+        self.cell_bytes = cell_bytes
+        self.max_bytes = max_bytes
         self._cond = threading.Condition()
         self._pending: list[_Slot] = []
         self._running = False
@@ -65,7 +72,7 @@ class MicroBatcher:
             if slot.done:
                 return self._result(slot)
             self._running = True
-            batch = [slot] + [s for s in self._pending if s is not slot][: self.max_batch - 1]
+            batch = self._pick(slot)
             for s in batch:
                 self._pending.remove(s)
         try:
@@ -75,6 +82,21 @@ class MicroBatcher:
                 self._running = False
                 self._cond.notify_all()
         return self._result(slot)
+
+    def padded_bytes(self, batch: list[_Slot]) -> int:
+        """Bytes of the batch's padded attention outputs."""
+        return len(batch) * max(len(s.ids) for s in batch) ** 2 * self.cell_bytes
+
+    def _pick(self, leader: _Slot) -> list[_Slot]:
+        """The leader plus waiting requests in arrival order, within `max_batch` and `max_bytes`."""
+        batch = [leader]
+        for s in self._pending:
+            if len(batch) == self.max_batch:
+                break
+            if s is leader or (self.max_bytes is not None and self.padded_bytes([*batch, s]) > self.max_bytes):
+                continue
+            batch.append(s)
+        return batch
 
     def _execute(self, batch: list[_Slot]) -> None:
         try:
@@ -113,6 +135,13 @@ def pad_batch(batch: list[list[int]], input_names: list[str]) -> dict[str, np.nd
     return {name: feeds[name] for name in input_names}
 
 
-def crop(outputs: list[np.ndarray], lengths: list[int]) -> list[np.ndarray]:
-    """Per-layer [B, H, W, W] outputs → one contiguous [L, H, T_i, T_i] per request."""
-    return [np.stack([layer[row, :, :n, :n] for layer in outputs]) for row, n in enumerate(lengths)]
+def crop(outputs: list[np.ndarray], lengths: list[int], dtypes: list[np.dtype] | None = None) -> list[np.ndarray]:
+    """Per-layer [B, H, W, W] outputs → one contiguous [L, H, T_i, T_i] per request, of `dtypes[i]`
+    (default float32); each layer is written straight into the result, with no float32 copy in between."""
+    out = []
+    for row, n in enumerate(lengths):
+        att = np.empty((len(outputs), outputs[0].shape[1], n, n), dtype=dtypes[row] if dtypes else np.float32)
+        for i, layer in enumerate(outputs):
+            att[i] = layer[row, :, :n, :n]
+        out.append(att)
+    return out

@@ -135,7 +135,7 @@ class SafeCache:
             return None
 
     def set(self, key: str, tokens: list[dict], attentions: np.ndarray) -> bool:
-        if attentions.nbytes > self.max_item_bytes or not self.available():
+        if attentions.size * 4 > self.max_item_bytes or not self.available():  # stored as float32
             return False
         try:
             blob = pack(tokens, attentions)

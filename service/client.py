@@ -9,12 +9,12 @@ import requests
 
 from .encoding import decode
 from .errors import ServiceError, ServiceUnavailable
-from .result import AttentionResult
+from .result import AttentionResult, GridResult, HeadResult
 
 
 class ServiceClient:
     """`ServiceClient("http://127.0.0.1:8000")`: `.models()`, `.attention(text, model)`,
-    `.heads_profile(model)`, `.health()`.
+    `.attention_grid(text, model)`, `.head(text, model, layer, head)`, `.heads_profile(model)`, `.health()`.
 
     4xx/5xx answers raise ServiceError with the server's code and message; an unreachable or
     timed-out service raises ServiceUnavailable (503, "service_unavailable") naming the URL.
@@ -80,16 +80,39 @@ class ServiceClient:
         """The model's per-head profile (`GET /v1/models/<id>/heads`, the export's heads_profile.json)."""
         return self._request("GET", f"/v1/models/{quote(model, safe='')}/heads")
 
+    def _post(self, path: str, payload: dict) -> dict:
+        return self._request("POST", path, data=orjson.dumps(payload), headers={"Content-Type": "application/json"})
+
+    @staticmethod
+    def _payload(text: str, model: str | None, **extra) -> dict:
+        return {"text": text, **({} if model is None else {"model": model}), **extra}
+
     def attention(self, text: str, model: str | None = None) -> AttentionResult:
-        payload = {"text": text} if model is None else {"text": text, "model": model}
-        body = self._request("POST", "/v1/attention", data=orjson.dumps(payload),
-                             headers={"Content-Type": "application/json"})
-        att = decode(body["attentions"])
+        """Every head's full matrix (texts up to the service's --max-full-tokens)."""
+        body = self._post("/v1/attention", self._payload(text, model))
         return AttentionResult(
-            model=body["model"], tokens=body["tokens"], attentions=att, layers=int(body["layers"]),
-            heads=int(body["heads"]), timing_ms=dict(body.get("timing_ms", {})), cached=bool(body.get("cached")),
+            model=body["model"], tokens=body["tokens"], attentions=decode(body["attentions"]),
+            layers=int(body["layers"]), heads=int(body["heads"]), timing_ms=dict(body.get("timing_ms", {})),
+            cached=bool(body.get("cached")),
             causal=body["causal"] if "causal" in body else self.causal(body["model"]),
             heads_stats=body.get("heads_stats"),
+        )
+
+    def attention_grid(self, text: str, model: str | None = None) -> GridResult:
+        """Per-head max-pooled thumbnails float32 [L, H, t, t] with their token `cells`, and heads_stats."""
+        body = self._post("/v1/attention", self._payload(text, model, detail="grid"))
+        return GridResult(
+            model=body["model"], tokens=body["tokens"], grid=decode(body["grid"]), cells=body["grid"]["cells"],
+            layers=int(body["layers"]), heads=int(body["heads"]), heads_stats=body["heads_stats"],
+            timing_ms=dict(body["timing_ms"]), cached=bool(body["cached"]),
+        )
+
+    def head(self, text: str, model: str | None, layer: int, head: int) -> HeadResult:
+        """One head's full float32 [T, T] matrix."""
+        body = self._post("/v1/attention/head", self._payload(text, model, layer=layer, head=head))
+        return HeadResult(
+            model=body["model"], layer=int(body["layer"]), head=int(body["head"]), tokens=body["tokens"],
+            attention=decode(body["attention"]), timing_ms=dict(body["timing_ms"]), cached=bool(body["cached"]),
         )
 
     def close(self) -> None:

@@ -1,4 +1,11 @@
-"""The attention engine: one onnxruntime session per exported model, text in, attentions [L,H,T,T] out."""
+"""The attention engine: one onnxruntime session per exported model, text in, attentions [L,H,T,T] out.
+
+`attention()` returns every layer's and head's full matrix for texts up to `max_full_tokens`;
+`attention_grid()` (per-head max-pooled thumbnails) and `head()` (one head's full matrix) serve
+texts up to each model's `max_tokens`. Recent results stay in a byte-bounded in-process store
+(service/store.py) in front of the shared cache, so a head request after a grid request for the
+same text does not run the model again.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +20,24 @@ import orjson
 from . import errors
 from .batching import MicroBatcher, crop, pad_batch
 from .cache import SafeCache, cache_key, make_backend
+from .grid import max_pool
+from .head_analysis import heads_stats
 from .head_profile import PROFILE_FILE
 from .manifest import Manifest, discover, verify_onnx
 from .providers import default_threads, make_session
-from .result import AttentionResult
+from .result import AttentionResult, GridResult, HeadResult
+from .store import RecentStore
 from .tokens import check_text, load_tokenizer, tokenize
 
 log = logging.getLogger("service.engine")
 
 DEFAULT_MODEL = "smollm2-135m"
-DEFAULT_MAX_TOKENS = 128
+DEFAULT_MAX_TOKENS = 512
+DEFAULT_MAX_FULL_TOKENS = 128
 DEFAULT_MAX_BATCH = 8
+DEFAULT_STORE_MB = 192
+DEFAULT_BATCH_MB = 320
+MB = 1 << 20
 WARMUP_TEXT = "Warm up the attention heads."
 
 
@@ -36,7 +50,7 @@ class _Model:
     """A loaded model: manifest, tokenizer, session and its feed layout."""
 
     def __init__(self, manifest: Manifest, device: str, threads: int, max_tokens: int, spinning: bool = False,
-                 verify: bool = True):
+                 verify: bool = True, max_full_tokens: int = DEFAULT_MAX_FULL_TOKENS):
         self.manifest = manifest
         self.id = manifest.id
         try:
@@ -67,14 +81,18 @@ class _Model:
         if missing:
             raise errors.ConfigError(f"{manifest.onnx_file}: missing outputs {missing[:3]} (layers={manifest.layers})")
         self.max_tokens = min(manifest.max_tokens, max_tokens)
+        self.max_full_tokens = max_full_tokens
         self.special_ids = set(manifest.special_tokens.values())
 
     def run_batch(self, batch: list[list[int]]) -> list[np.ndarray]:
-        """Attentions [L, H, T_i, T_i] for each id list; one onnxruntime call for the whole batch."""
+        """Attentions [L, H, T_i, T_i] for each id list; one onnxruntime call for the whole batch.
+
+        Texts that may be sent in full (up to max_full_tokens) keep onnxruntime's exact float32; longer
+        ones are only ever pooled or sliced to one head, and are kept as float16 (half the memory).
+        """
         outs = self.session.run(self.output_names, pad_batch(batch, self.input_names))
-        if len(batch) == 1:  # each output is [1, H, T, T]; one concatenate gives [L, H, T, T]
-            return [np.concatenate(outs, axis=0)]
-        return crop(outs, [len(ids) for ids in batch])
+        lengths = [len(ids) for ids in batch]
+        return crop(outs, lengths, [np.float32 if n <= self.max_full_tokens else np.float16 for n in lengths])
 
     def summary(self) -> dict:
         out = self.manifest.summary()
@@ -92,9 +110,11 @@ class Engine:
     and cache look-ups run concurrently.
     """
 
-    def __init__(self, models_dir="models", device="auto", threads=None, max_chars=200, *,
+    def __init__(self, models_dir="models", device="auto", threads=None, max_chars=4000, *,
                  max_tokens: int = DEFAULT_MAX_TOKENS, cache=None, warmup: bool = True, spinning: bool = False,
-                 verify: bool = True, max_batch: int = DEFAULT_MAX_BATCH):
+                 verify: bool = True, max_batch: int = DEFAULT_MAX_BATCH,
+                 max_full_tokens: int = DEFAULT_MAX_FULL_TOKENS, store_mb: int = DEFAULT_STORE_MB,
+                 batch_mb: int = DEFAULT_BATCH_MB):
         if max_chars < 1:
             raise errors.ConfigError(f"max_chars must be >= 1, got {max_chars}")
         if max_tokens < 2:
@@ -103,14 +123,17 @@ class Engine:
         self.device = device
         self.threads = int(threads) if threads else default_threads()
         self.max_chars = int(max_chars)
+        self.max_full_tokens = int(max_full_tokens)
+        self.store = RecentStore(int(store_mb) * MB)
         self.cache = cache if isinstance(cache, SafeCache) else SafeCache(cache or make_backend(None))
         self._lock = threading.Lock()
         self._models: dict[str, _Model] = {}
         self._batchers: dict[str, MicroBatcher] = {}
         for manifest in discover(self.models_dir):
-            m = _Model(manifest, device, self.threads, max_tokens, spinning, verify)
+            m = _Model(manifest, device, self.threads, max_tokens, spinning, verify, self.max_full_tokens)
             self._models[m.id] = m
-            self._batchers[m.id] = MicroBatcher(m.run_batch, self._lock, max_batch)
+            self._batchers[m.id] = MicroBatcher(m.run_batch, self._lock, max_batch, max_bytes=int(batch_mb) * MB,
+                                                cell_bytes=manifest.layers * manifest.heads * 4)
             log.info("model %s: provider=%s threads=%d spinning=%s layers=%d heads=%d max_tokens=%d loaded in %.1fs",
                      m.id, m.provider, m.threads, spinning, manifest.layers, manifest.heads, m.max_tokens, m.load_seconds)
             if warmup:
@@ -139,6 +162,10 @@ class Engine:
         except orjson.JSONDecodeError:
             raise errors.ServiceError(404, "no_profile", f"Model {m.id!r} has an unreadable head profile.") from None
 
+    def model_id(self, model: str | None) -> str:
+        """The loaded id `model` names (the default for None); ServiceError 400/404 otherwise."""
+        return self._model(model).id
+
     def _model(self, model: str | None) -> _Model:
         if model is None:
             return self._models[self.default_model]
@@ -150,14 +177,50 @@ class Engine:
             raise errors.unknown_model(model, self.model_ids()) from None
 
     def attention(self, text: str, model: str | None = None) -> AttentionResult:
-        """Attentions of every layer and head for `text`; raises ServiceError for bad input."""
+        """Attentions of every layer and head for `text`; raises ServiceError for bad input and, above
+        `max_full_tokens` tokens, 422 full_detail_too_large (use `attention_grid` and `head`)."""
+        return self.compute(text, model, full=True)
+
+    def attention_grid(self, text: str, model: str | None = None) -> GridResult:
+        """Per-head thumbnails [L, H, t, t] (max-pooled, t = min(T, 32)) and heads_stats, up to max_tokens."""
+        res = self.compute(text, model)
+        grid, cells = max_pool(res.attentions)
+        return GridResult(res.model, res.tokens, grid.astype(np.float32), cells, res.layers, res.heads,
+                          heads_stats(res.attentions, self.causal(res.model)), res.timing_ms, res.cached)
+
+    def head(self, text: str, model: str | None, layer: object, head: object) -> HeadResult:
+        """One head's full float32 [T, T] matrix; 400/422 for a layer or head the model does not have."""
+        m = self._model(model)
+        self.check_head(m.id, layer, head)
+        res = self.compute(text, m.id)
+        return HeadResult(res.model, layer, head, res.tokens, res.attentions[layer, head].astype(np.float32),
+                          res.timing_ms, res.cached)
+
+    def check_head(self, model: str, layer: object, head: object) -> None:
+        """ServiceError 400 (not an integer) or 422 (out of range) for a layer/head `model` does not have."""
+        man = self._model(model).manifest
+        for what, value, count in (("layer", layer, man.layers), ("head", head, man.heads)):
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < count:
+                raise errors.bad_index(what, value, count, man.id)
+
+    def compute(self, text: str, model: str | None = None, *, full: bool = False) -> AttentionResult:
+        """The attentions [L, H, T, T] of `text` from the recent-results store, the shared cache or the model.
+
+        float32 up to `max_full_tokens` tokens, float16 above; `full=True` refuses texts above that bound.
+        """
         t0 = time.perf_counter()
         m = self._model(model)
         text = check_text(text, self.max_chars)
         key = cache_key(m.id, m.manifest.onnx_sha256, text)
-        hit = self.cache.get(key)
+        hit = self.store.get(key)
+        if hit is None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.store.put_result(key, *hit)
         if hit is not None:
             tokens, att = hit
+            if full and len(tokens) > self.max_full_tokens:
+                raise errors.full_too_large(len(tokens), self.max_full_tokens)
             total = (time.perf_counter() - t0) * 1000
             return AttentionResult(m.id, tokens, att, att.shape[0], att.shape[1],
                                    {"tokenize": 0.0, "queue": 0.0, "inference": 0.0, "total": total}, True, 0,
@@ -166,8 +229,11 @@ class Engine:
         t1 = time.perf_counter()
         if len(ids) > m.max_tokens:
             raise errors.too_many_tokens(len(ids), m.max_tokens, m.id)
+        if full and len(ids) > self.max_full_tokens:
+            raise errors.full_too_large(len(ids), self.max_full_tokens)
         done = self._batchers[m.id].run(ids)
         att = done.attentions
+        self.store.put_result(key, tokens, att)
         self.cache.set(key, tokens, att)
         timing = {"tokenize": (t1 - t0) * 1000, "queue": done.queue_ms, "inference": done.inference_ms,
                   "total": (time.perf_counter() - t0) * 1000}

@@ -56,3 +56,17 @@ def unknown_model(model: str, known: list[str]) -> ServiceError:
 
 def invalid_characters(what: str) -> ServiceError:
     return ServiceError(422, "invalid_characters", f"The text contains {what}, which cannot be analysed.")
+
+
+def full_too_large(count: int, limit: int) -> ServiceError:
+    return ServiceError(
+        422, "full_detail_too_large",
+        f"The text makes {count} tokens; full attentions are sent for at most {limit} tokens. "
+        "Ask for \"detail\": \"grid\" (per-head thumbnails) and POST /v1/attention/head for one head's matrix.")
+
+
+def bad_index(what: str, value: object, count: int, model: str) -> ServiceError:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return ServiceError(400, "invalid_type", f"Field {what!r} must be an integer.")
+    return ServiceError(422, f"invalid_{what}",
+                        f"{what.capitalize()} {value} does not exist; model {model!r} has {what}s 0 to {count - 1}.")

@@ -72,18 +72,24 @@ def tags_for(scores: dict[str, np.ndarray | None], shape: tuple[int, int]) -> li
 
 
 def _rounded(values: np.ndarray | None) -> list | None:
-    return None if values is None else np.round(values, 4).tolist()
+    """Rounded in float64, so JSON gets the short decimal (0.1234, not float32's 0.12340000271797180)."""
+    return None if values is None else np.round(np.asarray(values, dtype=np.float64), 4).tolist()
 
 
 def heads_stats(att: np.ndarray, causal: bool) -> dict:
-    """The API's `heads_stats`: [L][H] scores, per-query max weight and argmax key, and tags."""
-    a = np.asarray(att, dtype=np.float32)
-    scores = head_scores(a, causal)
+    """The API's `heads_stats`: [L][H] scores, per-query max weight and argmax key, and tags.
+
+    Computed one layer at a time, so a 512-token text needs float64 room for one layer, not all of them.
+    """
+    per_layer = [head_scores(np.asarray(att[layer:layer + 1], dtype=np.float32), causal)
+                 for layer in range(att.shape[0])]
+    scores = {name: None if per_layer[0][name] is None else np.concatenate([s[name] for s in per_layer])
+              for name in SCORES}
     return {
         "scores": {name: _rounded(values) for name, values in scores.items()},
-        "max_weight": np.round(a.max(-1), 4).tolist(),  # [L][H][T]
-        "argmax": a.argmax(-1).tolist(),  # [L][H][T]
-        "tags": tags_for(scores, a.shape[:2]),
+        "max_weight": _rounded(att.max(-1)),  # [L][H][T]
+        "argmax": att.argmax(-1).tolist(),  # [L][H][T]
+        "tags": tags_for(scores, att.shape[:2]),
         "thresholds": thresholds_doc(),
     }
 

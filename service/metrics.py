@@ -9,7 +9,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 
 class Metrics:
-    def __init__(self, cache_errors=lambda: 0):
+    def __init__(self, cache_errors=lambda: 0, store_bytes=lambda: 0):
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter("headgaze_http_requests", "HTTP requests by endpoint, method and status",
@@ -18,6 +18,9 @@ class Metrics:
                                  ["endpoint"], buckets=LATENCY_BUCKETS, registry=r)
         self.cache_hits = Counter("headgaze_cache_hits", "Attention requests answered from cache", ["model"], registry=r)
         self.cache_misses = Counter("headgaze_cache_misses", "Attention requests that ran the model", ["model"], registry=r)
+        self.model_runs = Counter("headgaze_model_runs", "Requests answered by running the model (not from the "
+                                  "recent-results store or the cache); batched requests count once each",
+                                  ["model"], registry=r)
         self.inference = Histogram("headgaze_inference_seconds", "onnxruntime run time per request",
                                    ["model"], buckets=LATENCY_BUCKETS, registry=r)
         self.batch_size = Histogram("headgaze_batch_size", "Requests sharing one onnxruntime run (per request)",
@@ -27,6 +30,8 @@ class Metrics:
         self.in_flight = Gauge("headgaze_attention_in_flight", "Attention requests running or waiting", registry=r)
         cache_err = Gauge("headgaze_cache_errors", "Cache backend failures since start (bypassed)", registry=r)
         cache_err.set_function(cache_errors)
+        store = Gauge("headgaze_store_bytes", "Bytes of attentions held by the recent-results store", registry=r)
+        store.set_function(store_bytes)
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -11,9 +11,12 @@ from pydantic.json_schema import models_json_schema
 
 from . import __version__
 from .schemas import (
+    AttentionGridResponse,
     AttentionRequest,
     AttentionResponse,
     Error,
+    HeadRequest,
+    HeadResponse,
     HeadsProfile,
     Health,
     ModelList,
@@ -26,15 +29,29 @@ UNAUTHORIZED = "Missing or wrong bearer token"
 
 @cache
 def _schemas() -> dict:
-    models = [(AttentionRequest, "validation")] + [
-        (m, "serialization") for m in (AttentionResponse, Error, ModelList, HeadsProfile, Health, Ready)]
+    models = [(AttentionRequest, "validation"), (HeadRequest, "validation")] + [
+        (m, "serialization") for m in (AttentionResponse, AttentionGridResponse, HeadResponse, Error, ModelList,
+                                       HeadsProfile, Health, Ready)]
     _, defs = models_json_schema(models, ref_template=REF)
     return defs["$defs"]
 
 
-def _json(desc: str, model: type | None = None) -> dict:
-    schema = {"$ref": REF.format(model=(model or Error).__name__)}
+def _json(desc: str, *models: type) -> dict:
+    refs = [{"$ref": REF.format(model=m.__name__)} for m in models or (Error,)]
+    schema = refs[0] if len(refs) == 1 else {"oneOf": refs}
     return {"description": desc, "content": {"application/json": {"schema": schema}}}
+
+
+def _body(model: type) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}}}
+
+
+FORMAT_PARAM = {"name": "format", "in": "query", "required": False,
+                "schema": {"type": "string", "enum": ["float16", "json"]}}
+COMMON_ERRORS = {"_401": UNAUTHORIZED, "_404": "Unknown model",
+                 "_413": "Body larger than the limit (body_too_large), chunked or not",
+                 "_415": "Content type is not application/json",
+                 "_503": "Queue full (overloaded, with Retry-After)"}
 
 
 def _errors(**by_status: str) -> dict:
@@ -43,10 +60,11 @@ def _errors(**by_status: str) -> dict:
 
 def openapi_document(model_ids: list[str], max_chars: int) -> dict:
     schemas = {name: dict(schema) for name, schema in _schemas().items()}
-    request = schemas["AttentionRequest"] = {**schemas["AttentionRequest"]}
-    props = request["properties"] = dict(request["properties"])
-    props["text"] = {**props["text"], "maxLength": max_chars}
-    props["model"] = {**props["model"], "anyOf": [{"type": "string", "enum": model_ids}, {"type": "null"}]}
+    for name in ("AttentionRequest", "HeadRequest"):
+        request = schemas[name] = {**schemas[name]}
+        props = request["properties"] = dict(request["properties"])
+        props["text"] = {**props["text"], "maxLength": max_chars}
+        props["model"] = {**props["model"], "anyOf": [{"type": "string", "enum": model_ids}, {"type": "null"}]}
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -61,19 +79,32 @@ def openapi_document(model_ids: list[str], max_chars: int) -> dict:
         "security": [{}, {"bearer": []}],
         "paths": {
             "/v1/attention": {"post": {
-                "summary": "Attentions for one text",
-                "parameters": [{"name": "format", "in": "query", "required": False,
-                                "schema": {"type": "string", "enum": ["float16", "json"]}}],
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": REF.format(model="AttentionRequest")}}}},
+                "summary": "Attentions for one text: every head's full matrix (detail=full) or per-head thumbnails "
+                           "(detail=grid)",
+                "parameters": [FORMAT_PARAM, {"name": "detail", "in": "query", "required": False,
+                                              "schema": {"type": "string", "enum": ["full", "grid"]}}],
+                "requestBody": _body(AttentionRequest),
                 "responses": {
-                    "200": _json("Attentions", AttentionResponse),
-                    **_errors(_400="Invalid JSON or UTF-8, wrong types, unknown fields or format",
-                              _401=UNAUTHORIZED, _404="Unknown model",
-                              _413="Body larger than the limit (body_too_large), chunked or not",
-                              _415="Content type is not application/json",
-                              _422="Empty text, text too long, too many tokens, or control characters",
-                              _503="Queue full (overloaded, with Retry-After)"),
+                    "200": _json("Attentions (detail=full) or thumbnails (detail=grid)",
+                                 AttentionResponse, AttentionGridResponse),
+                    **_errors(_400="Invalid JSON or UTF-8, wrong types, unknown fields, format or detail",
+                              _422="Empty text, text too long, too many tokens, control characters, or more "
+                                   "tokens than --max-full-tokens with detail=full (full_detail_too_large)",
+                              **COMMON_ERRORS),
+                },
+            }},
+            "/v1/attention/head": {"post": {
+                "summary": "One head's full T×T attention matrix (from the recent-results store when the text "
+                           "was just computed)",
+                "parameters": [FORMAT_PARAM],
+                "requestBody": _body(HeadRequest),
+                "responses": {
+                    "200": _json("The head's matrix", HeadResponse),
+                    **_errors(_400="Invalid JSON or UTF-8, wrong types (layer/head not integers), missing or "
+                                   "unknown fields, format",
+                              _422="Empty text, text too long, too many tokens, control characters, or a layer/head "
+                                   "the model does not have (invalid_layer, invalid_head)",
+                              **COMMON_ERRORS),
                 },
             }},
             "/v1/models": {"get": {"summary": "Loaded models with their manifest summaries",

@@ -29,9 +29,25 @@ class Error(Closed):
     error: ErrorDetail
 
 
+TEXT = Field(min_length=1, description="Not blank; no NUL/control characters except tab and newlines.")
+MODEL = Field(None, description="A loaded model id; default: the default model.")
+
+
 class AttentionRequest(Closed):
-    text: str = Field(min_length=1, description="Not blank; no NUL/control characters except tab and newlines.")
-    model: str | None = Field(None, description="A loaded model id; default: the default model.")
+    text: str = TEXT
+    model: str | None = MODEL
+    format: Literal["float16", "json"] = "float16"
+    detail: Literal["full", "grid"] = Field("full", description=(
+        "full: every head's T×T matrix in `attentions` (texts up to --max-full-tokens tokens; longer ones "
+        "get 422 full_detail_too_large); grid: per-head max-pooled thumbnails in `grid` instead (up to the "
+        "model's max_tokens)"))
+
+
+class HeadRequest(Closed):
+    text: str = TEXT
+    model: str | None = MODEL
+    layer: int = Field(ge=0, description="0 .. layers-1 of the model")
+    head: int = Field(ge=0, description="0 .. heads-1 of the model")
     format: Literal["float16", "json"] = "float16"
 
 
@@ -43,15 +59,41 @@ class Token(Closed):
     special: bool
 
 
-class Attentions(Closed):
+class Encoded(Closed):
     dtype: Literal["float16", "float32"]
-    shape: Annotated[list[int], Field(min_length=4, max_length=4,
-                                      description="[layers, heads, T, T]; row = query token, column = key token")]
     encoding: Literal["base64", "json"]
     byte_order: Literal["little"] | None = Field(None, description="float16 only")
-    data: str | list[list[list[list[float]]]] = Field(
-        description="base64 of little-endian float16 C-order bytes (float16), or nested lists [L][H][T][T] "
-                    "of float32 values (json)")
+
+
+def _shape(dims: str) -> Any:
+    return Field(min_length=len(dims.split(",")), max_length=len(dims.split(",")),
+                 description=f"[{dims}]; row = query token, column = key token")
+
+
+def _data(dims: str) -> Any:
+    return Field(description="base64 of little-endian float16 C-order bytes (float16), or nested lists "
+                             f"[{dims}] of float32 values (json)")
+
+
+Matrix4 = str | list[list[list[list[float]]]]
+
+
+class Attentions(Encoded):
+    shape: Annotated[list[int], _shape("layers, heads, T, T")]
+    data: Matrix4 = _data("L][H][T][T")
+
+
+class GridArray(Encoded):
+    shape: Annotated[list[int], _shape("layers, heads, t, t")]
+    data: Matrix4 = _data("L][H][t][t")
+    pool: Literal["max"] = Field(description="each value is the max over its block of query × key tokens")
+    cells: list[Annotated[list[int], Field(min_length=2, max_length=2)]] = Field(
+        description="t = min(T, 32) blocks [start, end) of token indices, the same for queries and keys")
+
+
+class HeadMatrix(Encoded):
+    shape: Annotated[list[int], _shape("T, T")]
+    data: str | list[list[float]] = _data("T][T")
 
 
 Grid = list[list[float]] | None  # [L][H]; null when the text is too short to show the pattern
@@ -87,6 +129,8 @@ class Timing(Closed):
 
 
 class AttentionResponse(Closed):
+    """detail=full"""
+
     model: str
     tokens: list[Token]
     layers: int
@@ -96,6 +140,31 @@ class AttentionResponse(Closed):
         "service/head_analysis.py: per-head pattern scores (means over the query rows that can show them; "
         "causal models skip row 0), per-query max weight and argmax key, and tags by these thresholds: "
         + "; ".join(f"{tag}: {rule}" for tag, rule in thresholds_doc().items())))
+    timing_ms: Timing
+    cached: bool
+
+
+class AttentionGridResponse(Closed):
+    """detail=grid: per-head thumbnails instead of the full attentions"""
+
+    model: str
+    tokens: list[Token]
+    layers: int
+    heads: int
+    grid: GridArray
+    heads_stats: HeadsStats
+    timing_ms: Timing
+    cached: bool
+
+
+class HeadResponse(Closed):
+    """One head's full T×T matrix"""
+
+    model: str
+    layer: int
+    head: int
+    tokens: list[Token]
+    attention: HeadMatrix
     timing_ms: Timing
     cached: bool
 
@@ -177,4 +246,5 @@ class Ready(Closed):
     queue: QueueState
 
 
-COMPONENTS = (Error, AttentionRequest, AttentionResponse, ModelList, HeadsProfile, Health, Ready)
+COMPONENTS = (Error, AttentionRequest, AttentionResponse, AttentionGridResponse, HeadRequest, HeadResponse,
+              ModelList, HeadsProfile, Health, Ready)

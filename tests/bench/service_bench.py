@@ -5,6 +5,10 @@ HTTP (uncached), in-process (Engine, uncached), PyTorch eager from the same sour
 ratio (torch p50 / in-process p50), cached-repeat latency (service-side from Server-Timing, and the
 HTTP round trip), payload bytes for both encodings, and the max |onnxruntime - torch| attention diff.
 
+Then, for a 512-token paragraph of prose per model: the grid request (detail=grid, model run), a head
+request and a repeated grid answered from the recent-results store, their response bytes, and the
+service's peak RSS (VmHWM) with both models loaded and the store filled with 512-token texts.
+
 Usage: python -m tests.bench.service_bench [--models-dir models] [--iters 25] [--budget 15] [--models smollm2-135m,minilm-l6]
                                            [--threads N] [--json results.json]
 Torch is used here only (never in service/).
@@ -28,7 +32,9 @@ import requests
 from service.batching import pad_batch
 from service.cache import make_backend
 from service.engine import Engine
-from tests.support.env import REPO
+from service.tokens import load_tokenizer
+from tests.support.env import REPO, clean_env
+from tests.support.prose import prose_of_tokens
 from tests.support.service import ServiceProcess
 
 TEXTS = ["Hello", "The cat sat on a mat", "The quick brown fox jumps over the lazy dog again."]
@@ -43,19 +49,68 @@ def pct(xs: list[float]) -> tuple[float, float, float]:
 class Service(ServiceProcess):
     """The service under test (tests/support/service.py), started and ready; posts raise on HTTP errors."""
 
-    def __init__(self, models_dir: str, threads: int | None, cache: str):
-        extra = ["--threads", str(threads)] if threads else []
+    def __init__(self, models_dir: str, threads: int | None, cache: str, *extra: str, env: dict | None = None):
+        extra = (*extra, "--threads", str(threads)) if threads else extra
         super().__init__(["--models-dir", models_dir, "--cache", cache, *extra],
-                         Path(tempfile.mkdtemp()) / "service.log")
+                         Path(tempfile.mkdtemp()) / "service.log", env=env)
         try:
             self.start()
         except RuntimeError as exc:
             raise SystemExit(f"service failed to start: {exc}") from None
 
-    def post(self, text: str, model: str, fmt: str = "float16") -> requests.Response:
-        resp = super().post({"text": text, "model": model}, params={"format": fmt})
+    def post(self, text: str, model: str, fmt: str = "float16", **fields) -> requests.Response:
+        resp = super().post({"text": text, "model": model, **fields}, params={"format": fmt})
         resp.raise_for_status()
         return resp
+
+    def head(self, text: str, model: str, layer: int, head: int) -> requests.Response:
+        resp = self.request("POST", "/v1/attention/head", json={"text": text, "model": model, "layer": layer,
+                                                                 "head": head})
+        resp.raise_for_status()
+        return resp
+
+    def memory_mb(self) -> dict[str, float]:
+        """VmHWM (peak) and VmRSS of the service process, MiB."""
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        return {k: int(re.search(rf"^{k}:\s+(\d+) kB", status, re.M).group(1)) / 1024 for k in ("VmHWM", "VmRSS")}
+
+
+LONG_TOKENS = 512
+MALLOC_ARENAS = "2"  # as README recommends for long texts: glibc keeps fewer per-thread arenas of freed blocks
+
+
+def long_text_rows(models_dir: str, model_ids: list[str], threads: int | None, iters: int) -> tuple[list[dict], dict]:
+    """512-token rows (grid with a model run, head and grid from the store) and the service's memory."""
+    texts = {m: [prose_of_tokens(load_tokenizer(Path(models_dir) / m / "tokenizer.json"), LONG_TOKENS,
+                                 prefix=f"Part {i}.") for i in range(4)] for m in model_ids}
+    rows = []
+    fresh = Service(models_dir, threads, "none", "--store-mb", "0")  # no store: every grid runs the model
+    try:
+        for m in model_ids:
+            inference: list[float] = []
+            wall = timed(lambda m=m, inference=inference: inference.append(
+                fresh.post(texts[m][0], m, detail="grid").json()["timing_ms"]["inference"]), iters)
+            rows.append({"model": m, "grid_http": pct(wall), "inference": pct(inference[WARMUP:])})
+    finally:
+        fresh.stop()
+    srv = Service(models_dir, threads, "simple", env=clean_env(MALLOC_ARENA_MAX=MALLOC_ARENAS))
+    at_start = srv.memory_mb()["VmRSS"]
+    try:
+        for row in rows:
+            m, text = row["model"], texts[row["model"]][0]
+            grid = srv.post(text, m, detail="grid")
+            row["grid_bytes"] = len(grid.content)
+            row["head_bytes"] = len(srv.head(text, m, 0, 0).content)
+            row["head_http"] = pct(timed(lambda m=m, t=text: srv.head(t, m, 1, 1), iters))
+            row["grid_cached_http"] = pct(timed(lambda m=m, t=text: srv.post(t, m, detail="grid"), iters))
+        for i in range(1, 4):  # fill the store (and keep it full) with more 512-token texts
+            for m in model_ids:
+                srv.post(texts[m][i], m, detail="grid")
+        memory = {**srv.memory_mb(), "at_start": at_start, "store": float(re.search(
+            r"^headgaze_store_bytes (\S+)$", srv.get("/metrics").text, re.M).group(1)) / (1 << 20)}
+    finally:
+        srv.stop()
+    return rows, memory
 
 
 def timed(fn, iters: int) -> list[float]:
@@ -122,9 +177,9 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    uncached = Service(args.models_dir, args.threads, "none")
+    uncached = Service(args.models_dir, args.threads, "none", "--store-mb", "0")
     cached = Service(args.models_dir, args.threads, "simple")
-    engine = Engine(args.models_dir, threads=args.threads, cache=make_backend("none"))
+    engine = Engine(args.models_dir, threads=args.threads, cache=make_backend("none"), store_mb=0)
     tmodels = {m: load_torch_model(orjson.loads((Path(args.models_dir) / m / "manifest.json").read_bytes()))
                for m in model_ids}
     try:
@@ -198,9 +253,25 @@ def main() -> None:
               f"{'met' if worst >= 4 else 'NOT met'} ({worst:.2f}x); cached repeat <= 2 ms service-side: "
               f"{'met' if max(r['cached_server'][0] for r in smol) <= 2 else 'NOT met'}; "
               f"max abs diff <= 1e-4: {'met' if max(r['max_diff'] for r in smol) <= 1e-4 else 'NOT met'}")
+    long_rows, memory = long_text_rows(args.models_dir, model_ids, args.threads, min(args.iters, 8))
+    print()
+    head = ("| model | tokens | grid request (model run) HTTP p50/p95 ms | of which onnxruntime p50 ms "
+            "| grid again (store) p50 ms | head (store) p50 ms | grid response bytes | head response bytes |")
+    print(head)
+    print("|" + "---|" * head.count(" | ") + "---|")
+    for r in long_rows:
+        print(f"| {r['model']} | {LONG_TOKENS} | {r['grid_http'][0]:.0f} / {r['grid_http'][1]:.0f} | {r['inference'][0]:.0f} "
+              f"| {r['grid_cached_http'][0]:.0f} | {r['head_http'][0]:.1f} | {r['grid_bytes']:,} | {r['head_bytes']:,} |")
+    print()
+    print(f"service memory (MALLOC_ARENA_MAX={MALLOC_ARENAS}), both models loaded, store filled with 512-token texts "
+          f"(default --store-mb): "
+          f"RSS at start {memory['at_start']:.0f} MiB; after: peak RSS (VmHWM) {memory['VmHWM']:.0f} MiB, "
+          f"RSS {memory['VmRSS']:.0f} MiB, of which the store {memory['store']:.0f} MiB; goal <= 1.5 GB: "
+          f"{'met' if memory['VmHWM'] <= 1536 else 'NOT met'} (1.5 GiB = 1536 MiB)")
     if args.json:
         Path(args.json).write_bytes(orjson.dumps(
-            [{**r, "text": t} for (_, t), r in rows.items()], option=orjson.OPT_INDENT_2))
+            {"rows": [{**r, "text": t} for (_, t), r in rows.items()], "long": long_rows, "memory": memory},
+            option=orjson.OPT_INDENT_2))
 
 
 if __name__ == "__main__":

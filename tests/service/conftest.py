@@ -37,9 +37,10 @@ def server(models_dir, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def limited_server(models_dir, tmp_path_factory):
-    """Bearer token on, queue limit 0 (one request at a time), a Redis cache URL nobody listens on."""
+    """Bearer token on, queue limit 0 (one request at a time), a Redis cache URL nobody listens on and no
+    recent-results store (so every repeat asks the dead cache)."""
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"
-    srv = _started(["--models-dir", str(models_dir), "--queue-limit", "0", "--cache", dead_redis],
+    srv = _started(["--models-dir", str(models_dir), "--queue-limit", "0", "--cache", dead_redis, "--store-mb", "0"],
                    tmp_path_factory.mktemp("limited") / "service.log",
                    env=clean_env(HEADGAZE_API_TOKEN=API_TOKEN), token=API_TOKEN)
     yield srv

@@ -51,7 +51,7 @@ def test_models_lists_each_manifest_summary(server, models_dir):
         assert summary["causal"] == manifest["causal"]
         assert summary["onnx"]["sha256"] == manifest["onnx"]["sha256"]
         assert summary["provider"] == "CPUExecutionProvider"
-        assert summary["max_tokens"] == min(128, manifest["max_tokens"])
+        assert summary["max_tokens"] == min(512, manifest["max_tokens"])
         assert summary["default"] is (mid == "smollm2-135m")
 
 
@@ -188,12 +188,12 @@ def test_health_ready_and_openapi_document(server):
     assert ready["status"] == "ready" and set(ready["models"]) == {"smollm2-135m", "minilm-l6"}
     doc = server.get("/openapi.json").json()
     assert doc["openapi"].startswith("3.")
-    assert set(doc["paths"]) == {"/v1/attention", "/v1/models", "/v1/models/{model_id}/heads", "/healthz", "/readyz",
+    assert set(doc["paths"]) == {"/v1/attention", "/v1/attention/head", "/v1/models", "/v1/models/{model_id}/heads", "/healthz", "/readyz",
                                  "/metrics", "/openapi.json"}
     req = doc["components"]["schemas"]["AttentionRequest"]
-    assert set(req["properties"]) == {"text", "model", "format"} and req["additionalProperties"] is False
+    assert set(req["properties"]) == {"text", "model", "format", "detail"} and req["additionalProperties"] is False
     assert req["properties"]["model"]["anyOf"][0]["enum"] == ready["models"]
-    assert req["properties"]["text"]["maxLength"] == 200
+    assert req["properties"]["text"]["maxLength"] == 4000
     documented = set(doc["paths"]["/v1/attention"]["post"]["responses"])
     assert {"200", "400", "401", "404", "413", "415", "422", "503"} <= documented
     resp_schema = doc["components"]["schemas"]["AttentionResponse"]
@@ -232,7 +232,15 @@ def test_the_schema_check_fails_on_drift(server):
     check = server.on_response
     drifted = copy.deepcopy(body)
     drifted["timing_ms"]["warmup"] = 1.0
-    validator = check.validator("/v1/attention", "post", "200")
+    from jsonschema import Draft202012Validator
+
+    from tests.support.openapi import BASE
+
+    # the 200 answer is oneOf(full, grid): check against the full response's own schema for a precise error
+    validator = Draft202012Validator({"$ref": f"{BASE}#/components/schemas/AttentionResponse"},
+                                     registry=check.registry)
+    with pytest.raises(jsonschema.ValidationError):
+        check.validator("/v1/attention", "post", "200").validate(drifted)
     with pytest.raises(jsonschema.ValidationError, match="warmup"):
         validator.validate(drifted)
     del drifted["timing_ms"]["warmup"], drifted["timing_ms"]["queue"]

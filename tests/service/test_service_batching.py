@@ -19,7 +19,7 @@ TEXTS = ["a", "fluffy blue monster", "The quick brown fox jumps over the lazy do
 
 @pytest.fixture(scope="module")
 def engine(models_dir):
-    return Engine(models_dir, cache=make_backend("none"), warmup=False, verify=False)
+    return Engine(models_dir, cache=make_backend("none"), warmup=False, verify=False, store_mb=0)
 
 
 @pytest.mark.parametrize("model_id", ["smollm2-135m", "minilm-l6"])
@@ -84,3 +84,31 @@ def test_concurrent_engine_requests_match_sequential(engine):
     for text, res in zip(TEXTS, results, strict=True):
         assert res.batch_size >= 1 and not res.cached
         assert np.abs(res.attentions - sequential[text]).max() <= 1e-4
+
+
+def test_a_batch_is_capped_by_its_padded_size():
+    """Waiting requests join the next run only while batch × width² × cell_bytes stays within max_bytes."""
+    release, started = threading.Event(), threading.Event()
+    calls: list[list[int]] = []
+
+    def run_batch(batch):
+        calls.append([len(ids) for ids in batch])
+        if len(calls) == 1:
+            started.set()
+            assert release.wait(30), "the test never released the first run"
+        return [np.zeros((1, 1, len(ids), len(ids)), dtype=np.float32) for ids in batch]
+
+    # cell_bytes 1: two 10-token texts pad to 2·10² = 200 bytes (fits 250), a third would make 300
+    batcher = MicroBatcher(run_batch, threading.Lock(), max_batch=8, cell_bytes=1, max_bytes=250)
+    with ThreadPoolExecutor(6) as pool:
+        first = pool.submit(batcher.run, [0])
+        assert started.wait(30), "the first request never started its run"
+        rest = [pool.submit(batcher.run, [1] * n) for n in (10, 10, 10, 20)]
+        wait_until(lambda: batcher.waiting() == 4, "four requests wait behind the running batch")
+        release.set()
+        for f in [first, *rest]:
+            f.result(10)
+    assert calls[0] == [1]
+    assert all(len(c) * max(c) ** 2 <= 250 or len(c) == 1 for c in calls[1:])
+    assert sorted(n for c in calls[1:] for n in c) == [10, 10, 10, 20]
+    assert [20] in calls[1:]  # over the budget with anyone else: it runs alone

@@ -28,7 +28,9 @@ def _no_headgaze_env(monkeypatch):
 def test_defaults():
     a = parse_args([])
     assert (a.host, a.port, a.models_dir, a.device, a.threads) == ("127.0.0.1", 8000, "models", "auto", None)
-    assert (a.max_chars, a.max_tokens, a.queue_limit, a.cache, a.api_token, a.spinning) == (200, 128, 8, "simple", None, False)
+    assert (a.max_chars, a.max_tokens, a.queue_limit, a.cache, a.api_token, a.spinning) == (4000, 512, 8, "simple", None, False)
+    assert (a.max_full_tokens, a.store_mb, a.batch_mb) == (128, 192, 320)
+    assert parse_args(["--store-mb", "0", "--max-chars", "10000"]).store_mb == 0
     assert a.verify is True and a.max_batch == 8 and a.log_level == "INFO"
     assert a.http_threads == a.queue_limit + 4 and a.cache_entries == 256
 
@@ -86,6 +88,10 @@ BAD_SERVICE = [
     ([], {"HEADGAZE_PORT": "70000"}, "HEADGAZE_PORT"),
     (["--queue-limit", "-1"], {}, "--queue-limit"),
     (["--max-chars", "0"], {}, "--max-chars"),
+    (["--max-chars", "10001"], {}, "10001 is not in the range 1<=x<=10000"),
+    (["--max-full-tokens", "0"], {}, "--max-full-tokens"),
+    ([], {"HEADGAZE_STORE_MB": "-1"}, "HEADGAZE_STORE_MB"),
+    (["--batch-mb", "0"], {}, "--batch-mb"),
     (["--max-tokens", "1"], {}, "--max-tokens"),
     (["--threads", "0"], {}, "--threads"),
     ([], {"HEADGAZE_HTTP_THREADS": "two"}, "HEADGAZE_HTTP_THREADS"),

@@ -40,7 +40,7 @@ def test_unknown_token_is_not_special(engine):
 
 
 def test_engine_raises_service_errors(engine):
-    cases = [("", None, "empty_text"), ("x" * 201, None, "text_too_long"), ("hi", "nope", "unknown_model"),
+    cases = [("", None, "empty_text"), ("x" * 4001, None, "text_too_long"), ("hi", "nope", "unknown_model"),
              (b"bytes", None, "invalid_type"), ("a\x00", None, "invalid_characters")]
     for text, model, code in cases:
         with pytest.raises(ServiceError) as exc:
@@ -61,8 +61,16 @@ def test_filesystem_cache_survives_a_restart(minilm_dir, tmp_path):
 
 
 def test_cache_none_never_hits(minilm_dir):
-    eng = Engine(minilm_dir, cache=make_backend("none"), warmup=False)
+    eng = Engine(minilm_dir, cache=make_backend("none"), warmup=False, store_mb=0)
     assert not eng.attention("x y").cached and not eng.attention("x y").cached
+
+
+def test_the_recent_results_store_answers_repeats_and_is_bounded(minilm_dir):
+    eng = Engine(minilm_dir, cache=make_backend("none"), warmup=False, store_mb=1)
+    assert not eng.attention("x y").cached and eng.attention("x y").cached
+    long = "word " * 200  # 202 tokens: 6·12·202²·2 bytes of float16 > 1 MiB, never kept
+    assert not eng.attention_grid(long).cached and not eng.attention_grid(long).cached
+    assert 0 < eng.store.bytes <= 1 << 20
 
 
 class Broken:
@@ -134,12 +142,12 @@ def test_torch_is_not_imported_while_serving(minilm_dir):
 
 
 def test_results_over_the_size_cap_are_not_cached(minilm_dir):
-    eng = Engine(minilm_dir, cache=SafeCache(make_backend(None), max_item_bytes=100), warmup=False)
+    eng = Engine(minilm_dir, cache=SafeCache(make_backend(None), max_item_bytes=100), warmup=False, store_mb=0)
     first = eng.attention("far more than one hundred bytes of attention")
     assert first.attentions.nbytes > 100
     assert eng.attention("far more than one hundred bytes of attention").cached is False
     small = Engine(minilm_dir, cache=SafeCache(make_backend(None), max_item_bytes=first.attentions.nbytes),
-                   warmup=False)
+                   warmup=False, store_mb=0)
     small.attention("far more than one hundred bytes of attention")
     assert small.attention("far more than one hundred bytes of attention").cached is True
 

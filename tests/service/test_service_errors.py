@@ -8,7 +8,7 @@ CASES = [
     # (description, kwargs for server.post, status, code)
     ("empty text", {"body": {"text": ""}}, 422, "empty_text"),
     ("whitespace only", {"body": {"text": " \t\n  \u3000"}}, 422, "empty_text"),
-    ("text too long", {"body": {"text": "a" * 201}}, 422, "text_too_long"),
+    ("text too long", {"body": {"text": "a" * 4001}}, 422, "text_too_long"),
     ("unknown model", {"body": {"text": "hi", "model": "gpt-9"}}, 404, "unknown_model"),
     ("invalid json", {"raw": b'{"text": "hi"'}, 400, "invalid_json"),
     ("json not an object", {"raw": b'["hi"]'}, 400, "invalid_json"),
@@ -44,11 +44,12 @@ def test_bad_input_gets_json_error(server, kwargs, status, code):
 
 
 def test_too_many_tokens(server):
-    text = "🙂" * 100  # 100 characters, well over 128 byte-level tokens
-    resp = server.post({"text": text})
-    assert resp.status_code == 422
-    err = resp.json()["error"]
-    assert err["code"] == "too_many_tokens" and "128" in err["message"]
+    text = "🙂" * 1000  # 1000 characters, 2001 byte-level tokens: over the default 512
+    for detail in ("full", "grid"):
+        resp = server.post({"text": text, "detail": detail})
+        assert resp.status_code == 422
+        err = resp.json()["error"]
+        assert err["code"] == "too_many_tokens" and "512" in err["message"]
 
 
 def test_no_content_type_is_415(server):
@@ -76,7 +77,7 @@ def test_wrong_method_and_unknown_path(server):
     "Z\u0351\u0352\u0357a\u0346l\u0315g\u0310o",  # zalgo
     "tab\there\nnewline\r\n",
     "\ufeffzero\u200bwidth\u200d",
-    "a" * 200,  # exactly the limit
+    "x" + " " * 3999,  # exactly the default limit of 4000 characters, few tokens
     "<|im_start|>user",  # a special token typed as text
 ])
 @pytest.mark.parametrize("model", ["smollm2-135m", "minilm-l6"])

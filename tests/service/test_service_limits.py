@@ -62,17 +62,17 @@ def test_dead_redis_is_bypassed(limited_server):
 
 
 class GatedEngine:
-    """Wraps a real Engine: every attention call waits at a gate until the test opens it."""
+    """Wraps a real Engine: every compute call (what both attention endpoints run) waits at a gate until the test opens it."""
 
     def __init__(self, engine):
         self._engine = engine
         self.gate = threading.Event()
         self.entered = threading.Semaphore(0)
 
-    def attention(self, *args, **kwargs):
+    def compute(self, *args, **kwargs):
         self.entered.release()
         assert self.gate.wait(60), "the test never opened the gate"
-        return self._engine.attention(*args, **kwargs)
+        return self._engine.compute(*args, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self._engine, name)

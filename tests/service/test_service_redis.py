@@ -9,7 +9,9 @@ from tests.support.service import ServiceProcess
 
 def test_redis_cache_hits_and_survives_redis_dying(redis_server, minilm_dir, tmp_path):
     client = redis_server.client()
-    srv = ServiceProcess(["--models-dir", str(minilm_dir), "--cache", redis_server.url], tmp_path / "service.log")
+    # no recent-results store: every repeat goes to Redis
+    srv = ServiceProcess(["--models-dir", str(minilm_dir), "--cache", redis_server.url, "--store-mb", "0"],
+                         tmp_path / "service.log")
     try:
         srv.start()
         text = f"shared through redis {uuid.uuid4().hex[:6]}"
