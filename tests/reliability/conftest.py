@@ -62,8 +62,9 @@ def minilm_only(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def replicas(redis_server, minilm_only, tmp_path):
-    servers = [ServiceProcess(["--models-dir", str(minilm_only), "--cache", redis_server.url, "--threads", "1"],
-                              tmp_path / f"replica-{i}.log") for i in range(2)]
+    # --store-mb 0: no in-process store in front of Redis, so every repeat shows what the shared cache does
+    servers = [ServiceProcess(["--models-dir", str(minilm_only), "--cache", redis_server.url, "--threads", "1",
+                               "--store-mb", "0"], tmp_path / f"replica-{i}.log") for i in range(2)]
     try:
         for server in servers:
             server.start()
