@@ -52,6 +52,7 @@ class AttentionParts:
     head_dim: int
     hooks: bool  # BERT family: q, k, v come from hooks on the projections
     scale: float | None = None  # what q·kᵀ is multiplied by (set by qk_support's dry run)
+    gram: torch.Tensor | None = None  # W_O^hᵀ W_O^h per head, computed once, a constant of the graph
 
 
 @dataclass
@@ -62,14 +63,25 @@ class LayerRecord:
     scale: float
 
 
-def value_output_norms(value: torch.Tensor, o_weight: torch.Tensor, heads: int) -> torch.Tensor:
-    """‖v_j W_O^h‖ for every head h and token j: value [B, KV, T, d], o_weight [hidden, H*d] → [B, H, T]."""
+def value_gram(o_weight: torch.Tensor, heads: int) -> torch.Tensor:
+    """Per head G_h = W_O^hᵀ W_O^h [H, d, d], in float64 then float32: ‖v W_O^hᵀ‖² = v G_h vᵀ."""
+    with torch.no_grad():
+        w = o_weight.detach().double().reshape(o_weight.shape[0], heads, -1).transpose(0, 1)  # [H, hidden, d]
+        return torch.matmul(w.transpose(1, 2), w).float()
+
+
+def value_output_norms(value: torch.Tensor, gram: torch.Tensor) -> torch.Tensor:
+    """‖v_j W_O^h‖ for every head h and token j: value [B, KV, T, d], gram [H, d, d] → [B, H, T].
+
+    The Gram matrices are a constant of the graph (H·d² floats per layer, not a transposed copy of
+    W_O) and cost T·H·d² multiply-adds instead of T·H·d·hidden.
+    """
+    heads = gram.shape[0]
     batch, kv_heads, tokens, dim = value.shape
     per_head = value[:, :, None].expand(batch, kv_heads, heads // kv_heads, tokens, dim)
     per_head = per_head.reshape(batch, heads, tokens, dim)  # head h reads kv head h // (H / KV)
-    w = o_weight.reshape(o_weight.shape[0], heads, dim).permute(1, 2, 0)  # [H, d, hidden]
-    out = torch.matmul(per_head, w)  # [B, H, T, hidden]
-    return out.pow(2).sum(-1).sqrt()
+    squared = (torch.matmul(per_head, gram.to(value.dtype)) * per_head).sum(-1)
+    return squared.clamp_min(0).sqrt()
 
 
 class Recorder:
@@ -83,7 +95,9 @@ class Recorder:
         part = self.by_module.get(id(module))
         if part is None:
             return
-        norms = value_output_norms(value, part.o.weight, part.heads)
+        if part.gram is None:
+            part.gram = value_gram(part.o.weight, part.heads)
+        norms = value_output_norms(value, part.gram)
         self.layers.append(LayerRecord(query, key, norms, float(scale)))
 
 
