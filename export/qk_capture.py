@@ -74,14 +74,17 @@ def value_output_norms(value: torch.Tensor, gram: torch.Tensor) -> torch.Tensor:
     """‖v_j W_O^h‖ for every head h and token j: value [B, KV, T, d], gram [H, d, d] → [B, H, T].
 
     The Gram matrices are a constant of the graph (H·d² floats per layer, not a transposed copy of
-    W_O) and cost T·H·d² multiply-adds instead of T·H·d·hidden.
+    W_O) and cost T·H·d² multiply-adds instead of T·H·d·hidden. Grouped-query heads broadcast:
+    query head h = kv·(H/KV) + r reads kv head kv, so the grams are viewed as [KV, H/KV, d, d].
     """
-    heads = gram.shape[0]
-    batch, kv_heads, tokens, dim = value.shape
-    per_head = value[:, :, None].expand(batch, kv_heads, heads // kv_heads, tokens, dim)
-    per_head = per_head.reshape(batch, heads, tokens, dim)  # head h reads kv head h // (H / KV)
-    squared = (torch.matmul(per_head, gram.to(value.dtype)) * per_head).sum(-1)
-    return squared.clamp_min(0).sqrt()
+    heads, dim = gram.shape[0], gram.shape[-1]
+    kv_heads = value.shape[1]
+    if kv_heads == heads:
+        return (torch.matmul(value, gram) * value).sum(-1).clamp_min(0).sqrt()
+    v = value.unsqueeze(2)  # [B, KV, 1, T, d]
+    grouped = gram.reshape(kv_heads, heads // kv_heads, dim, dim)
+    squared = (torch.matmul(v, grouped) * v).sum(-1)  # [B, KV, H/KV, T]
+    return squared.clamp_min(0).sqrt().flatten(1, 2)
 
 
 class Recorder:
