@@ -187,28 +187,23 @@ def recording(parts: list[AttentionParts]):
 def _bert_hooks(part: AttentionParts, recorder: Recorder):
     seen: dict[str, torch.Tensor] = {}
 
-    def keep(name):
-        def hook(_module, _inputs, output):
-            seen[name] = output
+    def keep(name, heads):
+        def hook(_module, inputs, output):
+            # the very ops BertSelfAttention applies (view(batch, -1, H, d) with batch read from
+            # the projection's input), so onnxruntime's common-subexpression pass can merge them
+            batch = inputs[0].shape[0]
+            seen[name] = output.view(batch, -1, heads, part.head_dim).transpose(1, 2)
 
         return hook
 
-    def split(x: torch.Tensor, heads: int) -> torch.Tensor:
-        return x.view(x.shape[0], x.shape[1], heads, part.head_dim).transpose(1, 2)
-
     def done(module, _inputs, _output):
-        q, k, v = (
-            split(seen["q"], part.heads),
-            split(seen["k"], part.kv_heads),
-            split(seen["v"], part.kv_heads),
-        )
-        recorder.record(module, q, k, v, part.head_dim**-0.5)
+        recorder.record(module, seen["q"], seen["k"], seen["v"], part.head_dim**-0.5)
         seen.clear()
 
     return [
-        part.q.register_forward_hook(keep("q")),
-        part.k.register_forward_hook(keep("k")),
-        part.v.register_forward_hook(keep("v")),
+        part.q.register_forward_hook(keep("q", part.heads)),
+        part.k.register_forward_hook(keep("k", part.kv_heads)),
+        part.v.register_forward_hook(keep("v", part.kv_heads)),
         part.module.register_forward_hook(done),
     ]
 

@@ -79,7 +79,29 @@ def export_with_qk(folder: Path, out_dir: Path, arch, onnx_config) -> tuple[Path
     onnx_path = out_dir / "model.onnx"
     if not onnx_path.is_file():
         raise ExportError(f"optimum wrote no model.onnx into {out_dir}")
+    if qk.enabled:
+        declare_head_dims(onnx_path, parts[0])
     return onnx_path, qk
+
+
+def declare_head_dims(onnx_path: Path, part: AttentionParts) -> None:
+    """Write the static head counts and head_dim into the outputs' declared shapes.
+
+    With q and k as graph outputs, torch's ONNX shape inference leaves the head axis of
+    `attentions.{i}` and the head_dim axis of q/k symbolic; the verification then proves the
+    real shapes. Tensors stored as external data stay where they are.
+    """
+    import onnx
+
+    model = onnx.load(str(onnx_path), load_external_data=False)
+    static = {"attentions": {1: part.heads}, "queries": {1: part.heads, 3: part.head_dim},
+              "keys": {1: part.kv_heads, 3: part.head_dim}, "value_norms": {1: part.heads}}  # fmt: skip
+    for output in model.graph.output:
+        dims = output.type.tensor_type.shape.dim
+        for axis, size in static.get(output.name.split(".")[0], {}).items():
+            dims[axis].Clear()
+            dims[axis].dim_value = size
+    onnx.save(model, str(onnx_path))
 
 
 def manifest_fields(qk: QkExport, output_names: list[str]) -> dict:

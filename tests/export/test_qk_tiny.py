@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
@@ -51,6 +52,12 @@ def test_qk_outputs_are_exported_and_verified(exported, name, kv_heads, causal):
         f"{k}.{i}" for k in ("attentions", "queries", "keys", "value_norms") for i in range(2)
     ]
     assert manifest["qk_scales"] == pytest.approx([16**-0.5] * 2)  # head_dim 64 / 4 heads
+    graph = onnx.load(str(folder / "model.onnx"), load_external_data=False).graph
+    dims = {o.name: [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim] for o in graph.output}
+    assert dims["attentions.1"] == ["batch_size", 4, "sequence_length", "sequence_length"]
+    assert dims["queries.1"] == ["batch_size", 4, "sequence_length", 16]
+    assert dims["keys.1"] == ["batch_size", kv_heads, "sequence_length", 16]
+    assert dims["value_norms.1"] == ["batch_size", 4, "sequence_length"]
     qk = manifest["parity"]["qk"]
     assert qk["probes"] == len(manifest["parity"]["probes"])
     assert qk["max_score_softmax_diff"] <= 1e-5
