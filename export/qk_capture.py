@@ -52,7 +52,7 @@ class AttentionParts:
     head_dim: int
     hooks: bool  # BERT family: q, k, v come from hooks on the projections
     scale: float | None = None  # what q·kᵀ is multiplied by (set by qk_support's dry run)
-    gram: torch.Tensor | None = None  # W_O^hᵀ W_O^h per head, computed once, a constant of the graph
+    factor: torch.Tensor | None = None  # per head R_hᵀ (W_O^h = Q R), computed once, a graph constant
 
 
 @dataclass
@@ -63,28 +63,29 @@ class LayerRecord:
     scale: float
 
 
-def value_gram(o_weight: torch.Tensor, heads: int) -> torch.Tensor:
-    """Per head G_h = W_O^hᵀ W_O^h [H, d, d], in float64 then float32: ‖v W_O^hᵀ‖² = v G_h vᵀ."""
+def value_factor(o_weight: torch.Tensor, heads: int) -> torch.Tensor:
+    """Per head Rᵀ [H, d, d] from the QR decomposition W_O^h = Q R (float64): ‖v W_O^hᵀ‖ = ‖v Rᵀ‖,
+    since Q has orthonormal columns. A d × d constant instead of the hidden × d slice."""
     with torch.no_grad():
         w = o_weight.detach().double().reshape(o_weight.shape[0], heads, -1).transpose(0, 1)  # [H, hidden, d]
-        return torch.matmul(w.transpose(1, 2), w).float()
+        return torch.linalg.qr(w).R.transpose(1, 2).float()
 
 
-def value_output_norms(value: torch.Tensor, gram: torch.Tensor) -> torch.Tensor:
-    """‖v_j W_O^h‖ for every head h and token j: value [B, KV, T, d], gram [H, d, d] → [B, H, T].
+def value_output_norms(value: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """‖v_j W_O^h‖ for every head h and token j: value [B, KV, T, d], factor [H, d, d] → [B, H, T].
 
-    The Gram matrices are a constant of the graph (H·d² floats per layer, not a transposed copy of
-    W_O) and cost T·H·d² multiply-adds instead of T·H·d·hidden. Grouped-query heads broadcast:
-    query head h = kv·(H/KV) + r reads kv head kv, so the grams are viewed as [KV, H/KV, d, d].
+    The factors are a constant of the graph (H·d² floats per layer, not a copy of W_O) and cost
+    T·H·d² multiply-adds instead of T·H·d·hidden: one MatMul and one ReduceL2 per layer.
+    Grouped-query heads broadcast: query head h = kv·(H/KV) + r reads kv head kv, so the factors
+    are viewed as [KV, H/KV, d, d].
     """
-    heads, dim = gram.shape[0], gram.shape[-1]
+    heads, dim = factor.shape[0], factor.shape[-1]
     kv_heads = value.shape[1]
     if kv_heads == heads:
-        return (torch.matmul(value, gram) * value).sum(-1).clamp_min(0).sqrt()
-    v = value.unsqueeze(2)  # [B, KV, 1, T, d]
-    grouped = gram.reshape(kv_heads, heads // kv_heads, dim, dim)
-    squared = (torch.matmul(v, grouped) * v).sum(-1)  # [B, KV, H/KV, T]
-    return squared.clamp_min(0).sqrt().flatten(1, 2)
+        return torch.linalg.vector_norm(torch.matmul(value, factor), dim=-1)
+    grouped = factor.reshape(kv_heads, heads // kv_heads, dim, dim)
+    norms = torch.linalg.vector_norm(torch.matmul(value.unsqueeze(2), grouped), dim=-1)  # [B, KV, H/KV, T]
+    return norms.flatten(1, 2)
 
 
 class Recorder:
@@ -98,9 +99,9 @@ class Recorder:
         part = self.by_module.get(id(module))
         if part is None:
             return
-        if part.gram is None:
-            part.gram = value_gram(part.o.weight, part.heads)
-        norms = value_output_norms(value, part.gram)
+        if part.factor is None:
+            part.factor = value_factor(part.o.weight, part.heads)
+        norms = value_output_norms(value, part.factor)
         self.layers.append(LayerRecord(query, key, norms, float(scale)))
 
 
