@@ -136,3 +136,18 @@ def test_fused_qkv_model_exports_attentions_only(exported):
     assert manifest["outputs"] == ["attentions.0", "attentions.1"] and "qk" not in manifest["parity"]
     session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
     assert [o.name for o in session.get_outputs()] == manifest["outputs"]
+
+
+@pytest.mark.parametrize("kv_heads", [6, 2])
+def test_value_output_norms_match_the_direct_product(kv_heads):
+    """The graph's ‖v Rᵀ‖ (QR factor of each head's W_O slice) equals ‖v W_O^hᵀ‖, with GQA sharing."""
+    from export.qk_capture import value_factor, value_output_norms
+
+    torch.manual_seed(1)
+    heads, dim, hidden = 6, 8, 48
+    value, w = torch.randn(2, kv_heads, 5, dim), torch.randn(hidden, heads * dim)
+    got = value_output_norms(value, value_factor(w, heads))
+    for h in range(heads):
+        v = value[:, h // (heads // kv_heads)].double()
+        want = (v @ w[:, h * dim : (h + 1) * dim].double().T).norm(dim=-1)
+        np.testing.assert_allclose(got[:, h].numpy(), want.numpy(), rtol=1e-5)
