@@ -14,7 +14,6 @@ config of a family with the same inputs (FALLBACK_CONFIGS), and the parity check
 from __future__ import annotations
 
 import functools
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,23 +106,8 @@ def attention_onnx_config(folder: Path, arch: Architecture):
     return AttentionOutputsConfig(AutoConfig.from_pretrained(folder), task=arch.task)
 
 
-def export_onnx(folder: Path, out_dir: Path, arch: Architecture) -> Path:
-    """Run optimum's `main_export` into out_dir; returns the path of model.onnx."""
-    from optimum.exporters.onnx import main_export
+def export_onnx(folder: Path, out_dir: Path, arch: Architecture):
+    """Export model.onnx into out_dir; returns (its path, what q/k outputs it has: qk_export.QkExport)."""
+    from .qk_export import export_with_qk
 
-    logging.getLogger("optimum").setLevel(logging.ERROR)
-    main_export(
-        str(folder),
-        output=out_dir,
-        task=arch.task,
-        model_kwargs={"output_attentions": True},
-        custom_onnx_configs={"model": attention_onnx_config(folder, arch)},
-        library_name="transformers",
-        do_validation=False,  # our own parity check (verify.py) is stricter and names the head
-        no_post_process=True,
-        local_files_only=True,
-    )
-    onnx_path = out_dir / "model.onnx"
-    if not onnx_path.is_file():
-        raise ExportError(f"optimum wrote no model.onnx into {out_dir}")
-    return onnx_path
+    return export_with_qk(folder, out_dir, arch, attention_onnx_config(folder, arch))

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import onnx
+from tokenizers import Tokenizer
 
 from service.hashing import sha256_files
 
@@ -20,6 +21,8 @@ from .manifest import MANIFEST, build_manifest, fingerprint, read_manifest, writ
 from .onnx_graph import TEXT_GENERATION, export_onnx, inspect_architecture
 from .profile import write_profile
 from .progress import StageClock
+from .qk_export import manifest_fields, progress_line
+from .qk_verify import verify_qk
 from .sources import ModelSource
 from .tokenizer_file import load_hf_tokenizer, special_tokens, write_tokenizer
 from .verify import DEFAULT_ATOL, verify_export
@@ -65,7 +68,7 @@ def _run_stages(source: ModelSource, work: Path, out: Path, clock: StageClock, a
     clock.say(f"{arch.name} ({arch.model_type}): {arch.layers} layers x {arch.heads} heads, task {arch.task}")
 
     with clock.stage("export", "optimum ONNX export with attentions.{i} outputs"):
-        onnx_path = export_onnx(folder, work / "onnx", arch)
+        onnx_path, qk = export_onnx(folder, work / "onnx", arch)
         for produced in sorted(onnx_path.parent.glob("model.onnx*")):  # model.onnx (+ external data)
             shutil.move(produced, out / produced.name)
         write_tokenizer(hf_tokenizer, out / "tokenizer.json")
@@ -88,11 +91,17 @@ def _run_stages(source: ModelSource, work: Path, out: Path, clock: StageClock, a
             arch.heads,
             atol=atol,
         )
+        if qk.enabled:
+            parity["qk"] = verify_qk(
+                out / "model.onnx", reference, Tokenizer.from_file(str(out / "tokenizer.json")),
+                arch.layers, qk.scales, arch.causal, [p["text"] for p in parity["probes"]],
+            )  # fmt: skip
         weights = weight_breakdown(reference)
         del reference
     clock.say(
         f"parity: max |onnx - torch| = {parity['max_abs_diff']:.2e} over {len(parity['probes'])} probes"
     )
+    clock.say(progress_line(parity["qk"]) if qk.enabled else f"qk: attentions only ({qk.reason})")
 
     special = special_tokens(hf_tokenizer)
     with clock.stage("profile", "head pattern profile (probe texts + repeated random tokens)"):
@@ -110,6 +119,7 @@ def _run_stages(source: ModelSource, work: Path, out: Path, clock: StageClock, a
             "opset": max(o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")),
         }
         inputs = [i.name for i in graph.graph.input]
+        outputs = [o.name for o in graph.graph.output]
     manifest = build_manifest(
         source=source,
         arch=arch,
@@ -123,6 +133,7 @@ def _run_stages(source: ModelSource, work: Path, out: Path, clock: StageClock, a
         seconds=dict(clock.seconds),
         fp=fp,
     )
+    manifest.update(manifest_fields(qk, outputs))
     write_manifest(out, manifest)
 
 

@@ -18,10 +18,11 @@ def write_profile(out: Path, causal: bool, special_ids: set[int]) -> dict:
 
     session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
+    attentions = [o.name for o in session.get_outputs() if o.name.startswith("attentions.")]
     tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
 
     def run(ids: list[int]) -> np.ndarray:
-        return np.concatenate(session.run(None, pad_batch([ids], names)), axis=0)
+        return np.concatenate(session.run(attentions, pad_batch([ids], names)), axis=0)
 
     profile = compute_profile(run, tokenizer, causal, special_ids)
     (out / PROFILE_FILE).write_text(json.dumps(profile) + "\n")

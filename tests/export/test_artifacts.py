@@ -65,7 +65,8 @@ def test_onnx_outputs_match_manifest_and_sha256(model):
     _, folder, manifest = model
     graph = onnx.load(str(folder / "model.onnx"), load_external_data=False).graph
     names = [o.name for o in graph.output]
-    assert names == [f"attentions.{i}" for i in range(manifest["layers"])]
+    assert names[: manifest["layers"]] == [f"attentions.{i}" for i in range(manifest["layers"])]
+    assert names == manifest["outputs"]  # + queries/keys/value_norms where "qk" (test_qk_artifacts.py)
     dims = [d.dim_param or d.dim_value for d in graph.output[0].type.tensor_type.shape.dim]
     assert dims[1] == manifest["heads"] and isinstance(dims[0], str) and isinstance(dims[2], str)
     assert [i.name for i in graph.input] == manifest["inputs"]
@@ -102,7 +103,7 @@ def test_onnx_matches_pytorch_on_a_text_outside_the_probe_set(model):
     ids = Tokenizer.from_file(str(folder / "tokenizer.json")).encode(text).ids
     session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
     feeds = pad_batch([ids], [i.name for i in session.get_inputs()])
-    got = np.stack([a[0] for a in session.run(None, feeds)])
+    got = np.stack([a[0] for a in session.run([f"attentions.{i}" for i in range(manifest["layers"])], feeds)])
     reference = resolve(manifest["id"]).load_reference(with_lm_head=manifest["task"] == "text-generation")
     want = np.stack([a[0] for a in reference_attentions(reference, feeds)])
     assert got.shape == (manifest["layers"], manifest["heads"], len(ids), len(ids))
