@@ -1,0 +1,56 @@
+"""The hover view: the text as running text, one chip per token; hovering a token shades the
+others by the attention it pays them (the strongest in red).
+
+Python side: the chips, built from the tokens' character offsets so that the text wraps like the
+input with its own spaces; ``dir="auto"`` lets a right-to-left text run right to left. Special
+tokens (no characters of their own) are marked chips. Browser side (hover_view.js): the shading
+on hover, from the selected head's matrix already in the page (no server request).
+"""
+
+from __future__ import annotations
+
+from dash import html
+
+
+def display_token(tok: dict) -> str:
+    """How a token is shown on its own: special tokens by name, whitespace made visible."""
+    text = tok.get("text", "")
+    if tok.get("special"):
+        return text
+    return text.replace("\n", "⏎").replace("\t", "⇥").replace(" ", "␣") if not text.strip() else text.strip() or "∅"
+
+
+def chip(index: int, text: str, special: bool) -> html.Span:
+    return html.Span(text, className="hg-token" + (" hg-special" if special else ""), **{"data-index": str(index)},
+                     title="special token" if special else f"token {index}")
+
+
+def running_text(text: str, tokens: list[dict]) -> list:
+    """Chips and the plain text between them (spaces, newlines), in reading order of the text."""
+    out: list = []
+    pos = 0
+    for i, tok in enumerate(tokens):
+        start, end = int(tok.get("start", 0)), int(tok.get("end", 0))
+        if tok.get("special") or end <= start:
+            out.append(chip(i, display_token(tok), bool(tok.get("special"))))
+            continue
+        start = max(start, pos)
+        if start > pos:
+            out.append(text[pos:start])
+        piece = text[start:end]
+        core = piece.lstrip()
+        if core and len(core) < len(piece):  # a leading space belongs to the text, not the chip
+            out.append(piece[: len(piece) - len(core)])
+        out.append(chip(i, core.rstrip() or display_token(tok), False))
+        if core.rstrip() != core:
+            out.append(core[len(core.rstrip()):])
+        pos = max(pos, end)
+    if pos < len(text):
+        out.append(text[pos:])
+    return out
+
+
+def hover_view_children(text: str, tokens: list[dict], key: str, layer: int, head: int) -> html.Div:
+    """The hover view's content for one head; ``data-head`` tells the script which head it shows."""
+    return html.Div(running_text(text, tokens), className="hg-running", dir="auto",
+                    **{"data-head": f"{key}-{layer}-{head}"})
