@@ -13,11 +13,17 @@ from dash import html
 
 
 def display_token(tok: dict) -> str:
-    """How a token is shown on its own: special tokens by name, whitespace made visible."""
+    """How a token is shown on its own (labels, CSV): special tokens by name, newlines and tabs
+    made visible, leading spaces kept."""
     text = tok.get("text", "")
     if tok.get("special"):
         return text
-    return text.replace("\n", "⏎").replace("\t", "⇥").replace(" ", "␣") if not text.strip() else text.strip() or "∅"
+    return text.replace("\n", "⏎").replace("\t", "⇥") or "∅"
+
+
+def blank_chip(tok: dict) -> str:
+    """A chip for a token of whitespace only (it has no letters to show in the running text)."""
+    return display_token(tok).replace(" ", "␣")
 
 
 def chip(index: int, text: str, special: bool) -> html.Span:
@@ -41,7 +47,7 @@ def running_text(text: str, tokens: list[dict]) -> list:
         core = piece.lstrip()
         if core and len(core) < len(piece):  # a leading space belongs to the text, not the chip
             out.append(piece[: len(piece) - len(core)])
-        out.append(chip(i, core.rstrip() or display_token(tok), False))
+        out.append(chip(i, core.rstrip() or blank_chip(tok), False))
         if core.rstrip() != core:
             out.append(core[len(core.rstrip()):])
         pos = max(pos, end)
