@@ -170,7 +170,7 @@ def head_view_point(page: Page, side: str, index: int) -> tuple[float, float]:
 
 def hover_tokens(page: Page) -> list[dict]:
     """The hover view's tokens: text, scale, shade (background alpha), classes, layout position."""
-    return page.evaluate("""() => Array.from(document.querySelectorAll('#hover-view .hg-token')).map(el => {
+    return page.evaluate(r"""() => Array.from(document.querySelectorAll('#hover-view .hg-token')).map(el => {
         const bg = getComputedStyle(el).backgroundColor, m = /scale\(([0-9.]+)\)/.exec(el.style.transform || '');
         const alpha = /rgba\([^)]*,\s*([0-9.]+)\)/.exec(el.style.backgroundColor || '');
         return { index: +el.dataset.index, text: el.textContent, scale: m ? +m[1] : 1, shade: alpha ? +alpha[1] : 0,
