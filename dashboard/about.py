@@ -43,8 +43,8 @@ def _m(n: float) -> str:
 def share_text(info: dict | None) -> str:
     """Sentence on how much of the model's weights are attention, from its manifest.
 
-    ``weights.attention_share`` is attention's share of the non-embedding parameters (see
-    export/weights.py); the counts, when present, are shown beside it.
+    ``weights.attention_share`` is attention's share of the parameters outside the embeddings and
+    the output heads (LM head, pooler; see export/weights.py); the counts, when present, are shown.
     """
     if not info:
         return "Attention is only part of a model's weights (model information unavailable)."
@@ -54,7 +54,7 @@ def share_text(info: dict | None) -> str:
     if share is None:
         return f"Attention is only part of {name}'s weights."
     text = (f"Attention is only part of the story: in {name}, the attention layers hold "
-            f"{100 * float(share):.1f}% of the weights outside the embeddings")
+            f"{100 * float(share):.1f}% of the weights outside the embeddings and output heads")
     if all(k in w for k in ("attention", "mlp", "embedding", "total")):
         text += (f" ({_m(w['attention'])} attention vs {_m(w['mlp'])} MLP; the embeddings add "
                  f"{_m(w['embedding'])}, {_m(w['total'])} parameters in all)")

@@ -1,9 +1,10 @@
-"""``python -m dashboard.stack``: start the attention service and the dashboard together.
+"""``python -m dashboard.stack`` (what `make serve` runs): the attention service and the dashboard, supervised.
 
 Both run as child processes under waitress (service on 127.0.0.1:8000, dashboard on
-127.0.0.1:8050 by default). The launcher waits until each answers, prints both URLs, and stops
-both cleanly on Ctrl-C / SIGTERM (or exits when either child dies). ``start_service`` and
-``wait_http`` are also used by the browser tests and the browser benchmark.
+127.0.0.1:8050 by default). The launcher waits until each answers and prints both URLs; then it
+keeps them up: a child that dies is restarted with back-off and the restart is logged
+(dashboard/supervisor.py), so killing the service never takes the dashboard down. Ctrl-C or
+SIGTERM stops both cleanly. ``wait_http`` is also used by tests.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from .supervisor import Supervised, log, stop
+
+__all__ = ["REPO", "answers", "main", "stop", "wait_http"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,45 +46,37 @@ def wait_http(url: str, timeout: float = 120.0, proc: subprocess.Popen | None = 
     raise TimeoutError(f"{url} not ready after {timeout:.0f}s ({last})")
 
 
-def _spawn(args: list[str], **kw) -> subprocess.Popen:
-    # Own process group, so that Ctrl-C in the terminal reaches only the launcher, which then
-    # stops the children in order.
-    return subprocess.Popen(args, cwd=REPO, start_new_session=True, **kw)
+def service_argv(port: int = 8000, models_dir: str | os.PathLike = "models", host: str = "127.0.0.1",
+                 extra: list[str] | None = None) -> list[str]:
+    return [sys.executable, "-m", "service", "--host", host, "--port", str(port), "--models-dir", str(models_dir),
+            *(extra or [])]
 
 
-def start_service(port: int = 8000, models_dir: str | os.PathLike = "models", host: str = "127.0.0.1",
-                  extra: list[str] | None = None, **kw) -> subprocess.Popen:
-    """Start ``python -m service`` as a child process (not waiting for it)."""
-    args = [sys.executable, "-m", "service", "--host", host, "--port", str(port), "--models-dir", str(models_dir)]
-    return _spawn(args + list(extra or []), **kw)
+def dashboard_argv(port: int = 8050, service_url: str = "http://127.0.0.1:8000", host: str = "127.0.0.1") -> list[str]:
+    return [sys.executable, "-m", "dashboard", "--service-url", service_url, "--host", host, "--port", str(port)]
 
 
-def start_dashboard(port: int = 8050, service_url: str = "http://127.0.0.1:8000", host: str = "127.0.0.1",
-                    **kw) -> subprocess.Popen:
-    """Start ``python -m dashboard --service-url ...`` as a child process."""
-    args = [sys.executable, "-m", "dashboard", "--service-url", service_url, "--host", host, "--port", str(port)]
-    return _spawn(args, **kw)
-
-
-def stop(proc: subprocess.Popen | None, timeout: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL after ``timeout``; safe on an already finished process."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
+def answers(url: str) -> bool:
+    """``url`` answers 200 right now."""
     try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m dashboard.stack", description="service + dashboard")
+    p = argparse.ArgumentParser(prog="python -m dashboard.stack", description="service + dashboard, supervised")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--service-port", type=int, default=8000)
     p.add_argument("--dashboard-port", type=int, default=8050)
     p.add_argument("--models-dir", default="models")
+    p.add_argument("--restart-delay", type=float, default=1.0,
+                   help="seconds before restarting a child that died; doubles on each quick failure (default 1)")
+    p.add_argument("--max-restart-delay", type=float, default=30.0, help="longest back-off (default 30)")
     args = p.parse_args(argv)
+    if args.restart_delay <= 0 or args.max_restart_delay < args.restart_delay:
+        p.error("--restart-delay must be > 0 and <= --max-restart-delay")
 
     def _sigterm(signum, _frame):
         raise KeyboardInterrupt
@@ -91,23 +88,31 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     service_url = f"http://{args.host}:{args.service_port}"
     dash_url = f"http://{args.host}:{args.dashboard_port}/"
-    svc = dash = None
+    backoff = {"first_delay": args.restart_delay, "max_delay": args.max_restart_delay}
+    children = [
+        Supervised("service", service_argv(args.service_port, args.models_dir, args.host), REPO,
+                   lambda: answers(service_url + "/readyz"), **backoff),
+        Supervised("dashboard", dashboard_argv(args.dashboard_port, service_url, args.host), REPO,
+                   lambda: answers(dash_url), **backoff),
+    ]
+    svc, dash = children
     code = 0
     try:
         print(f"starting service on {service_url} (loading models from {args.models_dir}) ...", flush=True)
-        svc = start_service(args.service_port, args.models_dir, args.host)
-        dash = start_dashboard(args.dashboard_port, service_url, args.host)
-        wait_http(service_url + "/readyz", timeout=300, proc=svc)
-        wait_http(dash_url, timeout=60, proc=dash)
+        for child in children:
+            child.start()
+            log(f"{child.name} started (pid {child.pid})")
+        wait_http(service_url + "/readyz", timeout=300, proc=svc.proc)
+        wait_http(dash_url, timeout=60, proc=dash.proc)
         print("", flush=True)
         print(f"  headgaze service:   {service_url}   (API: {service_url}/openapi.json)", flush=True)
         print(f"  headgaze dashboard: {dash_url}", flush=True)
-        print("\nPress Ctrl-C to stop both.", flush=True)
-        while code == 0:
-            for name, proc in (("service", svc), ("dashboard", dash)):
-                if proc.poll() is not None:
-                    print(f"{name} exited with code {proc.returncode}; stopping.", file=sys.stderr, flush=True)
-                    code = proc.returncode or 1
+        print("\nPress Ctrl-C to stop both. A part that dies is restarted.", flush=True)
+        while True:
+            for child in children:
+                child.tick()
+                if child.fatal:
+                    raise RuntimeError(child.fatal)
             time.sleep(0.3)
     except (TimeoutError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
@@ -116,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         print("stopping dashboard and service ...", flush=True)
-        stop(dash)
-        stop(svc)
+        for child in reversed(children):
+            child.stop()
         print("stopped.", flush=True)
     return code
 

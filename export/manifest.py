@@ -8,18 +8,13 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .sources_list import import_closure
+
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 EXPORTER_PACKAGES = ("torch", "transformers", "optimum", "optimum-onnx", "onnx", "onnxruntime", "tokenizers")
-CODE_DIR = Path(__file__).parent
-# the export's own code plus the service modules it runs (feeds, hashing, head profile)
-CODE_FILES = (
-    *sorted(CODE_DIR.glob("*.py")),
-    CODE_DIR.parent / "service" / "head_analysis.py",
-    CODE_DIR.parent / "service" / "head_profile.py",
-    CODE_DIR.parent / "service" / "hashing.py",
-    CODE_DIR.parent / "service" / "batching.py",
-)
+# the export's own code plus every repo module it imports (found from the import statements)
+CODE_FILES = tuple(import_closure())
 
 
 def exporter_versions() -> dict[str, str]:
@@ -43,7 +38,7 @@ def read_manifest(folder: Path) -> dict | None:
 
 
 def build_manifest(
-    *, source, arch, inputs, special, weights, parity, profile, onnx_info, seconds, fp
+    *, source, arch, inputs, special, weights, parity, causal_evidence, profile, onnx_info, seconds, fp
 ) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
@@ -53,6 +48,8 @@ def build_manifest(
         "architecture": arch.name,
         "model_type": arch.model_type,
         "causal": arch.causal,
+        "causal_evidence": causal_evidence,
+        "task": arch.task,
         "layers": arch.layers,
         "heads": arch.heads,
         "kv_heads": arch.kv_heads,

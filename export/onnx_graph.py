@@ -4,6 +4,11 @@ optimum's ONNX configs name the model's inputs and outputs. We subclass the arch
 config so that its outputs are exactly the per-layer attention probabilities (no logits, no
 hidden states: onnxruntime then skips the vocabulary projection), with dynamic batch and
 sequence axes and no KV-cache inputs.
+
+The task follows the checkpoint: one with a causal LM head is exported as text-generation, any
+other as feature-extraction (the base model). Whether attention is causal is not decided here
+but by a probe run of the model (causality.py). Families optimum has no config for borrow the
+config of a family with the same inputs (FALLBACK_CONFIGS), and the parity check proves it right.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ from pathlib import Path
 
 from .errors import ExportError
 
-CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel")
+LM_HEAD_SUFFIXES = ("ForCausalLM", "LMHeadModel")
 TEXT_GENERATION = "text-generation"
 FEATURE_EXTRACTION = "feature-extraction"
+# model_type → the optimum config it borrows: same inputs (input_ids, attention_mask, position_ids)
+FALLBACK_CONFIGS = {"starcoder2": "mistral"}
+README_LIST = "README 'Exporting models' lists the tested families"
 
 
 @dataclass(frozen=True)
@@ -26,41 +34,51 @@ class Architecture:
 
     name: str  # e.g. LlamaForCausalLM
     model_type: str  # e.g. llama
-    causal: bool
-    task: str
+    causal: bool | None  # None until the probe run (causality.py) has decided
+    task: str  # text-generation (a causal LM head) or feature-extraction (the base model)
     layers: int
     heads: int
     kv_heads: int
     max_tokens: int
 
 
-def inspect_architecture(folder: Path) -> Architecture:
-    """Read config.json and check that optimum can export this architecture."""
+def supported_tasks(model_type: str) -> set[str]:
     import optimum.exporters.onnx.model_configs  # noqa: F401  (registers the ONNX configs)
     from optimum.exporters.tasks import TasksManager
+
+    try:
+        return set(
+            TasksManager.get_supported_tasks_for_model_type(model_type, "onnx", library_name="transformers")
+        )
+    except KeyError:
+        return set()
+
+
+def config_model_type(model_type: str) -> str:
+    """The model type whose optimum ONNX config is used: its own, or the one it borrows."""
+    return model_type if supported_tasks(model_type) else FALLBACK_CONFIGS.get(model_type, model_type)
+
+
+def inspect_architecture(folder: Path) -> Architecture:
+    """Read config.json, choose the task and check that optimum can export this architecture."""
     from transformers import AutoConfig
 
     config = AutoConfig.from_pretrained(folder)
     name = (config.architectures or [type(config).__name__])[0]
-    causal = name.endswith(CAUSAL_SUFFIXES) or bool(getattr(config, "is_decoder", False))
-    task = TEXT_GENERATION if causal else FEATURE_EXTRACTION
-    try:
-        tasks = TasksManager.get_supported_tasks_for_model_type(
-            config.model_type, "onnx", library_name="transformers"
-        )
-    except KeyError:
-        tasks = {}
-    if task not in tasks:
+    tasks = supported_tasks(config_model_type(config.model_type))
+    wants = [TEXT_GENERATION, FEATURE_EXTRACTION] if name.endswith(LM_HEAD_SUFFIXES) else [FEATURE_EXTRACTION]
+    task = next((t for t in wants if t in tasks), None)
+    if task is None:
         raise ExportError(
             f"unsupported architecture: {name} (model_type '{config.model_type}') — optimum's ONNX "
-            f"exporter has no '{task}' config for it"
+            f"exporter has no '{wants[0]}' config for it; {README_LIST}"
         )
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     heads = text.num_attention_heads
     return Architecture(
         name=name,
         model_type=config.model_type,
-        causal=causal,
+        causal=None,
         task=task,
         layers=text.num_hidden_layers,
         heads=heads,
@@ -75,7 +93,7 @@ def attention_onnx_config(folder: Path, arch: Architecture):
     from transformers import AutoConfig
 
     constructor = TasksManager.get_exporter_config_constructor(
-        "onnx", model_type=arch.model_type, task=arch.task, library_name="transformers"
+        "onnx", model_type=config_model_type(arch.model_type), task=arch.task, library_name="transformers"
     )
     base = constructor.func if isinstance(constructor, functools.partial) else constructor
     layers = arch.layers

@@ -6,6 +6,7 @@ passed, by a rename; an interrupted or failed export never leaves a folder with 
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
@@ -14,14 +15,17 @@ import onnx
 
 from service.hashing import sha256_files
 
+from .causality import decide_causal
 from .manifest import MANIFEST, build_manifest, fingerprint, read_manifest, write_manifest
-from .onnx_graph import export_onnx, inspect_architecture
+from .onnx_graph import TEXT_GENERATION, export_onnx, inspect_architecture
 from .profile import write_profile
 from .progress import StageClock
 from .sources import ModelSource
 from .tokenizer_file import load_hf_tokenizer, special_tokens, write_tokenizer
 from .verify import DEFAULT_ATOL, verify_export
 from .weights import weight_breakdown
+
+CAUSAL_PROBE_TEXT = "The quick brown fox jumps over the lazy dog"
 
 
 def is_current(folder: Path, fp: str) -> bool:
@@ -58,9 +62,7 @@ def _run_stages(source: ModelSource, work: Path, out: Path, clock: StageClock, a
         folder = source.materialise(work / "source")
         arch = inspect_architecture(folder)
         hf_tokenizer = load_hf_tokenizer(folder)
-    clock.say(
-        f"{arch.name}: {arch.layers} layers x {arch.heads} heads, {'causal' if arch.causal else 'bidirectional'}"
-    )
+    clock.say(f"{arch.name} ({arch.model_type}): {arch.layers} layers x {arch.heads} heads, task {arch.task}")
 
     with clock.stage("export", "optimum ONNX export with attentions.{i} outputs"):
         onnx_path = export_onnx(folder, work / "onnx", arch)
@@ -69,7 +71,13 @@ def _run_stages(source: ModelSource, work: Path, out: Path, clock: StageClock, a
         write_tokenizer(hf_tokenizer, out / "tokenizer.json")
 
     with clock.stage("verify", f"onnxruntime vs PyTorch eager, atol {atol:g}"):
-        reference = source.load_reference(arch.causal)
+        reference = source.load_reference(with_lm_head=arch.task == TEXT_GENERATION)
+        causal, causal_evidence = decide_causal(reference, hf_tokenizer(CAUSAL_PROBE_TEXT)["input_ids"])
+        arch = dataclasses.replace(arch, causal=causal)
+        clock.say(
+            f"attention is {'causal' if causal else 'bidirectional'} (probe run: max weight above the "
+            f"diagonal {causal_evidence['max_above_diagonal']:.3g})"
+        )
         parity = verify_export(
             out / "model.onnx",
             out / "tokenizer.json",
@@ -109,6 +117,7 @@ def _run_stages(source: ModelSource, work: Path, out: Path, clock: StageClock, a
         special=special,
         weights=weights,
         parity=parity,
+        causal_evidence=causal_evidence,
         profile=profile,
         onnx_info=onnx_info,
         seconds=dict(clock.seconds),

@@ -1,4 +1,4 @@
-"""Where a model comes from: the bundled registry packages, a local HF folder, or a hub id.
+"""Where a model comes from: the bundled registry packages, a local HF folder, a GGUF file, or a hub id.
 
 `resolve()` turns the CLI argument into a `ModelSource`; `ModelSource.materialise()` yields a
 local Hugging Face folder (config + weights + tokenizer) that the ONNX exporter can load.
@@ -16,8 +16,11 @@ from pathlib import Path
 from service.hashing import sha256_files
 
 from .errors import ExportError, UnknownModel
+from .gguf_file import read_header
 
-WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.gguf")
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin")
+HUB_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model"]
+HUB_FALLBACK_WEIGHTS = ["*.bin"]  # fetched only when the repository has no safetensors
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -37,12 +40,12 @@ class ModelSource:
             return self.folder
         return _gguf_to_folder(self.folder, self.gguf_file, workdir)
 
-    def load_reference(self, causal: bool):
+    def load_reference(self, with_lm_head: bool):
         """PyTorch eager model in fp32 straight from the original source: the ground truth."""
         import torch
         from transformers import AutoModel, AutoModelForCausalLM
 
-        loader = AutoModelForCausalLM if causal else AutoModel
+        loader = AutoModelForCausalLM if with_lm_head else AutoModel
         extra = {"gguf_file": self.gguf_file} if self.gguf_file else {}
         model = loader.from_pretrained(self.folder, attn_implementation="eager", dtype=torch.float32, **extra)
         return model.eval()
@@ -90,6 +93,8 @@ def resolve(arg: str, model_id: str | None = None) -> ModelSource:
     if arg in KNOWN_MODELS:
         return _packaged(arg, KNOWN_MODELS[arg])
     path = Path(arg).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return _gguf_file(path.resolve(), model_id)
     if path.exists():
         return _local_folder(path, model_id)
     if HUB_ID.match(arg):
@@ -139,12 +144,20 @@ def _weight_files(folder: Path) -> list[Path]:
 def _local_folder(path: Path, model_id: str | None) -> ModelSource:
     folder = path.resolve()
     if not folder.is_dir():
-        raise ExportError(f"{folder} is a file, not a model folder (expected a Hugging Face model folder)")
+        raise ExportError(
+            f"{folder} is a file, not a model folder or a .gguf file (expected a Hugging Face model folder)"
+        )
+    weights = _weight_files(folder)
+    ggufs = sorted(folder.glob("*.gguf"))
+    if not weights and len(ggufs) == 1:  # a GGUF file with its config beside it: the GGUF is the model
+        return _gguf_file(ggufs[0], model_id or slug(folder.name))
+    if not weights and ggufs:
+        names = ", ".join(p.name for p in ggufs)
+        raise ExportError(f"{folder} holds several GGUF files ({names}); export one of them by its path")
     if not (folder / "config.json").is_file():
         raise ExportError(f"{folder} is not a model folder: it has no config.json")
-    weights = _weight_files(folder)
     if not weights:
-        raise ExportError(f"{folder} is not a model folder: no *.safetensors or *.bin weights in it")
+        raise ExportError(f"{folder} is not a model folder: no *.safetensors, *.bin or *.gguf weights in it")
     info = {
         "kind": "folder",
         "path": str(folder),
@@ -159,11 +172,9 @@ def _hub(repo_id: str, model_id: str | None) -> ModelSource:
     from huggingface_hub import snapshot_download
 
     try:
-        folder = Path(
-            snapshot_download(
-                repo_id, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"], etag_timeout=5
-            )
-        )
+        folder = Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS, etag_timeout=5))
+        if not _weight_files(folder):
+            folder = Path(snapshot_download(repo_id, allow_patterns=HUB_FALLBACK_WEIGHTS, etag_timeout=5))
     except Exception as exc:  # network, auth, missing repo: all end the same way for the user
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ExportError(
@@ -174,6 +185,19 @@ def _hub(repo_id: str, model_id: str | None) -> ModelSource:
     source.display_name = repo_id
     source.info.update(kind="hub", repo=repo_id, path=str(folder))
     return source
+
+
+def _gguf_file(path: Path, model_id: str | None) -> ModelSource:
+    """A user's GGUF file: family and causality from its own metadata, sha256 of the file."""
+    header = read_header(path)
+    info = {
+        "kind": "gguf-file",
+        "path": str(path),
+        "file": path.name,
+        "sha256": sha256_files(path),
+        **header.as_info(),
+    }
+    return ModelSource(model_id or slug(path.stem), header.name or path.stem, info, path.parent, path.name)
 
 
 def _gguf_to_folder(folder: Path, gguf_file: str, workdir: Path) -> Path:

@@ -1,4 +1,8 @@
-"""Write the serve-time tokenizer.json: the model's fast tokenizer with padding and truncation off.
+"""The serve-time tokenizer.json: the model's fast tokenizer with padding and truncation off.
+
+A checkpoint with only a sentencepiece `tokenizer.model` is converted to a fast tokenizer by
+transformers (needs `sentencepiece` and `protobuf`, both in requirements/export.txt); the
+verify stage then checks the converted ids against transformers' tokenizer on every probe.
 
 A tokenizer.json that pads (MiniLM's ships with `Fixed: 128`) silently turns every request into
 128 tokens, so both are switched off and checked after writing.
@@ -12,12 +16,18 @@ from .errors import ExportError
 
 
 def load_hf_tokenizer(folder: Path):
+    """The checkpoint's fast tokenizer; a sentencepiece-only one (tokenizer.model) is converted to it."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(folder)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    except (ImportError, ValueError, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExportError(f"{folder}: cannot load its tokenizer ({reason})") from None
     if not tokenizer.is_fast:
         raise ExportError(
-            f"{folder}: no fast (tokenizers) tokenizer available; headgaze needs tokenizer.json"
+            f"{folder}: {type(tokenizer).__name__} cannot be converted to a fast tokenizer.json, "
+            "which headgaze serves with"
         )
     return tokenizer
 

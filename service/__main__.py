@@ -5,19 +5,18 @@ from __future__ import annotations
 import logging
 import sys
 
-from .config import parse_args
+from .config import PROG, fail, parse_args
 from .errors import ConfigError
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("service")
-    from waitress import serve
-
     from .api import create_app
     from .cache import SafeCache, describe, make_backend
     from .engine import Engine
+    from .http_server import make_server
 
     try:
         cache = SafeCache(make_backend(args.cache, timeout=args.cache_timeout, threshold=args.cache_entries))
@@ -25,14 +24,17 @@ def main(argv: list[str] | None = None) -> int:
                         max_tokens=args.max_tokens, cache=cache, spinning=args.spinning,
                         verify=args.verify, max_batch=args.max_batch)
     except ConfigError as exc:
-        print(f"headgaze-service: error: {exc}", file=sys.stderr)
-        return 2
+        fail(PROG, str(exc))
     app = create_app(engine, api_token=args.api_token, queue_limit=args.queue_limit, cache_desc=describe(args.cache))
     log.info("cache=%s queue_limit=%d auth=%s default_model=%s", describe(args.cache), args.queue_limit,
              "bearer" if args.api_token else "off", engine.default_model)
+    try:
+        server = make_server(app, host=args.host, port=args.port, threads=args.http_threads, ident="headgaze",
+                             channel_timeout=30, connection_limit=200)
+    except OSError as exc:
+        fail(PROG, f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
     log.info("serving on http://%s:%d (waitress, %d threads)", args.host, args.port, args.http_threads)
-    serve(app, host=args.host, port=args.port, threads=args.http_threads, ident="headgaze",
-          max_request_body_size=1 << 20, channel_timeout=30, connection_limit=200)
+    server.run()
     return 0
 
 

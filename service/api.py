@@ -16,6 +16,7 @@ from .encoding import check_format, encode
 from .engine import Engine
 from .errors import ServiceError, ServiceUnavailable
 from .head_analysis import heads_stats
+from .http_server import MAX_BODY_BYTES, too_large_message
 from .memo import FragmentMemo
 from .metrics import Metrics
 from .openapi import openapi_document
@@ -62,7 +63,7 @@ def _parse_body() -> dict:
 
 
 def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int = 8,
-               max_body_bytes: int = 64 * 1024, cache_desc: str = "simple") -> Flask:
+               max_body_bytes: int = MAX_BODY_BYTES, cache_desc: str = "simple") -> Flask:
     app = Flask("headgaze-service")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     metrics = Metrics(cache_errors=lambda: engine.cache.errors)
@@ -95,7 +96,7 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc):
-        return _error(ServiceError(413, "body_too_large", f"The request body is larger than {max_body_bytes} bytes."))
+        return _error(ServiceError(413, "body_too_large", too_large_message(max_body_bytes)))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -51,6 +51,11 @@ class MicroBatcher:
         self._pending: list[_Slot] = []
         self._running = False
 
+    def waiting(self) -> int:
+        """How many requests wait for the next run."""
+        with self._cond:
+            return len(self._pending)
+
     def run(self, ids: list[int]) -> Outcome:
         slot = _Slot(ids)
         with self._cond:

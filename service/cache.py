@@ -38,26 +38,38 @@ def make_backend(url: str | None, timeout: int = 3600, threshold: int = 256):
     return backend
 
 
-def _backend(url: str | None, timeout: int, threshold: int):
-    from flask_caching.backends import FileSystemCache, NullCache, RedisCache, SimpleCache
-
+def check_cache_url(url: str | None) -> str:
+    """The backend kind a cache URL names (simple, none, filesystem, redis); ConfigError when it names none."""
     if not url or url == "simple":
-        return SimpleCache(threshold=threshold, default_timeout=timeout)
+        return "simple"
     if url == "none":
-        return NullCache()
+        return "none"
     parsed = urlparse(url)
     if parsed.scheme in ("filesystem", "file"):
         if not parsed.path:
             raise ConfigError(f"cache URL {url!r}: give a directory, e.g. filesystem:///var/cache/headgaze")
-        return FileSystemCache(parsed.path, threshold=threshold, default_timeout=timeout)
+        return "filesystem"
     if parsed.scheme in ("redis", "rediss", "unix"):
-        import redis
-
-        client = redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        return RedisCache(host=client, default_timeout=timeout, key_prefix="headgaze:")
+        return "redis"
     raise ConfigError(
         f"unsupported cache URL {url!r}: use simple, none, filesystem:///dir or redis://host:port/db"
     )
+
+
+def _backend(url: str | None, timeout: int, threshold: int):
+    from flask_caching.backends import FileSystemCache, NullCache, RedisCache, SimpleCache
+
+    kind = check_cache_url(url)
+    if kind == "simple":
+        return SimpleCache(threshold=threshold, default_timeout=timeout)
+    if kind == "none":
+        return NullCache()
+    if kind == "filesystem":
+        return FileSystemCache(urlparse(url).path, threshold=threshold, default_timeout=timeout)
+    import redis
+
+    client = redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    return RedisCache(host=client, default_timeout=timeout, key_prefix="headgaze:")
 
 
 def describe(url: str | None) -> str:

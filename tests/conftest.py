@@ -1,21 +1,20 @@
-"""Shared fixtures: where the repo and the exported models are.
+"""Shared fixtures: where the repo and the exported models are, and a real redis-server.
 
 The models are produced by `make export` (which `make test` runs first); tests use the real
-artifacts and fail with a clear message when they are missing.
+artifacts and fail with a clear message when they are missing. Helpers live in tests/support/.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-MODELS_DIR = Path(os.environ.get("HEADGAZE_MODELS_DIR", REPO / "models"))
-DEFAULT_MODEL_IDS = ("smollm2-135m", "minilm-l6")
+from tests.support.env import MODEL_IDS as DEFAULT_MODEL_IDS  # noqa: F401 - re-exported for the tests
+from tests.support.env import MODELS_DIR, REPO, require_models  # noqa: F401 - MODELS_DIR re-exported
+from tests.support.redis_server import RedisServer
 
 
 @pytest.fixture(scope="session")
@@ -25,15 +24,20 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
-    missing = [m for m in DEFAULT_MODEL_IDS if not (MODELS_DIR / m / "manifest.json").is_file()]
-    if missing:
-        pytest.fail(f"exported models missing in {MODELS_DIR}: {missing}; run `make export` first")
-    return MODELS_DIR
+    return require_models()
 
 
 @pytest.fixture(scope="session")
 def python() -> str:
     return sys.executable
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A redis-server of this test's own (fails clearly when it is not installed; .ci/run installs it)."""
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
 
 
 def read_manifest(models_dir: Path, model_id: str) -> dict:

@@ -206,9 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     url = args.dashboard_url
     if not url:
         from dashboard.app import create_app
-        from tests.dashboard.conftest import ServiceProc
+        from tests.support.service import ServiceProcess
 
-        svc = ServiceProc(Path(args.models_dir), Path(tempfile.mkdtemp()) / "service.log")
+        svc = ServiceProcess.for_models(Path(args.models_dir), Path(tempfile.mkdtemp()) / "service.log", "--threads", "2")
         svc.start()
         srv = ServerThread(create_app(service_url=svc.url).server)
         url = srv.url

@@ -26,9 +26,9 @@ import numpy as np
 import redis
 import requests
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "service"))
-from service_testlib import RedisServer, Server, clean_env  # noqa: E402
+from tests.support.env import REPO
+from tests.support.redis_server import RedisServer
+from tests.support.service import ServiceProcess
 
 WORDS = ["fluffy", "blue", "monster", "eats", "cake", "near", "the", "old", "river", "while", "small", "cats", "sing", "loud", "songs", "about", "green", "hills", "and", "quiet", "rain", "on", "paper", "boats"]
 
@@ -93,13 +93,13 @@ def scenario(replicas: int, redis_port: int, workdir: Path, args) -> list[dict]:
     cores = os.cpu_count() or 1
     threads = max(1, cores // replicas)
     cache = f"redis://127.0.0.1:{redis_port}/0"
-    servers = [Server(["--models-dir", str(args.models_dir), "--cache", cache, "--threads", str(threads),
-                       "--queue-limit", str(args.clients * 2), "--max-batch", str(args.max_batch)], clean_env(),
-                      workdir / f"replica-{replicas}-{i}.log") for i in range(replicas)]
+    servers = [ServiceProcess(["--models-dir", str(args.models_dir), "--cache", cache, "--threads", str(threads),
+                               "--queue-limit", str(args.clients * 2), "--max-batch", str(args.max_batch)],
+                              workdir / f"replica-{replicas}-{i}.log") for i in range(replicas)]
     rows = []
     try:
         for s in servers:
-            s.wait_ready()
+            s.start()
         urls = [s.url for s in servers]
         redis.Redis(port=redis_port).flushall()
         offset = replicas * 10**6  # texts never seen before by this Redis

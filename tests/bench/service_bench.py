@@ -5,7 +5,7 @@ HTTP (uncached), in-process (Engine, uncached), PyTorch eager from the same sour
 ratio (torch p50 / in-process p50), cached-repeat latency (service-side from Server-Timing, and the
 HTTP round trip), payload bytes for both encodings, and the max |onnxruntime - torch| attention diff.
 
-Usage: python tests/bench/service_bench.py [--models-dir models] [--iters 25] [--budget 15] [--models smollm2-135m,minilm-l6]
+Usage: python -m tests.bench.service_bench [--models-dir models] [--iters 25] [--budget 15] [--models smollm2-135m,minilm-l6]
                                            [--threads N] [--json results.json]
 Torch is used here only (never in service/).
 """
@@ -17,9 +17,6 @@ import importlib.metadata
 import os
 import platform
 import re
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,12 +25,11 @@ import numpy as np
 import orjson
 import requests
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-
-from service.batching import pad_batch  # noqa: E402
-from service.cache import make_backend  # noqa: E402
-from service.engine import Engine  # noqa: E402
+from service.batching import pad_batch
+from service.cache import make_backend
+from service.engine import Engine
+from tests.support.env import REPO
+from tests.support.service import ServiceProcess
 
 TEXTS = ["Hello", "The cat sat on a mat", "The quick brown fox jumps over the lazy dog again."]
 WARMUP = 3
@@ -44,45 +40,22 @@ def pct(xs: list[float]) -> tuple[float, float, float]:
     return float(np.percentile(xs, 50)), float(np.percentile(xs, 95)), float(np.min(xs))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Service(ServiceProcess):
+    """The service under test (tests/support/service.py), started and ready; posts raise on HTTP errors."""
 
-
-class Service:
     def __init__(self, models_dir: str, threads: int | None, cache: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the subprocess
-        cmd = [sys.executable, "-m", "service", "--port", str(self.port), "--models-dir", models_dir, "--cache", cache]
-        if threads:
-            cmd += ["--threads", str(threads)]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HEADGAZE_")}
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        self.http = requests.Session()
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self.log.seek(0)
-                raise SystemExit(f"service failed to start:\n{self.log.read().decode(errors='replace')}")
-            try:
-                if self.http.get(self.url + "/readyz", timeout=2).ok:
-                    return
-            except requests.RequestException:
-                time.sleep(0.2)
-        raise SystemExit("service did not become ready")
+        extra = ["--threads", str(threads)] if threads else []
+        super().__init__(["--models-dir", models_dir, "--cache", cache, *extra],
+                         Path(tempfile.mkdtemp()) / "service.log")
+        try:
+            self.start()
+        except RuntimeError as exc:
+            raise SystemExit(f"service failed to start: {exc}") from None
 
     def post(self, text: str, model: str, fmt: str = "float16") -> requests.Response:
-        resp = self.http.post(self.url + "/v1/attention", params={"format": fmt},
-                              data=orjson.dumps({"text": text, "model": model}),
-                              headers={"Content-Type": "application/json"}, timeout=60)
+        resp = super().post({"text": text, "model": model}, params={"format": fmt})
         resp.raise_for_status()
         return resp
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
 
 
 def timed(fn, iters: int) -> list[float]:

@@ -28,7 +28,7 @@ def table_rows(out: str, first_cell: str) -> list[list[str]]:
 
 @pytest.mark.slow
 def test_service_bench_prints_a_row_per_text_length(models_dir):
-    out = run("tests/bench/service_bench.py", "--models", "minilm-l6", "--iters", "2", "--models-dir", str(models_dir))
+    out = run("-m", "tests.bench.service_bench", "--models", "minilm-l6", "--iters", "2", "--models-dir", str(models_dir))
     rows = table_rows(out, "minilm-l6")
     assert [r[1] for r in rows] == ["5", "20", "50"]
     assert all(float(r[-1]) <= 1e-4 for r in rows)  # max abs diff vs torch eager

@@ -1,54 +1,27 @@
 """Browser helpers shared by the dashboard tests and tests/bench/browser_bench.py.
 
-Launching Debian's Chromium through Playwright, serving a Flask/Dash app from a thread with
-waitress, and page actions that wait on what the page shows (never on sleeps).
+Launching Debian's Chromium through Playwright, and page actions that wait on what the page shows
+(never on sleeps). Ports and the WSGI server thread come from tests/support/net.py.
 """
 
 from __future__ import annotations
 
 import json
-import socket
-import threading
+import os
+import re
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.support.net import ServerThread, free_port  # noqa: F401 - re-exported for the browser tests
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "dashboard"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 RED = "rgb(215, 25, 28)"  # --hg-red in assets/headgaze.css
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ServerThread:
-    """Serve a WSGI app with waitress on a free port in a daemon thread."""
-
-    def __init__(self, wsgi_app, threads: int = 6):
-        from waitress import create_server
-
-        self.server = create_server(wsgi_app, host="127.0.0.1", port=0, threads=threads)
-        self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        self._closing = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        try:
-            self.server.run()
-        except (OSError, ValueError):  # select() on the socket close() just shut: the way waitress stops
-            if not self._closing:
-                raise
-
-    def close(self) -> None:
-        self._closing = True
-        self.server.close()
-        self.thread.join(5)
+# HEADGAZE_BROWSER_CPU_THROTTLE=4: every test page runs 4x slower (`make test-stability`)
+CPU_THROTTLE = float(os.environ.get("HEADGAZE_BROWSER_CPU_THROTTLE") or 1)
 
 
 def launch_chromium(executable: str = "/usr/bin/chromium"):
@@ -57,7 +30,7 @@ def launch_chromium(executable: str = "/usr/bin/chromium"):
     return pw, br
 
 
-def new_page(browser: Browser, width: int = 1400, height: int = 1100, bypass_csp: bool = True):
+def new_page(browser: Browser, width: int = 1440, height: int = 900, bypass_csp: bool = True):
     """A fresh context and page; ``problems`` collects console errors and page exceptions.
 
     Playwright's ``wait_for_function`` evaluates its predicate with eval inside the page, which the
@@ -75,6 +48,8 @@ def new_page(browser: Browser, width: int = 1400, height: int = 1100, bypass_csp
           if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
     pg.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
     pg.set_default_timeout(30_000)
+    if CPU_THROTTLE > 1:  # slow the page's main thread N-fold (DevTools emulation) to shake out races
+        ctx.new_cdp_session(pg).send("Emulation.setCPUThrottlingRate", {"rate": CPU_THROTTLE})
     return ctx, pg, problems
 
 
@@ -196,3 +171,41 @@ def shot(page: Page, name: str, selector: str | None = None) -> Path:
 
 def dumps(obj) -> str:
     return json.dumps(obj, indent=1, default=str)[:2000]
+
+
+def option(page, group: str, label: str):
+    """The radio/checkbox input of a Dash RadioItems/Checklist option, found by its label."""
+    return page.locator(f"#{group} label").filter(has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")).locator("input")
+
+
+def dimmed(page) -> set[tuple[int, int]]:
+    names = page.evaluate(f"() => ({GRID_JS}._fullLayout.shapes || []).map(s => s.name)")
+    return {tuple(int(v) for v in n.split("-")[1:]) for n in names if n and n.startswith("dim-")}
+
+
+def badge_count(page) -> int:
+    return page.evaluate(f"() => {GRID_JS}.data[1].x.length")
+
+
+def all_heads(L, H):
+    return {(layer, head) for layer in range(L) for head in range(H)}
+
+
+def carrying(tags, tag):
+    return {(layer, head) for layer, row in enumerate(tags) for head, ts in enumerate(row) if tag in ts}
+
+
+def wait_dims(page, n: int) -> None:
+    page.wait_for_function(f"""(n) => {{ const gd = {GRID_JS};
+        return gd && gd._fullLayout && gd._fullLayout.meta && gd._fullLayout.meta.key === window.headgaze.head.key
+               && (gd._fullLayout.shapes || []).filter(s => s.name && s.name.startsWith('dim-')).length === n; }}""",
+                           arg=n)
+
+
+def select_head(page, layer: int, head: int) -> None:
+    x, y = tile_point(page, layer, head)
+    page.mouse.click(x, y)
+    page.wait_for_function("(t) => document.querySelector('#selected-head').textContent === t",
+                           arg=f"layer {layer} · head {head}")
+    page.wait_for_function("([l, h]) => window.headgaze.head && window.headgaze.head.layer === l "
+                           "&& window.headgaze.head.head === h", arg=[layer, head])

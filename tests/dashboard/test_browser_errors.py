@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.dashboard.browser import ServerThread, click_process, grid_info, hover_text, open_page, shot
-from tests.dashboard.conftest import ServiceProc
+from tests.support.service import ServiceProcess
 
 pytestmark = pytest.mark.browser
 
@@ -73,7 +73,7 @@ def test_unknown_model(page, dashboard_url):
 def test_service_down_then_back(page, models_dir, tmp_path):
     from dashboard.app import create_app
 
-    svc = ServiceProc(models_dir, tmp_path / "service.log")
+    svc = ServiceProcess.for_models(models_dir, tmp_path / "service.log", "--threads", "2")
     svc.start()
     srv = ServerThread(create_app(service_url=svc.url).server)
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
 import numpy as np
 import pytest
@@ -21,56 +20,24 @@ from service.head_analysis import heads_stats
 from tests.dashboard.browser import (
     GRID_JS,
     RED,
+    all_heads,
+    badge_count,
+    carrying,
     click_process,
     hover_text,
+    dimmed,
     hover_tokens,
     open_page,
+    option,
+    select_head,
     select_model,
     shot,
-    tile_point,
+    wait_dims,
 )
 
 pytestmark = pytest.mark.browser
 
 TEXT = "The fluffy blue monster ate the cookie."
-
-
-def option(page, group: str, label: str):
-    """The radio/checkbox input of a Dash RadioItems/Checklist option, found by its label."""
-    return page.locator(f"#{group} label").filter(has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")).locator("input")
-
-
-def dimmed(page) -> set[tuple[int, int]]:
-    names = page.evaluate(f"() => ({GRID_JS}._fullLayout.shapes || []).map(s => s.name)")
-    return {tuple(int(v) for v in n.split("-")[1:]) for n in names if n and n.startswith("dim-")}
-
-
-def badge_count(page) -> int:
-    return page.evaluate(f"() => {GRID_JS}.data[1].x.length")
-
-
-def all_heads(L, H):
-    return {(layer, head) for layer in range(L) for head in range(H)}
-
-
-def carrying(tags, tag):
-    return {(layer, head) for layer, row in enumerate(tags) for head, ts in enumerate(row) if tag in ts}
-
-
-def wait_dims(page, n: int) -> None:
-    page.wait_for_function(f"""(n) => {{ const gd = {GRID_JS};
-        return gd && gd._fullLayout && gd._fullLayout.meta && gd._fullLayout.meta.key === window.headgaze.head.key
-               && (gd._fullLayout.shapes || []).filter(s => s.name && s.name.startsWith('dim-')).length === n; }}""",
-                           arg=n)
-
-
-def select_head(page, layer: int, head: int) -> None:
-    x, y = tile_point(page, layer, head)
-    page.mouse.click(x, y)
-    page.wait_for_function("(t) => document.querySelector('#selected-head').textContent === t",
-                           arg=f"layer {layer} · head {head}")
-    page.wait_for_function("([l, h]) => window.headgaze.head && window.headgaze.head.layer === l "
-                           "&& window.headgaze.head.head === h", arg=[layer, head])
 
 
 def hover_red(page, q: int) -> int:

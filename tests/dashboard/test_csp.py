@@ -8,6 +8,8 @@ from flask import Flask
 
 from tests.dashboard.browser import ServerThread, new_page
 
+pytestmark = pytest.mark.browser
+
 CSP_PROBE = """
 window.__csp = [];
 document.addEventListener('securitypolicyviolation',

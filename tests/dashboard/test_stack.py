@@ -12,7 +12,7 @@ import time
 import pytest
 
 from dashboard.stack import REPO, wait_http
-from tests.dashboard.browser import free_port
+from tests.support.net import free_port
 
 
 def port_open(port: int) -> bool:

@@ -242,7 +242,7 @@ def test_models_remembered_when_service_goes_down(fake_data):
     data.backend.down = True
     assert [m["id"] for m in data.models()] == ["fake-causal", "fake-bert"]
     text = share_text(data.model_info("fake-bert"))
-    assert "25.0% of the weights outside the embeddings" in text and "20.0 M attention vs 60.0 M MLP" in text
+    assert "25.0% of the weights outside the embeddings and output heads" in text and "20.0 M attention vs 60.0 M MLP" in text
     assert "25.0%" in share_text({"id": "x", "weights": {"attention_share": 0.25}})
     assert "unavailable" in share_text(None)
     with pytest.raises(DashboardError) as exc:

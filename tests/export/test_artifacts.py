@@ -10,6 +10,7 @@ from tokenizers import Tokenizer
 
 from export.sources import KNOWN_MODELS, resolve
 from export.verify import PROBE_TEXTS, reference_attentions
+from export.weights import ROLES
 from service.batching import pad_batch
 from service.hashing import sha256_files
 from tests.conftest import DEFAULT_MODEL_IDS, read_manifest
@@ -22,7 +23,7 @@ EXPECTED = {
 MANIFEST_KEYS = {
     "id", "display_name", "source", "architecture", "causal", "layers", "heads", "kv_heads",
     "special_tokens", "max_tokens", "inputs", "weights", "parity", "onnx", "exporter", "exported_at",
-    "export_seconds", "fingerprint",
+    "export_seconds", "fingerprint", "causal_evidence", "task",
 }
 
 
@@ -39,8 +40,13 @@ def test_manifest_schema_and_values(model):
     assert (manifest["architecture"], manifest["layers"], manifest["heads"]) == (arch, layers, heads)
     assert (manifest["kv_heads"], manifest["causal"]) == (kv_heads, causal)
     weights = manifest["weights"]
-    parts = weights["embedding"] + weights["attention"] + weights["mlp"] + weights["other"]
-    assert parts == weights["total"] > 0
+    assert sum(weights[role] for role in ROLES) == weights["total"] > 0
+    assert weights["other"] == 0
+    if causal:  # SmolLM2: lm_head is tied to the token embedding, RMSNorms stand alone
+        assert weights["head"] == 0 and weights["norm"] == 30 * 2 * 576 + 576
+    else:  # MiniLM: the pooler (384 x 384 + bias) is the head; LayerNorms sit inside attention/MLP/embeddings
+        assert weights["head"] == 384 * 384 + 384 and weights["norm"] == 0
+    assert manifest["causal_evidence"]["decided_by"] == "probe"
     assert weights["attention_share"] == pytest.approx(share, abs=0.01)
     assert set(manifest["export_seconds"]) == {"load", "export", "verify", "profile", "write"}
     assert manifest["max_tokens"] >= 512
@@ -97,7 +103,7 @@ def test_onnx_matches_pytorch_on_a_text_outside_the_probe_set(model):
     session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
     feeds = pad_batch([ids], [i.name for i in session.get_inputs()])
     got = np.stack([a[0] for a in session.run(None, feeds)])
-    reference = resolve(manifest["id"]).load_reference(manifest["causal"])
+    reference = resolve(manifest["id"]).load_reference(with_lm_head=manifest["task"] == "text-generation")
     want = np.stack([a[0] for a in reference_attentions(reference, feeds)])
     assert got.shape == (manifest["layers"], manifest["heads"], len(ids), len(ids))
     assert np.abs(got - want).max() <= 1e-4

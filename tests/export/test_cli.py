@@ -118,3 +118,20 @@ def test_local_folder_exports_and_is_idempotent(python, repo_root, tmp_path):
     second = run_export(python, repo_root, "--models-dir", str(tmp_path), "--id", "my-minilm", str(source_dir))
     assert second.returncode == 0 and "up to date" in second.stderr
     assert finished_folders(tmp_path) == ["my-minilm"]
+
+
+def test_user_gguf_file_exports_under_its_id(python, repo_root, tmp_path):
+    """`python -m export file.gguf --id NAME`: the CLI path for a llama.cpp user's file, then up to date."""
+    from service.hashing import sha256_files
+    from tests.export.tiny_gguf import write_tiny_gguf
+
+    gguf_file = write_tiny_gguf(tmp_path / "my-model.gguf")
+    args = ("--models-dir", str(tmp_path / "out"), "--id", "mine", str(gguf_file))
+    first = run_export(python, repo_root, *args)
+    assert first.returncode == 0, first.stderr
+    assert "attention is causal (probe run" in first.stderr
+    manifest = json.loads((tmp_path / "out" / "mine" / "manifest.json").read_text())
+    assert manifest["source"]["kind"] == "gguf-file" and manifest["source"]["sha256"] == sha256_files(gguf_file)
+    second = run_export(python, repo_root, *args)
+    assert second.returncode == 0 and "up to date" in second.stderr
+    assert finished_folders(tmp_path / "out") == ["mine"]

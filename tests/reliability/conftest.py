@@ -1,20 +1,19 @@
-"""Real processes for the reliability tests: a restartable redis-server, service replicas, nginx."""
+"""Real processes for the reliability tests: service replicas and nginx (redis_server is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import re
 import shutil
+import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "service"))
-from service_testlib import RedisServer, Server, clean_env, free_port, require_models  # noqa: E402
+from tests.support.env import REPO, require_models
+from tests.support.net import free_port
+from tests.support.service import ServiceProcess
+from tests.support.wait import wait_until
 
 NGINX_EXAMPLE = REPO / "service" / "deploy" / "nginx.example.conf"
 
@@ -38,28 +37,18 @@ class Nginx:
             [self.exe, "-c", str(self.conf), "-p", str(workdir),
              "-g", f"daemon off; pid {workdir}/nginx.pid; error_log {workdir}/nginx-error.log;"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        for _ in range(100):
-            try:
-                requests.get(self.url + "/healthz", timeout=1)
-                return
-            except requests.RequestException:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"nginx exited: {self.proc.stderr.read().decode()}") from None
-                time.sleep(0.1)
+        wait_until(self.listening, f"nginx listens on port {self.port}", timeout=10)
+
+    def listening(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"nginx exited: {self.proc.stderr.read().decode()}")
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", self.port)) == 0
 
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is not installed (.ci/run installs it with apt-get)")
-    server = RedisServer(tmp_path).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -73,11 +62,11 @@ def minilm_only(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def replicas(redis_server, minilm_only, tmp_path):
-    servers = [Server(["--models-dir", str(minilm_only), "--cache", redis_server.url, "--threads", "1"],
-                      clean_env(), tmp_path / f"replica-{i}.log") for i in range(2)]
+    servers = [ServiceProcess(["--models-dir", str(minilm_only), "--cache", redis_server.url, "--threads", "1"],
+                              tmp_path / f"replica-{i}.log") for i in range(2)]
     try:
         for server in servers:
-            server.wait_ready()
+            server.start()
         yield servers
     finally:
         for server in servers:

@@ -1,46 +1,49 @@
-"""Fixtures for the service tests: real `python -m service` subprocesses on free ports, real exported models."""
+"""Fixtures for the service tests: real `python -m service` subprocesses on free ports, real exported models.
+
+Every response these servers hand to a test is first validated against the served /openapi.json
+(tests/support/openapi.py), so a response that drifts from the schema fails the test that got it.
+"""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tests.support.env import API_TOKEN, clean_env
+from tests.support.net import free_port
+from tests.support.openapi import OpenApiCheck
+from tests.support.service import ServiceProcess
 
-from service_testlib import API_TOKEN, Server, clean_env, free_port, require_models  # noqa: E402
 
-
-@pytest.fixture(scope="session")
-def models_dir() -> Path:
-    return require_models()
+def _started(args: list[str], log_path: Path, **kw) -> ServiceProcess:
+    srv = ServiceProcess(args, log_path, **kw)
+    try:
+        srv.start()
+    except BaseException:
+        srv.stop()
+        raise
+    srv.on_response = OpenApiCheck.from_url(srv.url, srv.headers())
+    return srv
 
 
 @pytest.fixture(scope="session")
 def server(models_dir, tmp_path_factory):
     """The default configuration: all models, in-process cache, no token."""
-    srv = Server(["--models-dir", str(models_dir)], clean_env(), tmp_path_factory.mktemp("srv") / "service.log")
-    try:
-        srv.wait_ready()
-        yield srv
-    finally:
-        srv.stop()
+    srv = _started(["--models-dir", str(models_dir)], tmp_path_factory.mktemp("srv") / "service.log")
+    yield srv
+    srv.stop()
 
 
 @pytest.fixture(scope="session")
 def limited_server(models_dir, tmp_path_factory):
     """Bearer token on, queue limit 0 (one request at a time), a Redis cache URL nobody listens on."""
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"
-    srv = Server(
-        ["--models-dir", str(models_dir), "--queue-limit", "0", "--cache", dead_redis],
-        clean_env(HEADGAZE_API_TOKEN=API_TOKEN), tmp_path_factory.mktemp("limited") / "service.log", token=API_TOKEN,
-    )
-    try:
-        srv.wait_ready()
-        yield srv
-    finally:
-        srv.stop()
+    srv = _started(["--models-dir", str(models_dir), "--queue-limit", "0", "--cache", dead_redis],
+                   tmp_path_factory.mktemp("limited") / "service.log",
+                   env=clean_env(HEADGAZE_API_TOKEN=API_TOKEN), token=API_TOKEN)
+    yield srv
+    srv.stop()
 
 
 @pytest.fixture(scope="session")

@@ -192,7 +192,7 @@ def test_health_ready_and_openapi_document(server):
                                  "/metrics", "/openapi.json"}
     req = doc["components"]["schemas"]["AttentionRequest"]
     assert set(req["properties"]) == {"text", "model", "format"} and req["additionalProperties"] is False
-    assert req["properties"]["model"]["enum"] == ready["models"]
+    assert req["properties"]["model"]["anyOf"][0]["enum"] == ready["models"]
     assert req["properties"]["text"]["maxLength"] == 200
     documented = set(doc["paths"]["/v1/attention"]["post"]["responses"])
     assert {"200", "400", "401", "404", "413", "415", "422", "503"} <= documented
@@ -220,3 +220,21 @@ def test_head_profile_endpoint_serves_the_exported_profile(server, models_dir, m
 def test_head_profile_of_unknown_model_is_404(server):
     resp = server.get("/v1/models/nope/heads")
     assert resp.status_code == 404 and resp.json()["error"]["code"] == "unknown_model"
+
+
+def test_the_schema_check_fails_on_drift(server):
+    """The check every response goes through (tests/support/openapi.py) rejects a field the schema lacks."""
+    import copy
+
+    import jsonschema
+
+    body = attention(server, "drift check")  # validated on its way in
+    check = server.on_response
+    drifted = copy.deepcopy(body)
+    drifted["timing_ms"]["warmup"] = 1.0
+    validator = check.validator("/v1/attention", "post", "200")
+    with pytest.raises(jsonschema.ValidationError, match="warmup"):
+        validator.validate(drifted)
+    del drifted["timing_ms"]["warmup"], drifted["timing_ms"]["queue"]
+    with pytest.raises(jsonschema.ValidationError, match="queue"):
+        validator.validate(drifted)

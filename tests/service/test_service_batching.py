@@ -11,6 +11,7 @@ import pytest
 from service.batching import MicroBatcher
 from service.cache import make_backend
 from service.engine import Engine
+from tests.support.wait import wait_until
 
 TEXTS = ["a", "fluffy blue monster", "The quick brown fox jumps over the lazy dog, again",
          "Ça coûte 12,50 € 🙂", "one two three", "I told my friend that the movie was great.", "x y", "Hi!"]
@@ -44,16 +45,15 @@ def test_requests_waiting_on_a_busy_model_share_the_next_run():
         calls.append(len(batch))
         if len(calls) == 1:
             started.set()
-            release.wait(10)
+            assert release.wait(30), "the test never released the first run"
         return [np.full((1, 1, len(ids), len(ids)), ids[0], dtype=np.float32) for ids in batch]
 
     batcher = MicroBatcher(run_batch, threading.Lock(), max_batch=8)
     with ThreadPoolExecutor(8) as pool:
         first = pool.submit(batcher.run, [0])
-        started.wait(10)
+        assert started.wait(30), "the first request never started its run"
         rest = [pool.submit(batcher.run, [i, i]) for i in range(1, 8)]
-        while len(batcher._pending) < 7:  # all seven queued behind the running batch
-            threading.Event().wait(0.01)
+        wait_until(lambda: batcher.waiting() == 7, "seven requests wait behind the running batch")
         release.set()
         outcomes = [first.result(10)] + [f.result(10) for f in rest]
     assert calls == [1, 7]

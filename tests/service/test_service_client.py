@@ -6,11 +6,12 @@ import socket
 
 import numpy as np
 import pytest
-from service_testlib import API_TOKEN, free_port
 
 from service.client import ServiceClient
 from service.engine import AttentionResult
 from service.errors import ServiceError, ServiceUnavailable
+from tests.support.env import API_TOKEN, REPO
+from tests.support.net import free_port
 
 
 def test_client_attention_matches_engine(server, engine):
@@ -99,8 +100,6 @@ def test_client_import_is_light():
     """A dashboard that only talks HTTP does not pay for onnxruntime/tokenizers (or torch)."""
     import subprocess
     import sys
-
-    from service_testlib import REPO
 
     code = "import sys, service.client; print(sorted(m for m in ('onnxruntime', 'tokenizers', 'torch') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)

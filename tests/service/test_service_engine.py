@@ -9,12 +9,13 @@ import textwrap
 import numpy as np
 import onnxruntime as ort
 import pytest
-from service_testlib import REPO, free_port
 
 from service.cache import SafeCache, cache_key, make_backend
 from service.engine import Engine
 from service.errors import ConfigError, ServiceError
 from service.providers import choose_providers
+from tests.support.env import REPO
+from tests.support.net import free_port
 
 
 def test_default_model_and_summaries(engine):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import requests
 
 CASES = [
     # (description, kwargs for server.post, status, code)
@@ -53,7 +52,7 @@ def test_too_many_tokens(server):
 
 
 def test_no_content_type_is_415(server):
-    resp = requests.post(server.url + "/v1/attention", data=b'{"text": "hi"}', timeout=10)
+    resp = server.request("POST", "/v1/attention", data=b'{"text": "hi"}')
     assert resp.status_code == 415 and resp.json()["error"]["code"] == "unsupported_media_type"
 
 

@@ -5,30 +5,36 @@ from __future__ import annotations
 import re
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
-from service_testlib import API_TOKEN
+
+from tests.support.env import API_TOKEN
+from tests.support.net import ServerThread
+from tests.support.openapi import OpenApiCheck
+from tests.support.wait import wait_until
 
 
 def test_healthz_needs_no_token(limited_server):
-    resp = requests.get(limited_server.url + "/healthz", timeout=10)
+    resp = limited_server.get("/healthz", auth=False)
     assert resp.status_code == 200
 
 
 def test_everything_else_needs_the_token(limited_server):
     for path in ("/readyz", "/v1/models", "/v1/models/smollm2-135m/heads", "/metrics", "/openapi.json"):
-        resp = requests.get(limited_server.url + path, timeout=10)
+        resp = limited_server.get(path, auth=False)
         assert resp.status_code == 401, path
         assert resp.json()["error"]["code"] == "unauthorized"
         assert resp.headers["WWW-Authenticate"].startswith("Bearer")
-    resp = requests.post(limited_server.url + "/v1/attention", json={"text": "hi"}, timeout=10)
+    resp = limited_server.request("POST", "/v1/attention", json={"text": "hi"}, auth=False)
     assert resp.status_code == 401
 
 
 def test_wrong_token_and_wrong_scheme_are_refused(limited_server):
     for header in (f"Bearer {API_TOKEN}x", "Bearer ", API_TOKEN, f"Basic {API_TOKEN}"):
-        resp = requests.post(limited_server.url + "/v1/attention", json={"text": "hi"},
-                             headers={"Authorization": header}, timeout=10)
+        resp = limited_server.request("POST", "/v1/attention", json={"text": "hi"}, auth=False,
+                                      headers={"Authorization": header})
         assert resp.status_code == 401, header
 
 
@@ -39,7 +45,7 @@ def test_right_token_works(limited_server):
 
 
 def test_token_off_by_default(server):
-    assert requests.get(server.url + "/v1/models", timeout=10).status_code == 200
+    assert server.get("/v1/models").status_code == 200
 
 
 def test_dead_redis_is_bypassed(limited_server):
@@ -55,35 +61,73 @@ def test_dead_redis_is_bypassed(limited_server):
     assert "cache get failed" in limited_server.log()
 
 
-def test_queue_limit_answers_503_with_retry_after(limited_server):
-    """Queue limit 0: while one request runs, the others are refused, not queued."""
-    statuses: list[int] = []
-    bodies: list[requests.Response] = []
-    lock = threading.Lock()
+class GatedEngine:
+    """Wraps a real Engine: every attention call waits at a gate until the test opens it."""
 
-    def hit(i: int, barrier: threading.Barrier):
-        barrier.wait()
-        text = f"Queue pressure number {i} {uuid.uuid4().hex} with some more words to tokenise"
-        resp = limited_server.post({"text": text})
-        with lock:
-            statuses.append(resp.status_code)
-            bodies.append(resp)
+    def __init__(self, engine):
+        self._engine = engine
+        self.gate = threading.Event()
+        self.entered = threading.Semaphore(0)
 
-    for _ in range(5):  # each round is 8 simultaneous SmolLM2 requests; one round nearly always suffices
-        barrier = threading.Barrier(8)
-        threads = [threading.Thread(target=hit, args=(i, barrier)) for i in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if 503 in statuses:
-            break
-    assert set(statuses) <= {200, 503}
-    assert 200 in statuses and 503 in statuses
-    refused = next(r for r in bodies if r.status_code == 503)
-    assert refused.headers["Retry-After"] == "1"
-    assert refused.json()["error"]["code"] == "overloaded"
-    assert limited_server.proc.poll() is None
-    m = re.search(r"^headgaze_queue_rejections_total (\S+)$", limited_server.get("/metrics").text, re.M)
-    assert m and float(m.group(1)) == statuses.count(503)
+    def attention(self, *args, **kwargs):
+        self.entered.release()
+        assert self.gate.wait(60), "the test never opened the gate"
+        return self._engine.attention(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+
+@pytest.fixture(scope="module")
+def minilm_engine(minilm_dir):
+    from service.engine import Engine
+
+    return Engine(minilm_dir, warmup=False)
+
+
+@pytest.mark.parametrize("queue_limit", [0, 1])
+def test_queue_limit_answers_503_with_retry_after(minilm_engine, queue_limit):
+    """One request runs (held at the gate) and `queue_limit` wait; the next is refused at once, not queued."""
+    from service.api import create_app
+
+    engine = GatedEngine(minilm_engine)
+    srv = ServerThread(create_app(engine, queue_limit=queue_limit))
+    check = OpenApiCheck.from_url(srv.url)
+
+    def post(i: int) -> requests.Response:
+        resp = requests.post(srv.url + "/v1/attention", json={"text": f"held request {i} {uuid.uuid4().hex[:6]}"},
+                             timeout=60)
+        check(resp)
+        return resp
+
+    def get(path: str) -> requests.Response:
+        resp = requests.get(srv.url + path, timeout=10)
+        check(resp)
+        return resp
+
+    def in_flight() -> int:
+        return get("/readyz").json()["queue"]["in_flight"]
+
+    try:
+        with ThreadPoolExecutor(queue_limit + 1) as pool:
+            held = [pool.submit(post, i) for i in range(queue_limit + 1)]
+            assert engine.entered.acquire(timeout=30), "the first request never reached the engine"
+            wait_until(lambda: in_flight() == queue_limit + 1, f"{queue_limit + 1} requests are admitted")
+            refused = post(99)
+            engine.gate.set()
+            answers = [f.result(60) for f in held]
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["Retry-After"] == "1"
+        assert refused.json()["error"]["code"] == "overloaded"
+        assert [a.status_code for a in answers] == [200] * (queue_limit + 1)
+        metrics = get("/metrics").text
+        m = re.search(r"^headgaze_queue_rejections_total (\S+)$", metrics, re.M)
+        assert m and float(m.group(1)) == 1
+        assert get("/readyz").json()["queue"] == {"limit": queue_limit, "in_flight": 0}
+    finally:
+        engine.gate.set()
+        srv.close()
+
+
+def test_queue_limit_zero_of_the_real_service_is_reported(limited_server):
     assert limited_server.get("/readyz").json()["queue"] == {"limit": 0, "in_flight": 0}

@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-import redis
-from service_testlib import RedisServer, Server, clean_env
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path).start()  # fails clearly when redis-server is missing (.ci/run installs it)
-    yield server.proc, server.port, redis.Redis(port=server.port)
-    server.stop()
+from tests.support.service import ServiceProcess
 
 
 def test_redis_cache_hits_and_survives_redis_dying(redis_server, minilm_dir, tmp_path):
-    proc, port, client = redis_server
-    srv = Server(["--models-dir", str(minilm_dir), "--cache", f"redis://127.0.0.1:{port}/0"], clean_env(),
-                 tmp_path / "service.log")
+    client = redis_server.client()
+    srv = ServiceProcess(["--models-dir", str(minilm_dir), "--cache", redis_server.url], tmp_path / "service.log")
     try:
-        srv.wait_ready()
+        srv.start()
         text = f"shared through redis {uuid.uuid4().hex[:6]}"
         assert srv.post({"text": text}).json()["cached"] is False
         assert srv.post({"text": text}).json()["cached"] is True
         assert any(k.startswith(b"headgaze:hg1:minilm-l6:") for k in client.keys("*"))
-        proc.terminate()
-        proc.wait(10)
+        redis_server.stop()
         resp = srv.post({"text": text})  # the entry is gone with Redis; the request is still answered
         assert resp.status_code == 200 and resp.json()["cached"] is False
         assert srv.post({"text": "another text"}).status_code == 200

@@ -1,0 +1,1 @@
+"""Installation checks: the project used from outside its folder."""
