@@ -71,7 +71,7 @@ def token_columns(tokens: list[dict]) -> list[dict]:
 
 def columns_layout(T: int, meta: dict, *, legend: bool = False) -> dict:
     """Layout of a two-column token figure, TOKEN_ROW_PX per token (its box scrolls)."""
-    top = 30 if not legend else 56
+    top = 30 if not legend else 72  # room for a two-row legend of heads
     return {
         "meta": meta, "height": top + 12 + TOKEN_ROW_PX * max(T, 4), "autosize": True,
         "margin": {"l": 100, "r": 100, "t": top, "b": 8}, "font": FONT,

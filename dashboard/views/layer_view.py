@@ -29,6 +29,6 @@ def layer_view_figure(layer_att: np.ndarray, tokens: list[dict], *, layer: int, 
     data += token_columns(tokens)
     layout = columns_layout(T, {"layer": layer, "heads": H, "tokens": T, "view": "layer",
                                 "selected": selected_head}, legend=True)
-    layout["legend"] = {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "yref": "container",
+    layout["legend"] = {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "top", "yref": "container",
                         "font": {"size": 11}, "itemclick": "toggle", "itemdoubleclick": "toggleothers"}
     return {"data": data, "layout": layout}

@@ -43,9 +43,17 @@ def process_bytes(page) -> tuple[dict, int]:
 
 
 def both_in_view(page) -> list[bool]:
-    return page.evaluate("""() => ['model-view', 'head-view'].map(id => {
+    """The model view's panel (which scrolls on its own) and the head view start inside the window."""
+    return page.evaluate("""() => ['model-view-wrap', 'head-view'].map(id => {
         const r = document.getElementById(id).getBoundingClientRect();
         return r.top >= 0 && r.left >= 0 && r.top < window.innerHeight - 100 && r.right <= window.innerWidth; })""")
+
+
+def tile_in_view(page, x: float, y: float) -> bool:
+    """The clicked tile is still inside the model view's visible part."""
+    return page.evaluate("""([x, y]) => { const r = document.getElementById('model-view-wrap').getBoundingClientRect();
+        return r.left <= x && x <= r.right && Math.max(r.top, 0) <= y && y <= Math.min(r.bottom, window.innerHeight); }""",
+                         [x, y])
 
 
 def test_long_prompt_bounded_payload_big_tiles_and_both_panels_in_view(page, long_app):
@@ -63,7 +71,7 @@ def test_long_prompt_bounded_payload_big_tiles_and_both_panels_in_view(page, lon
     page.mouse.click(x, y)
     page.wait_for_function("document.querySelector('#selected-head').textContent === 'layer 14 · head 6'")
     page.wait_for_function("window.headgaze.head && window.headgaze.head.layer === 14")
-    assert both_in_view(page) == [True, True]
+    assert both_in_view(page) == [True, True] and tile_in_view(page, x, y)
     # the hover names pooled token ranges
     page.mouse.move(x - 3, y - 3)
     page.locator("#grid-tooltip").wait_for(state="visible")
@@ -79,7 +87,7 @@ def test_long_prompt_bounded_payload_big_tiles_and_both_panels_in_view(page, lon
     x, y = tile_point(page, 5, 11)
     page.mouse.click(x, y)
     page.wait_for_function("document.querySelector('#selected-head').textContent === 'layer 5 · head 11'")
-    assert both_in_view(page) == [True, True]
+    assert both_in_view(page) == [True, True] and tile_in_view(page, x, y)
     assert grid_info(page)["tile_px"] >= 44  # MiniLM's 12 heads across a 1440 px window
 
 
@@ -108,7 +116,7 @@ def test_hover_view_runs_right_to_left_for_arabic(page, long_app):
     click_process(page)
     assert hover_text(page) == text  # running text with its own space
     box = page.locator("#hover-view [data-head]")
-    assert box.evaluate("el => getComputedStyle(el).direction") == "rtl"
+    assert box.evaluate("el => el.matches(':dir(rtl)')")  # dir="auto" resolved from the text
     xs = page.evaluate("() => Array.from(document.querySelectorAll('#hover-view .hg-token:not(.hg-special)'))"
                        ".map(el => el.getBoundingClientRect().left)")
     assert xs[0] > xs[-1]  # the first word's tokens sit on the right
