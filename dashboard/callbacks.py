@@ -252,6 +252,9 @@ def register(app: Dash, data: AttentionData) -> None:
                 msg += f" The views still show “{previous['text']}” with {previous['model']}."
             return no_update, no_update, no_update, msg, "hg-status hg-error", no_update, no_update, no_update
         sel = clamp_selection(selection, res["layers"], res["heads"])
+        # Only a selection the new grid cannot hold is changed: a tile clicked while this request
+        # was in flight stays selected.
+        new_sel = sel if sel != clamp_selection(selection, 10**6, 10**6) else no_update
         stats = data.heads_stats(res)
         profile = data.heads_profile(res["model"])
         tags_store = {"key": res["key"], "text": (stats or {}).get("tags"), "profile": (profile or {}).get("tags")}
@@ -260,7 +263,7 @@ def register(app: Dash, data: AttentionData) -> None:
         meta = {"key": res["key"], "model": res["model"], "text": res["text"], "layers": res["layers"],
                 "heads": res["heads"], "tokens": len(res["tokens"])}
         total = res["layers"] * res["heads"]
-        return (fig, meta, sel, status_text(res), "hg-status hg-ok", tags_store, counts_panel(stats, profile, total),
+        return (fig, meta, new_sel, status_text(res), "hg-status hg-ok", tags_store, counts_panel(stats, profile, total),
                 tag_note(tags, tag, source, total))
 
     @app.callback(
@@ -361,7 +364,7 @@ def register(app: Dash, data: AttentionData) -> None:
     # Selection → outline on the grid (browser side, a Patch of the outline trace only). Clicks and
     # the keyboard set the selection store from dashboard/views/model_view.js.
     app.clientside_callback(_cs("outline"), Output("model-view", "figure", allow_duplicate=True),
-                            Input("selection", "data"), State("model-view", "figure"),
+                            Input("selection", "data"), Input("result-meta", "data"), State("model-view", "figure"),
                             prevent_initial_call=True)
 
     @app.callback(

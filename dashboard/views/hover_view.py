@@ -2,12 +2,14 @@
 others by the attention it pays them (the strongest in red).
 
 Python side: the chips, built from the tokens' character offsets so that the text wraps like the
-input with its own spaces; ``dir="auto"`` lets a right-to-left text run right to left. Special
+input with its own spaces; ``dir`` follows the text's first strong character, so a right-to-left text runs right to left. Special
 tokens (no characters of their own) are marked chips. Browser side (hover_view.js): the shading
 on hover, from the selected head's matrix already in the page (no server request).
 """
 
 from __future__ import annotations
+
+import unicodedata
 
 from dash import html
 
@@ -56,7 +58,19 @@ def running_text(text: str, tokens: list[dict]) -> list:
     return out
 
 
+def text_direction(text: str) -> str:
+    """"rtl" or "ltr" from the text's first strong character (the Unicode bidi rule P2), "auto" if
+    it has none. Decided on the text, not on the chips: a special token's name is not the text."""
+    for ch in text:
+        kind = unicodedata.bidirectional(ch)
+        if kind in ("R", "AL"):
+            return "rtl"
+        if kind == "L":
+            return "ltr"
+    return "auto"
+
+
 def hover_view_children(text: str, tokens: list[dict], key: str, layer: int, head: int) -> html.Div:
     """The hover view's content for one head; ``data-head`` tells the script which head it shows."""
-    return html.Div(running_text(text, tokens), className="hg-running", dir="auto",
+    return html.Div(running_text(text, tokens), className="hg-running", dir=text_direction(text),
                     **{"data-head": f"{key}-{layer}-{head}"})

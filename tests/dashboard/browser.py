@@ -72,10 +72,16 @@ def wait_settled(page: Page) -> None:
 
 
 def select_model(page: Page, label: str) -> None:
-    """Choose a model in the dropdown through the UI (open it, click the option with ``label``)."""
+    """Choose a model in the dropdown through the UI (open it, click the option with ``label``); a
+    model change processes the current text again: wait until that answer is drawn."""
+    if label in page.inner_text("#model-select"):
+        return
     page.click("#model-select")
-    page.locator("#model-select .VirtualizedSelectOption", has_text=label).first.click()
+    with page.expect_response(lambda r: "_dash-update-component" in r.url
+                              and "result-meta" in (r.request.post_data or "")) as info:
+        page.locator("#model-select .VirtualizedSelectOption", has_text=label).first.click()
     page.wait_for_function("(t) => document.querySelector('#model-select').textContent.includes(t)", arg=label)
+    wait_drawn(page, info.value.json()["response"])
 
 
 def click_process(page: Page) -> dict:
