@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         except ConfigError as exc:
             fail(PROG, str(exc))
     app = create_app(url_base_pathname=args.prefix, service_url=args.service_url, engine=engine,
-                     service_timeout=args.service_timeout, frame_ancestors=args.frame_ancestors)
+                     service_timeout=args.service_timeout, frame_ancestors=args.frame_ancestors,
+                     max_chars=args.max_chars)
     try:
         server = create_server(app.server, host=args.host, port=args.port, threads=args.threads,
                                ident="headgaze-dashboard")

@@ -6,14 +6,17 @@ from dash import html
 
 
 def about_panel() -> html.Details:
-    """Static explanation; the model-specific sentence lives in ``attention-share``."""
+    """Static explanation; the model-specific sentence lives in ``attention-share``.
+
+    Closed by default, one line in the header; opened, it floats over the page, so reading it never
+    moves the views."""
     return html.Details(
         id="about",
-        open=True,
+        open=False,
         className="hg-about",
         children=[
             html.Summary("About attention"),
-            html.P([
+            html.Div(className="hg-about-body", children=[html.P([
                 "Inside every layer, each token asks a ", html.B("query"), " — a question such as "
                 "“which noun do I describe?” — and every token carries a ", html.B("key"),
                 ", the answer it can offer. The query of one token is compared with the keys of the "
@@ -25,11 +28,11 @@ def about_panel() -> html.Details:
                 " may attend strongly to ", html.I("fluffy"), " and ", html.I("blue"),
                 ", because they tell it what kind of monster it is. Each ", html.B("head"),
                 " learns its own pattern: some look at the previous token, some at the first token, "
-                "some at related words. The grid below shows every head of every layer; rows are "
-                "queries, columns are keys.",
+                "some at related words. The model view shows every head of every layer; in each tile "
+                "rows are queries, columns are keys.",
             ]),
             html.P(id="attention-share", className="hg-share"),
-        ],
+        ])],
     )
 
 

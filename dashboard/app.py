@@ -4,7 +4,8 @@
     create_app(service_url="http://127.0.0.1:8000")  # talk to the HTTP service
     create_app(server=flask_app, url_base_pathname="/attention/", service_url=...)  # embedded
 
-All JS/CSS (Dash, Plotly, assets/) is served locally by the app; nothing is loaded from a CDN.
+All JS/CSS (Dash, Plotly, assets/, the views' scripts in views/) is served locally by the app;
+nothing is loaded from a CDN.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from . import callbacks
 from .data import AttentionData, make_backend
 from .layout import build_layout
 from .security import install_csp
+from .views import install_view_scripts, script_urls
+from .views.constants import DEFAULT_MAX_CHARS
 
 IN_PROCESS_CACHES = ("SimpleCache", "NullCache")
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
@@ -26,7 +29,7 @@ ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 
 def create_app(server: Any = None, url_base_pathname: str = "/", service_url: str | None = None,
                engine: Any = None, cache_config: dict | None = None, service_timeout: float = 10.0,
-               frame_ancestors: str | None = None) -> Dash:
+               frame_ancestors: str | None = None, max_chars: int = DEFAULT_MAX_CHARS) -> Dash:
     """Build the headgaze Dash app.
 
     ``server``: an existing Flask app to mount into (default: a new one). ``url_base_pathname``:
@@ -38,6 +41,8 @@ def create_app(server: Any = None, url_base_pathname: str = "/", service_url: st
     share results across replicas through the service's (pickle-free) Redis cache instead. ``service_timeout``: seconds to
     wait for the service before the page says it is unavailable. ``frame_ancestors``: who may
     frame the page, a CSP source list (default ``'self'`` or HEADGAZE_FRAME_ANCESTORS).
+    ``max_chars``: the page's character limit (Unicode code points, as the API counts them); the
+    service's own limit still applies.
     """
     if not url_base_pathname.startswith("/"):
         url_base_pathname = "/" + url_base_pathname
@@ -53,7 +58,9 @@ def create_app(server: Any = None, url_base_pathname: str = "/", service_url: st
         update_title=None,
         suppress_callback_exceptions=False,
         compress=False,
+        external_scripts=script_urls(url_base_pathname),
     )
+    install_view_scripts(app)
     app.scripts.config.serve_locally = True
     app.css.config.serve_locally = True
     if cache_config and cache_config.get("CACHE_TYPE") not in IN_PROCESS_CACHES:
@@ -63,9 +70,9 @@ def create_app(server: Any = None, url_base_pathname: str = "/", service_url: st
                                           "CACHE_THRESHOLD": 64})
     cache.init_app(app.server)
     if engine is not None or service_url:
-        data = AttentionData(make_backend(service_url, engine, service_timeout), cache)
+        data = AttentionData(make_backend(service_url, engine, service_timeout), cache, max_chars=max_chars)
     else:
-        data = AttentionData(None, cache, backend_factory=make_backend)
+        data = AttentionData(None, cache, backend_factory=make_backend, max_chars=max_chars)
     app.layout = build_layout(data)
     callbacks.register(app, data)
     app.headgaze_data = data  # for tests and embedding code

@@ -1,8 +1,8 @@
-"""Callbacks: Process (server), head selection (server), and the browser-side views.
+"""Callbacks: Process and head selection run on the server; what must not wait for it (hover,
+highlight, the character counter) runs in the browser (dashboard/views/*.js, assets/headgaze.js).
 
-Server callbacks compute or fetch attention and ship compact data; everything that reacts to the
-mouse (head-view hover, hover view, grid highlight, character counter) is a clientside callback
-in ``assets/headgaze.js`` so that hovering makes no request.
+Figures are only ever changed through Dash: whole figures from the server, or partial updates
+(``dash.Patch`` on the server, ``dash_clientside.Patch`` in the browser).
 """
 
 from __future__ import annotations
@@ -10,12 +10,23 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 import numpy as np
-from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
+from dash import ClientsideFunction, Dash, Input, Output, Patch, State, dcc, html, no_update
 
 from .about import share_text
-from .data import MAX_CHARS, AttentionData, DashboardError
-from .figures import display_token, head_view_figure, model_view_figure
+from .data import AttentionData, DashboardError
 from .heads import TAGS, head_summary, hide_first_token, matrix_csv, tag_counts
+from .views.head_view import head_view_figure, heatmap_figure
+from .views.hover_view import display_token, hover_view_children
+from .views.layer_view import layer_view_figure
+from .views.model_view import (
+    badge_points,
+    dim_shapes,
+    model_view_figure,
+    mosaic_u2,
+    thumbnails,
+    tile_cells,
+    typed_array,
+)
 
 
 def _cs(name: str) -> ClientsideFunction:
@@ -62,6 +73,21 @@ def view_tags(tags_store: dict | None, source: str | None) -> list | None:
     return tags_store.get("profile") if source == "profile" else tags_store.get("text")
 
 
+def tag_note(tags: list | None, tag: str | None, source: str | None, heads_total: int) -> str:
+    """The line under the grid that says what the filter shows."""
+    if tags is None:
+        return ("The model profile is not available for this model." if source == "profile"
+                else "Tags of this text are not available.")
+    if not tag:
+        return ""
+    n = sum(tag in ts for row in tags for ts in row)
+    where = "the model profile" if source == "profile" else "this text"
+    note = f"Showing the {n} of {heads_total} heads tagged {tag} in {where}."
+    if n == 0 and source != "profile" and tag in ("induction", "duplicate-token"):
+        note += " Induction and duplicate-token need a repeated sequence: see the model profile."
+    return note
+
+
 def counts_line(label: str, counts: dict[str, int]) -> html.Div:
     parts = [f"{t} {counts.get(t, 0)}" for t in TAGS]
     return html.Div([html.Span(label, className="hg-label"), " " + " · ".join(parts)])
@@ -103,18 +129,18 @@ def stats_table(summary: dict) -> list:
     prof_tags = "not available" if prof is None else (", ".join(prof) or "none")
     thresholds = " · ".join(f"{t}: {rule}" for t, rule in summary["thresholds"].items())
     return [
-        html.Table(rows, className="hg-stats-table"),
         html.Div([html.Span("Tags, this text: ", className="hg-label"), html.Span(text_tags, id="head-tags-text")]),
         html.Div([html.Span("Tags, model profile: ", className="hg-label"), html.Span(prof_tags, id="head-tags-profile")]),
+        html.Table(rows, className="hg-stats-table"),
         html.Div(["Thresholds: ", thresholds, ". Scores use the raw weights (hide first token does not change them)."],
                  className="hg-muted hg-small-text"),
     ]
 
 
-def parse_view_query(search: str | None, model_ids: list[str]) -> dict | None:
+def parse_view_query(search: str | None, model_ids: list[str], max_chars: int = 50) -> dict | None:
     """The view state from a URL query string (``?model=…&text=…&layer=…&head=…``), or None.
 
-    Unknown models, bad numbers and unknown tags are dropped; the text is cut to 50 characters.
+    Unknown models, bad numbers and unknown tags are dropped; the text is cut to ``max_chars``.
     """
     q = parse_qs((search or "").lstrip("?"), keep_blank_values=True)
 
@@ -138,7 +164,7 @@ def parse_view_query(search: str | None, model_ids: list[str]) -> dict | None:
     tag = one("tag", "")
     source = one("tags", "text")
     return {
-        "text": text[:MAX_CHARS],
+        "text": text[:max_chars],
         "model": model,
         "layer": num("layer"),
         "head": num("head"),
@@ -148,18 +174,21 @@ def parse_view_query(search: str | None, model_ids: list[str]) -> dict | None:
     }
 
 
+def head_matrix(res: dict, layer: int, head: int, hide_first=None) -> np.ndarray:
+    """One head's T×T weights (rows = queries) as shown."""
+    m = np.asarray(res["attentions"][layer, head], dtype=np.float32)
+    return hide_first_token(m) if is_hidden(hide_first) else m
+
+
 def head_payload(res: dict, layer: int, head: int, hide_first=None) -> dict:
-    """What the browser needs for one head: tokens and the T×T matrix (rows = queries) as shown."""
-    m = np.asarray(res["attentions"][layer, head], dtype=np.float64)
-    if is_hidden(hide_first):
-        m = hide_first_token(m).astype(np.float64)
+    """What the browser needs for one head's hover: tokens and the T×T matrix (rows = queries)."""
     return {
         "key": res["key"],
         "model": res["model"],
         "layer": layer,
         "head": head,
         "tokens": [{"text": display_token(t), "special": bool(t.get("special"))} for t in res["tokens"]],
-        "matrix": np.round(m, 6).tolist(),
+        "matrix": np.round(head_matrix(res, layer, head, hide_first).astype(np.float64), 5).tolist(),
         "hide_first": is_hidden(hide_first),
     }
 
@@ -172,11 +201,19 @@ def shown_result(data: AttentionData, meta: dict, selection: dict | None) -> tup
     return res, clamp_selection(selection, res["layers"], res["heads"])
 
 
+def grid_figure(res: dict, hide_first, tags: list | None, tag: str | None, panel: dict | None) -> dict:
+    return model_view_figure(shown_attentions(res, hide_first), model=res["model"], key=res["key"],
+                             tokens=[display_token(t) for t in res["tokens"]], panel=panel, tags=tags,
+                             tag_filter=tag or None)
+
+
 def register(app: Dash, data: AttentionData) -> None:
     """Attach all callbacks to ``app``."""
 
     app.clientside_callback(_cs("counter"), Output("char-counter", "children"),
-                            Output("char-counter", "className"), Input("text-input", "value"))
+                            Output("char-counter", "className"), Input("text-input", "value"),
+                            State("hg-config", "data"))
+    app.clientside_callback(_cs("panelSize"), Output("panel-size", "data"), Input("url", "pathname"))
 
     @app.callback(Output("attention-share", "children"), Input("model-select", "value"))
     def _share(model_id):
@@ -190,63 +227,86 @@ def register(app: Dash, data: AttentionData) -> None:
         Output("status", "className"),
         Output("head-tags", "data"),
         Output("tag-counts", "children"),
+        Output("tag-note", "children"),
         Input("process-button", "n_clicks"),
         Input("text-input", "n_submit"),
+        Input("model-select", "value"),
         State("text-input", "value"),
-        State("model-select", "value"),
         State("selection", "data"),
         State("result-meta", "data"),
         State("hide-first-token", "value"),
         State("tag-source", "value"),
         State("tag-filter", "value"),
+        State("panel-size", "data"),
         running=[(Output("process-button", "disabled"), True, False),
                  (Output("process-button", "children"), "Processing…", "Process")],
         prevent_initial_call=True,
     )
-    def _process(_clicks, _submit, text, model, selection, previous, hide_first, source, tag):
+    def _process(_clicks, _submit, model, text, selection, previous, hide_first, source, tag, panel):
+        """Process, Enter in the text box, or a model change: compute and draw the model view."""
         try:
             res = data.attention(text, model)
         except DashboardError as exc:
             msg = exc.message
             if previous:
-                msg += f" The views below still show the previous text “{previous['text']}”."
-            return no_update, no_update, no_update, msg, "hg-status hg-error", no_update, no_update
+                msg += f" The views still show “{previous['text']}” with {previous['model']}."
+            return no_update, no_update, no_update, msg, "hg-status hg-error", no_update, no_update, no_update
         sel = clamp_selection(selection, res["layers"], res["heads"])
+        # Only a selection the new grid cannot hold is changed: a tile clicked while this request
+        # was in flight stays selected.
+        new_sel = sel if sel != clamp_selection(selection, 10**6, 10**6) else no_update
         stats = data.heads_stats(res)
         profile = data.heads_profile(res["model"])
         tags_store = {"key": res["key"], "text": (stats or {}).get("tags"), "profile": (profile or {}).get("tags")}
-        fig = model_view_figure(shown_attentions(res, hide_first), model=res["model"], key=res["key"], **sel,
-                                tags=view_tags(tags_store, source), tag_filter=tag or None)
+        tags = view_tags(tags_store, source)
+        fig = grid_figure(res, hide_first, tags, tag, panel)
         meta = {"key": res["key"], "model": res["model"], "text": res["text"], "layers": res["layers"],
                 "heads": res["heads"], "tokens": len(res["tokens"])}
-        counts = counts_panel(stats, profile, res["layers"] * res["heads"])
-        return fig, meta, sel, status_text(res), "hg-status hg-ok", tags_store, counts
+        total = res["layers"] * res["heads"]
+        return (fig, meta, new_sel, status_text(res), "hg-status hg-ok", tags_store, counts_panel(stats, profile, total),
+                tag_note(tags, tag, source, total))
 
     @app.callback(
         Output("model-view", "figure", allow_duplicate=True),
         Input("hide-first-token", "value"),
         State("result-meta", "data"),
         State("selection", "data"),
-        State("head-tags", "data"),
-        State("tag-source", "value"),
-        State("tag-filter", "value"),
         prevent_initial_call=True,
     )
-    def _redraw(hide_first, meta, selection, tags_store, source, tag):
-        """Hide-first-token changed: redraw the mosaic with the weights as now shown."""
+    def _redraw(hide_first, meta, selection):
+        """Hide-first-token changed: new mosaic values, nothing else of the figure."""
         if not meta:
             return no_update
         try:
-            res, sel = shown_result(data, meta, selection)
+            res, _ = shown_result(data, meta, selection)
         except DashboardError:
             return no_update
-        return model_view_figure(shown_attentions(res, hide_first), model=res["model"], key=res["key"], **sel,
-                                 tags=view_tags(tags_store, source), tag_filter=tag or None)
+        patch = Patch()
+        patch["data"][0]["z"] = typed_array(mosaic_u2(thumbnails(shown_attentions(res, hide_first))))
+        return patch
 
-    # Tag source / filter → badges and veils on the grid (browser side, Plotly.restyle/relayout).
-    app.clientside_callback(_cs("tagView"), Output("tag-note", "children"),
-                            Input("tag-filter", "value"), Input("tag-source", "value"), Input("head-tags", "data"),
-                            prevent_initial_call=True)
+    @app.callback(
+        Output("model-view", "figure", allow_duplicate=True),
+        Output("tag-note", "children", allow_duplicate=True),
+        Input("tag-filter", "value"),
+        Input("tag-source", "value"),
+        State("head-tags", "data"),
+        State("result-meta", "data"),
+        prevent_initial_call=True,
+    )
+    def _tag_view(tag, source, tags_store, meta):
+        """Tag source / filter: badges and veils of the grid, as a Patch of those parts only."""
+        if not meta or not tags_store or tags_store.get("key") != meta["key"]:
+            return no_update, no_update
+        tags = view_tags(tags_store, source)
+        cells = tile_cells(meta["tokens"])
+        patch = Patch()
+        badges = badge_points(tags, cells)
+        for k in ("x", "y", "text"):
+            patch["data"][1][k] = badges[k]
+        patch["layout"]["shapes"] = dim_shapes(tags, tag, cells)
+        return patch, tag_note(tags, tag, source, meta["layers"] * meta["heads"])
+
     app.clientside_callback(_cs("exportPng"), Output("png-done", "data"), Input("export-png", "n_clicks"),
                             prevent_initial_call=True)
     # View state → URL query string (history.replaceState in the browser: no reload, no request).
@@ -270,13 +330,13 @@ def register(app: Dash, data: AttentionData) -> None:
         prevent_initial_call="initial_duplicate",
     )
     def _restore(search, meta, clicks, current_model):
-        """Opening a copied link: restore model, text, head, tag view and toggle, then Process."""
+        """Page load: restore the view of a copied link, then Process (the example text otherwise)."""
         if meta:
             return (no_update,) * 7
         model_ids = [m["id"] for m in data.model_info_list()]
-        view = parse_view_query(search, model_ids)
+        view = parse_view_query(search, model_ids, data.max_chars)
         if view is None:
-            return (no_update,) * 7
+            return (no_update,) * 6 + ((clicks or 0) + 1,) if model_ids else (no_update,) * 7
         return (view["text"], view["model"] or current_model, {"layer": view["layer"], "head": view["head"]},
                 view["tag"], view["source"], ["hide"] if view["hide_first"] else [], (clicks or 0) + 1)
 
@@ -295,22 +355,24 @@ def register(app: Dash, data: AttentionData) -> None:
             res, sel = shown_result(data, meta, selection)
         except DashboardError:
             return no_update
-        payload = head_payload(res, **sel, hide_first=hide_first)
-        body = matrix_csv(np.asarray(payload["matrix"]), [t["text"] for t in payload["tokens"]])
-        suffix = "-first-token-hidden" if payload["hide_first"] else ""
+        body = matrix_csv(head_matrix(res, **sel, hide_first=hide_first),
+                          [display_token(t) for t in res["tokens"]])
+        suffix = "-first-token-hidden" if is_hidden(hide_first) else ""
         name = f"headgaze-{res['model']}-layer{sel['layer']}-head{sel['head']}{suffix}.csv"
         return dcc.send_string(body, name, type="text/csv")
 
-    # Grid click and keyboard Enter → selection: set from assets/headgaze.js with the tile under the
-    # pointer (never from clickData, whose points lag behind the pointer; see tileAt there).
-    # Selection → outline on the grid (no server round trip, same figure data).
-    app.clientside_callback(_cs("highlight"), Output("model-view", "figure", allow_duplicate=True),
-                            Input("selection", "data"), State("model-view", "figure"),
+    # Selection → outline on the grid (browser side, a Patch of the outline trace only). Clicks and
+    # the keyboard set the selection store from dashboard/views/model_view.js.
+    app.clientside_callback(_cs("outline"), Output("model-view", "figure", allow_duplicate=True),
+                            Input("selection", "data"), Input("result-meta", "data"), State("model-view", "figure"),
                             prevent_initial_call=True)
 
     @app.callback(
         Output("head-data", "data"),
         Output("head-base", "data"),
+        Output("head-heatmap", "figure"),
+        Output("layer-view", "figure"),
+        Output("hover-view", "children"),
         Output("selected-head", "children"),
         Output("status", "children", allow_duplicate=True),
         Output("status", "className", allow_duplicate=True),
@@ -321,19 +383,29 @@ def register(app: Dash, data: AttentionData) -> None:
         prevent_initial_call=True,
     )
     def _select(selection, meta, hide_first):
+        """The selected head: its matrix for the browser, head view, heatmap, layer view, hover view."""
         if not meta:
-            return (no_update,) * 6
+            return (no_update,) * 9
         try:
             res, sel = shown_result(data, meta, selection)
         except DashboardError as exc:
-            return no_update, no_update, no_update, exc.message, "hg-status hg-error", no_update
-        payload = head_payload(res, **sel, hide_first=hide_first)
-        fig = head_view_figure(np.asarray(payload["matrix"]), res["tokens"], **sel)
-        summary = head_summary(data.heads_stats(res), data.heads_profile(res["model"]), **sel)
-        return payload, fig, f"layer {sel['layer']} · head {sel['head']}", no_update, no_update, stats_table(summary)
+            return (no_update,) * 6 + (exc.message, "hg-status hg-error", no_update)
+        layer, head = sel["layer"], sel["head"]
+        payload = head_payload(res, layer, head, hide_first)
+        matrix = head_matrix(res, layer, head, hide_first)
+        tokens = res["tokens"]
+        layer_att = res["attentions"][layer]
+        layer_att = hide_first_token(layer_att) if is_hidden(hide_first) else layer_att
+        summary = head_summary(data.heads_stats(res), data.heads_profile(res["model"]), layer, head)
+        return (payload, head_view_figure(matrix, tokens, layer=layer, head=head),
+                heatmap_figure(matrix, tokens, layer=layer, head=head),
+                layer_view_figure(layer_att, tokens, layer=layer, selected_head=head),
+                hover_view_children(res["text"], tokens, res["key"], layer, head),
+                f"layer {layer} · head {head}", no_update, no_update, stats_table(summary))
 
     app.clientside_callback(_cs("headView"), Output("head-view", "figure"),
                             Input("head-base", "data"), Input("head-view", "hoverData"),
-                            State("head-data", "data"))
-    app.clientside_callback(_cs("hoverView"), Output("hover-view", "children"),
-                            Input("head-data", "data"))
+                            State("head-data", "data"), State("hg-config", "data"))
+    app.clientside_callback(_cs("headData"), Output("hover-head", "children"),
+                            Input("head-data", "data"), State("hg-config", "data"))
+

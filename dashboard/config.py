@@ -56,6 +56,8 @@ DASHBOARD_OPTIONS = [
            help="waitress worker threads"),
     option("--service-timeout", env="HEADGAZE_SERVICE_TIMEOUT", type=click.FloatRange(min=0, min_open=True),
            default=10.0, help="seconds to wait for the service before showing 'unavailable'"),
+    option("--max-chars", env="HEADGAZE_DASHBOARD_MAX_CHARS", type=at_least(1), default=50,
+           help="longest text the page accepts, in Unicode code points (the service's own limit still applies)"),
     option("--frame-ancestors", env="HEADGAZE_FRAME_ANCESTORS", default=None, callback=_frame_ancestors,
            show_default=False, help="CSP frame-ancestors: who may frame the page, e.g. "
                                     "\"'self' https://tools.internal\" [default: 'self']"),

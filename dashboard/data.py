@@ -20,7 +20,9 @@ from flask_caching import Cache
 
 from service.errors import ServiceError, ServiceUnavailable
 
-MAX_CHARS = 50
+from .views.constants import DEFAULT_MAX_CHARS
+
+MAX_CHARS = DEFAULT_MAX_CHARS
 PER_QUERY_STATS = ("max_weight", "argmax")  # parts of heads_stats the page does not use
 
 
@@ -58,14 +60,16 @@ def make_backend(service_url: str | None = None, engine: Any = None, timeout: fl
     return Engine()
 
 
-def validate_text(text: str | None) -> str:
-    """Return the text to process or raise a DashboardError for empty/too long input."""
+def validate_text(text: str | None, max_chars: int = MAX_CHARS) -> str:
+    """Return the text to process or raise a DashboardError for empty/too long input.
+
+    Characters are Unicode code points, as the API counts them (an emoji is one)."""
     text = text or ""
     if not text.strip():
-        raise DashboardError("empty_text", "Type some text first (at most 50 characters).")
-    if len(text) > MAX_CHARS:
+        raise DashboardError("empty_text", f"Type some text first (at most {max_chars} characters).")
+    if len(text) > max_chars:
         raise DashboardError(
-            "text_too_long", f"The text has {len(text)} characters; at most {MAX_CHARS} are allowed."
+            "text_too_long", f"The text has {len(text)} characters; at most {max_chars} are allowed."
         )
     return text
 
@@ -90,7 +94,10 @@ def _translate(exc: Exception) -> DashboardError:
 class AttentionData:
     """Cached access to models and attention results for one dashboard app."""
 
-    def __init__(self, backend: Backend | None, cache: Cache, *, backend_factory=None):
+    def __init__(self, backend: Backend | None, cache: Cache, *, backend_factory=None, max_chars: int = MAX_CHARS):
+        if max_chars < 1:
+            raise ValueError(f"max_chars must be >= 1, got {max_chars}")
+        self.max_chars = int(max_chars)
         self._backend = backend
         self._factory = backend_factory
         self._lock = threading.Lock()
@@ -145,7 +152,7 @@ class AttentionData:
 
     def attention(self, text: str, model: str | None) -> dict:
         """Attention result as a plain dict (cached); raises DashboardError for the page."""
-        text = validate_text(text)
+        text = validate_text(text, self.max_chars)
         key = self.key(model, text)
         hit = self.cache.get(key)
         if hit is not None:

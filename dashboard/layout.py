@@ -1,9 +1,13 @@
-"""Page layout: controls, status line, model view, head view and hover view, with stable ids.
+"""Page layout: controls, status line, the model view beside the selected head's views, stable ids.
 
 Ids other tools rely on: text-input, model-select, process-button, model-view, head-view,
-hover-view, selected-head, status; head analysis: tag-source, tag-filter, tag-counts, head-stats,
-hide-first-token, export-csv, export-png; the view state lives in the URL (dcc.Location ``url``). The layout is a function so that the model list is fetched when
+head-heatmap, layer-view, hover-view, selected-head, status; head analysis: tag-source,
+tag-filter, tag-counts, head-stats, hide-first-token, export-csv, export-png; the view state lives
+in the URL (dcc.Location ``url``). The layout is a function so that the model list is fetched when
 a page is opened (the service may start after the dashboard).
+
+At 1440×900 the model view (left) and the selected head's views (right) sit side by side in
+panels as tall as the window, each scrolling on its own, so a tile click never moves the page.
 """
 
 from __future__ import annotations
@@ -11,25 +15,35 @@ from __future__ import annotations
 from dash import dcc, html
 
 from .about import about_panel
-from .data import MAX_CHARS, AttentionData, DashboardError
-from .figures import BADGE_COLOR, empty_figure
+from .data import AttentionData, DashboardError
 from .heads import TAG_LABELS, TAGS
+from .views.constants import BADGE_COLOR, MIN_LINE_WEIGHT, TOP_K, browser_config
+from .views.model_view import legend_gradient
 
 EXAMPLE_TEXT = "The fluffy blue monster ate the cookie."
+BERTVIZ_URL = "https://github.com/jessevig/bertviz"
 
-GRAPH_CONFIG = {
-    "displaylogo": False,
-    "displayModeBar": True,
-    "scrollZoom": False,
-    "modeBarButtonsToRemove": ["zoom2d", "pan2d", "select2d", "lasso2d", "zoomIn2d", "zoomOut2d",
-                               "autoScale2d", "resetScale2d"],
-}
+GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": True, "scrollZoom": False,
+                "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "zoom2d", "pan2d",
+                                           "zoomIn2d", "zoomOut2d", "resetScale2d"]}
+ZOOM_BUTTONS = ["select2d", "lasso2d", "autoScale2d"]  # the model view keeps zoom, pan and reset
 
 
-def _graph_config(filename: str) -> dict:
+def graph_config(filename: str, *, zoom: bool = False) -> dict:
     # doubleClickDelay 1 ms: two quick clicks on two tiles are two selections, not a double click.
     return {**GRAPH_CONFIG, "doubleClick": False, "doubleClickDelay": 1,
+            **({"modeBarButtonsToRemove": ZOOM_BUTTONS} if zoom else {}),
             "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}
+
+
+def empty_figure(message: str, height: int = 200) -> dict:
+    """A blank figure with a centred note (before the first Process, or after an error)."""
+    return {"data": [], "layout": {
+        "height": height, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+        "xaxis": {"visible": False}, "yaxis": {"visible": False},
+        "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff",
+        "annotations": [{"text": message, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
+                         "font": {"color": "#666", "size": 13}}]}}
 
 
 def default_model(models: list[dict]) -> str | None:
@@ -52,6 +66,107 @@ def model_options(models: list[dict]) -> list[dict]:
     return out
 
 
+def controls(models: list[dict], max_chars: int) -> list:
+    return [
+        html.Section(className="hg-controls", children=[
+            html.Label("Text", htmlFor="text-input", className="hg-label"),
+            # No maxLength: the browser would count UTF-16 units (an emoji as two); the counter and
+            # the server count code points, as the API does.
+            dcc.Input(id="text-input", type="text", value=EXAMPLE_TEXT, debounce=False, autoComplete="off",
+                      spellCheck=False, className="hg-input", placeholder=f"Type up to {max_chars} characters"),
+            html.Span(f"{len(EXAMPLE_TEXT)}/{max_chars}", id="char-counter", className="hg-counter"),
+            html.Label("Model", htmlFor="model-select", className="hg-label"),
+            dcc.Dropdown(id="model-select", options=model_options(models), value=default_model(models),
+                         clearable=False, searchable=False, className="hg-select"),
+            html.Button("Process", id="process-button", n_clicks=0, className="hg-button"),
+        ]),
+        html.Section(className="hg-controls hg-tag-controls", children=[
+            html.Span("Tags from", className="hg-label"),
+            dcc.RadioItems(id="tag-source", className="hg-radio", inline=True, value="text", options=[
+                {"label": " this text", "value": "text"}, {"label": " model profile", "value": "profile"}]),
+            html.Span("Show only", className="hg-label"),
+            dcc.RadioItems(id="tag-filter", className="hg-radio", inline=True, value="", options=[
+                {"label": " all heads", "value": ""},
+                *({"label": f" {t}", "value": t, "title": TAG_LABELS[t]} for t in TAGS)]),
+            dcc.Checklist(id="hide-first-token", className="hg-toggle", inputClassName="hg-toggle-input",
+                          options=[{"label": " hide first token", "value": "hide"}], value=[], inline=True),
+            html.Span("(?)", className="hg-hint", title="Hide first token drops the weight on token 0 and renormalises "
+                      "each row over the other keys; a row with nothing left (row 0 of a causal model) shows as zeros."),
+        ]),
+    ]
+
+
+def model_panel() -> html.Section:
+    return html.Section(className="hg-panel hg-model-panel", children=[
+        html.Div(className="hg-panel-head", children=[
+            html.H2("Model view"),
+            html.Span("every head of every layer: rows are layers, columns heads; each tile shows its weights "
+                      "(queries down, keys across). Click a tile, or focus the grid and use the arrow keys and "
+                      "Enter. Drag to zoom, the toolbar pans and resets.", className="hg-help"),
+        ]),
+        html.Div(id="model-view-wrap", tabIndex=0, className="hg-grid-wrap",
+                 **{"aria-label": "Model view grid: arrow keys move, Enter selects a head"},
+                 children=dcc.Loading(id="loading", type="dot", delay_show=150,
+                                      target_components={"model-view": "figure"},
+                                      overlay_style={"visibility": "visible", "opacity": 0.55},
+                                      children=dcc.Graph(id="model-view", config=graph_config(
+                                          "headgaze-model-view", zoom=True),
+                                          figure=empty_figure("Press Process to draw the grid.")))),
+        html.Div(className="hg-legend", children=[
+            html.Span("weight 0"), html.Span(className="hg-gradient", style={"background": legend_gradient()}),
+            html.Span("1"),
+            html.Span([html.Span("●", style={"color": BADGE_COLOR}), " tagged head (hover the dot); "
+                       "long texts: each tile cell is the largest weight of a block of tokens"],
+                      className="hg-muted"),
+        ]),
+        html.Div(id="tag-note", className="hg-tag-note", role="status"),
+        html.Div(id="tag-counts", className="hg-tag-counts"),
+        html.Div(className="hg-export", children=[
+            html.Span("Export:", className="hg-label"),
+            html.Button("Head matrix (CSV)", id="export-csv", n_clicks=0, className="hg-button hg-small"),
+            html.Button("Grid (PNG)", id="export-png", n_clicks=0, className="hg-button hg-small"),
+        ]),
+        dcc.Download(id="download-csv"),
+    ])
+
+
+def head_panel() -> html.Section:
+    lines = f"lines: each query's {TOP_K} strongest keys (none under {MIN_LINE_WEIGHT:g})"
+    return html.Section(className="hg-panel hg-head-panel", children=[
+        html.H2(["Selected head: ", html.Span("—", id="selected-head", className="hg-selected")]),
+        html.Div(className="hg-head-row", children=[
+            html.Div(className="hg-head-col", children=[
+                html.H3("Head view"),
+                html.P(f"Query (left) → key (right); {lines}. Hover a token for all its weights.",
+                       className="hg-help"),
+                html.Div(className="hg-scroll-box", children=dcc.Graph(
+                    id="head-view", figure=empty_figure("Select a head."), clear_on_unhover=True,
+                    config=graph_config("headgaze-head-view"))),
+            ]),
+            html.Div(className="hg-heatmap-col", children=[
+                html.H3("Heatmap"),
+                html.P("The same head: queries down, keys across.", className="hg-help"),
+                dcc.Graph(id="head-heatmap", figure=empty_figure("Select a head.", 380),
+                          config=graph_config("headgaze-head-heatmap", zoom=True)),
+            ]),
+        ]),
+        html.H3("Hover view"),
+        html.P("Hover a token: the others are shaded by the attention it pays them; the strongest is red.",
+               className="hg-help"),
+        html.Div(id="hover-view", className="hg-hover-view", children=[]),
+        html.Div(id="hover-detail", className="hg-hover-detail"),
+        html.H3("Layer view"),
+        html.P(f"All heads of the selected layer, one colour each; {lines}. Click a head in the legend to "
+               "switch it off or on, double-click to show it alone.", className="hg-help"),
+        html.Div(className="hg-scroll-box", children=dcc.Graph(
+            id="layer-view", figure=empty_figure("Select a head."), config=graph_config("headgaze-layer-view"))),
+        html.Details(className="hg-stats-box", open=True, children=[
+            html.Summary("Scores and tags of this head"),
+            html.Div(id="head-stats", className="hg-head-stats"),
+        ]),
+    ])
+
+
 def build_layout(data: AttentionData):
     """Return a layout factory bound to ``data`` (called on every page load)."""
 
@@ -61,80 +176,18 @@ def build_layout(data: AttentionData):
             load_error = ""
         except DashboardError as exc:
             models, load_error = [], exc.message
-        selected = default_model(models)
         return html.Div(className="hg-page", children=[
             html.Header(className="hg-header", children=[
                 html.H1("headgaze"),
                 html.Span("look inside the attention heads of a language model", className="hg-tagline"),
+                about_panel(),
             ]),
-            about_panel(),
-            html.Section(className="hg-controls", children=[
-                html.Label("Text", htmlFor="text-input", className="hg-label"),
-                dcc.Input(id="text-input", type="text", value=EXAMPLE_TEXT, maxLength=MAX_CHARS,
-                          debounce=False, autoComplete="off", spellCheck=False, className="hg-input",
-                          placeholder="Type up to 50 characters"),
-                html.Span(f"{len(EXAMPLE_TEXT)}/{MAX_CHARS}", id="char-counter", className="hg-counter"),
-                html.Label("Model", htmlFor="model-select", className="hg-label"),
-                dcc.Dropdown(id="model-select", options=model_options(models), value=selected,
-                             clearable=False, searchable=False, className="hg-select"),
-                html.Button("Process", id="process-button", n_clicks=0, className="hg-button"),
-            ]),
-            html.Section(className="hg-controls hg-tag-controls", children=[
-                html.Span("Tags from", className="hg-label"),
-                dcc.RadioItems(id="tag-source", className="hg-radio", inline=True, value="text", options=[
-                    {"label": " this text", "value": "text"},
-                    {"label": " model profile", "value": "profile"},
-                ]),
-                html.Span("Show only", className="hg-label"),
-                dcc.RadioItems(id="tag-filter", className="hg-radio", inline=True, value="", options=[
-                    {"label": " all heads", "value": ""},
-                    *({"label": f" {t}", "value": t, "title": TAG_LABELS[t]} for t in TAGS),
-                ]),
-                dcc.Checklist(id="hide-first-token", className="hg-toggle", inputClassName="hg-toggle-input",
-                              options=[{"label": " hide first token", "value": "hide"}], value=[], inline=True),
-                html.Span("(drops the weight on token 0 and renormalises each row over the other keys; a row with "
-                          "nothing left, e.g. row 0 of a causal model, shows as zeros)", className="hg-hint"),
-            ]),
+            *controls(models, data.max_chars),
             html.Div(id="status", className="hg-status" + (" hg-error" if load_error else ""), role="status",
-                     children=load_error or "Press Process to compute attention."),
-            dcc.Loading(id="loading", type="dot", delay_show=150, target_components={"model-view": "figure"},
-                        overlay_style={"visibility": "visible", "opacity": 0.55}, children=html.Main(className="hg-main", children=[
-                html.Section(className="hg-panel hg-model-panel", children=[
-                    html.H2("Model view"),
-                    html.P("All heads, layers as rows and heads as columns. Click a tile — or focus the grid, "
-                           "move with the arrow keys and press Enter — to select a head.", className="hg-help"),
-                    html.Div(id="model-view-wrap", tabIndex=0, className="hg-grid-wrap",
-                             **{"aria-label": "Model view grid: arrow keys move, Enter selects a head"},
-                             children=dcc.Graph(id="model-view", figure=empty_figure("Press Process to draw the grid."),
-                                                config=_graph_config("headgaze-model-view"))),
-                    html.P([html.Span("●", style={"color": BADGE_COLOR}), " a tagged head (hover the dot for its "
-                            "tags); “show only” veils the heads without the tag. Tags use the model's raw weights."],
-                           className="hg-help"),
-                    html.Div(id="tag-note", className="hg-tag-note", role="status"),
-                    html.Div(id="tag-counts", className="hg-tag-counts"),
-                    html.Div(className="hg-export", children=[
-                        html.Span("Export view:", className="hg-label"),
-                        html.Button("Head matrix (CSV)", id="export-csv", n_clicks=0, className="hg-button hg-small"),
-                        html.Button("Grid (PNG)", id="export-png", n_clicks=0, className="hg-button hg-small"),
-                    ]),
-                    dcc.Download(id="download-csv"),
-                ]),
-                html.Section(className="hg-panel hg-head-panel", children=[
-                    html.H2(["Selected head: ", html.Span("—", id="selected-head", className="hg-selected")]),
-                    html.Div(id="head-stats", className="hg-head-stats"),
-                    html.H3("Head view"),
-                    html.P("Lines go from each query token (left) to each key token (right); stronger "
-                           "attention, bolder line. Hover a token to see only its lines and weights.",
-                           className="hg-help"),
-                    dcc.Graph(id="head-view", figure=empty_figure("Select a head."), clear_on_unhover=True,
-                              config=_graph_config("headgaze-head-view")),
-                    html.H3("Hover view"),
-                    html.P("Hover a token: the others grow with the attention it pays them; the strongest is red.",
-                           className="hg-help"),
-                    html.Div(id="hover-view", className="hg-hover-view", children=[]),
-                    html.Div(id="hover-detail", className="hg-hover-detail"),
-                ]),
-            ])),
+                     children=load_error or "Processing the example text…"),
+            html.Main(className="hg-main", children=[model_panel(), head_panel()]),
+            dcc.Store(id="hg-config", data=browser_config(data.max_chars)),
+            dcc.Store(id="panel-size"),
             dcc.Store(id="result-meta"),
             dcc.Store(id="selection", data={"layer": 0, "head": 0}),
             dcc.Store(id="head-data"),
@@ -142,9 +195,12 @@ def build_layout(data: AttentionData):
             dcc.Store(id="head-tags"),
             dcc.Store(id="url-state"),
             dcc.Store(id="png-done"),
+            html.Span(id="hover-head", hidden=True),
             dcc.Location(id="url", refresh=False),
             html.Footer(className="hg-footer", children=[
-                "Weights shown are the model's softmax probabilities, computed by onnxruntime on this machine."
+                "Weights shown are the model's softmax probabilities, computed by onnxruntime on this machine. "
+                "The model, head and layer views follow the designs of ",
+                html.A("BertViz", href=BERTVIZ_URL, target="_blank", rel="noopener"), " by Jesse Vig.",
             ]),
         ])
 

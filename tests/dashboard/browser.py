@@ -30,7 +30,7 @@ def launch_chromium(executable: str = "/usr/bin/chromium"):
     return pw, br
 
 
-def new_page(browser: Browser, width: int = 1400, height: int = 1100, bypass_csp: bool = True):
+def new_page(browser: Browser, width: int = 1440, height: int = 900, bypass_csp: bool = True):
     """A fresh context and page; ``problems`` collects console errors and page exceptions.
 
     Playwright's ``wait_for_function`` evaluates its predicate with eval inside the page, which the
@@ -57,17 +57,31 @@ GRID_JS = "document.querySelector('#model-view .js-plotly-plot')"
 
 
 def open_page(page: Page, url: str) -> None:
+    """Open the page and wait until the example text, processed on load, is drawn (or refused)."""
     page.goto(url)
     page.wait_for_selector("#process-button")
     # Dash has wired the callbacks once the counter shows the example's length.
-    page.wait_for_function("document.querySelector('#char-counter').textContent.includes('/50')")
+    page.wait_for_function("document.querySelector('#char-counter').textContent.includes('/')")
+    wait_settled(page)
+
+
+def wait_settled(page: Page) -> None:
+    """Process has answered (status ok or error) and the button is back."""
+    page.wait_for_function("""() => { const s = document.querySelector('#status'), b = document.querySelector('#process-button');
+        return /hg-(ok|error)/.test(s.className) && !b.disabled; }""")
 
 
 def select_model(page: Page, label: str) -> None:
-    """Choose a model in the dropdown through the UI (open it, click the option with ``label``)."""
+    """Choose a model in the dropdown through the UI (open it, click the option with ``label``); a
+    model change processes the current text again: wait until that answer is drawn."""
+    if label in page.inner_text("#model-select"):
+        return
     page.click("#model-select")
-    page.locator("#model-select .VirtualizedSelectOption", has_text=label).first.click()
+    with page.expect_response(lambda r: "_dash-update-component" in r.url
+                              and "result-meta" in (r.request.post_data or "")) as info:
+        page.locator("#model-select .VirtualizedSelectOption", has_text=label).first.click()
     page.wait_for_function("(t) => document.querySelector('#model-select').textContent.includes(t)", arg=label)
+    wait_drawn(page, info.value.json()["response"])
 
 
 def click_process(page: Page) -> dict:
@@ -97,25 +111,31 @@ def wait_drawn(page: Page, body: dict) -> None:
 
 
 def grid_info(page: Page) -> dict:
-    """What the model view shows: its meta, tick labels and heatmap size."""
+    """What the model view shows: its meta, tick labels, heatmap size, veils and the outlines."""
     return page.evaluate(f"""() => {{ const gd = {GRID_JS}; const fl = gd._fullLayout;
+        const box = (name) => {{ const t = gd.data.find(d => d.name === name);
+            return t && t.x.length ? [Math.min(...t.x), Math.min(...t.y)] : null; }};
         return {{ meta: fl.meta,
                   xticks: Array.from(gd.querySelectorAll('.xtick text')).map(t => t.textContent),
                   yticks: Array.from(gd.querySelectorAll('.ytick text')).map(t => t.textContent),
                   z_rows: gd.calcdata[0][0].z.length, z_cols: gd.calcdata[0][0].z[0].length,
-                  shapes: (fl.shapes || []).map(s => [s.x0, s.y0, s.name]) }}; }}""")
+                  shapes: (fl.shapes || []).map(s => [s.x0, s.y0, s.name]),
+                  selected: box('selected'), cursor: box('cursor'),
+                  tile_px: fl.xaxis.l2p(fl.meta.tile) - fl.xaxis.l2p(0) }}; }}""")
 
 
 def tile_point(page: Page, layer: int, head: int) -> tuple[float, float]:
-    """Viewport coordinates of the centre of one tile of the model view."""
+    """Viewport coordinates of the centre of one tile of the model view (scrolled into its panel)."""
     js = f"""([layer, head]) => {{ const gd = {GRID_JS}; const fl = gd._fullLayout;
-        const s = fl.meta.tile, T = fl.meta.tokens; const r = gd.getBoundingClientRect();
-        const x = r.left + fl.xaxis._offset + fl.xaxis.l2p(head * s + (T - 1) / 2);
-        const y = r.top + fl.yaxis._offset + fl.yaxis.l2p(layer * s + (T - 1) / 2);
+        const s = fl.meta.tile, c = fl.meta.cells; const r = gd.getBoundingClientRect();
+        const x = r.left + fl.xaxis._offset + fl.xaxis.l2p(head * s + (c - 1) / 2);
+        const y = r.top + fl.yaxis._offset + fl.yaxis.l2p(layer * s + (c - 1) / 2);
         return [x, y]; }}"""
     x, y = page.evaluate(js, [layer, head])
-    if not 20 < y < page.viewport_size["height"] - 20:  # scroll the tile into view first
-        page.evaluate("(dy) => window.scrollBy(0, dy)", y - page.viewport_size["height"] / 2)
+    top, bottom = page.evaluate("() => { const r = document.querySelector('#model-view-wrap').getBoundingClientRect();"
+                                " return [Math.max(r.top, 0), Math.min(r.bottom, window.innerHeight)]; }")
+    if not top + 20 < y < bottom - 20:  # scroll the tile into the panel's view first
+        page.evaluate("(dy) => { document.querySelector('#model-view-wrap').scrollTop += dy; }", y - (top + bottom) / 2)
         x, y = page.evaluate(js, [layer, head])
     return x, y
 
@@ -130,12 +150,19 @@ def head_view_point(page: Page, side: str, index: int) -> tuple[float, float]:
 
 
 def hover_tokens(page: Page) -> list[dict]:
-    """The hover view's tokens: text, font size (px), classes, computed background colour."""
-    return page.evaluate("""() => Array.from(document.querySelectorAll('#hover-view .hg-token')).map(el => ({
-        index: +el.dataset.index, text: el.textContent, size: parseFloat(getComputedStyle(el).fontSize),
-        max: el.classList.contains('hg-max'), special: el.classList.contains('hg-special'),
-        hovered: el.classList.contains('hg-hovered'), bg: getComputedStyle(el).backgroundColor,
-        x: el.parentNode.getBoundingClientRect().left, y: el.parentNode.getBoundingClientRect().top }))""")
+    """The hover view's tokens: text, scale, shade (background alpha), classes, layout position."""
+    return page.evaluate(r"""() => Array.from(document.querySelectorAll('#hover-view .hg-token')).map(el => {
+        const bg = getComputedStyle(el).backgroundColor, m = /scale\(([0-9.]+)\)/.exec(el.style.transform || '');
+        const alpha = /rgba\([^)]*,\s*([0-9.]+)\)/.exec(el.style.backgroundColor || '');
+        return { index: +el.dataset.index, text: el.textContent, scale: m ? +m[1] : 1, shade: alpha ? +alpha[1] : 0,
+                 max: el.classList.contains('hg-max'), special: el.classList.contains('hg-special'),
+                 hovered: el.classList.contains('hg-hovered'), bg: bg, x: el.offsetLeft, y: el.offsetTop }; })""")
+
+
+def hover_text(page: Page) -> str:
+    """The hover view's running text without its special tokens (what the user typed)."""
+    return page.evaluate("""() => { const box = document.querySelector('#hover-view [data-head]').cloneNode(true);
+        box.querySelectorAll('.hg-special').forEach(el => el.remove()); return box.textContent; }""")
 
 
 def shot(page: Page, name: str, selector: str | None = None) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard.browser import ServerThread, click_process, grid_info, hover_tokens, open_page, shot
+from tests.dashboard.browser import ServerThread, click_process, grid_info, hover_text, open_page, shot
 from tests.support.service import ServiceProcess
 
 pytestmark = pytest.mark.browser
@@ -24,8 +24,7 @@ def test_html_text_is_shown_as_text(page, dashboard_url):
     open_page(page, dashboard_url)
     page.fill("#text-input", XSS)
     click_process(page)
-    toks = hover_tokens(page)
-    assert "".join(t["text"] for t in toks if not t["special"]) == XSS
+    assert hover_text(page) == XSS
     assert page.locator("#hover-view img, #head-view img, img[src='x']").count() == 0
     head_text = page.evaluate("() => Array.from(document.querySelectorAll('#head-view text')).map(t => t.textContent)")
     assert "".join(head_text).count("<") >= 1 and "&lt;" not in "".join(head_text)
@@ -44,10 +43,16 @@ def test_empty_and_too_long_text(page, dashboard_url):
     assert "model-view" not in body  # the grid is left alone
     text, cls = status(page)
     assert "hg-error" in cls and "Type some text" in text
-    # The input refuses more than 50 characters; the counter follows.
-    page.locator("#text-input").press_sequentially("x" * 60)
-    assert len(page.input_value("#text-input")) == 50
-    page.wait_for_function("document.querySelector('#char-counter').textContent === '50/50'")
+    # The counter counts code points as the API does: 25 emoji are 25 characters, not 50.
+    page.fill("#text-input", "🙂" * 25)
+    page.wait_for_function("document.querySelector('#char-counter').textContent === '25/50'")
+    # Over the limit: the counter turns red and Process says why, naming the limit.
+    page.fill("#text-input", "x" * 60)
+    page.wait_for_function("document.querySelector('#char-counter').textContent === '60/50' && "
+                           "document.querySelector('#char-counter').className.includes('hg-over')")
+    click_process(page)
+    text, cls = status(page)
+    assert "hg-error" in cls and "60 characters; at most 50" in text
     # And the next Process works.
     page.fill("#text-input", "Back to normal.")
     click_process(page)

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from tests.dashboard.browser import ServerThread, click_process, open_page
+from tests.dashboard.browser import ServerThread, open_page
 from tests.dashboard.fakes import FakeBackend
 
 pytestmark = pytest.mark.browser
@@ -32,9 +32,8 @@ def test_loading_state(page):
     backend = GatedBackend()
     srv = ServerThread(create_app(engine=backend).server)
     try:
-        open_page(page, srv.url)
         backend.gate.set()
-        click_process(page)  # first answer: the grid exists
+        open_page(page, srv.url)  # the example, processed on load: the grid exists
         backend.gate.clear()
         backend.entered.clear()
         page.fill("#text-input", "a slow one")

@@ -5,7 +5,7 @@ Regression for issue 9's "hung page": after a tag-source switch and a filter, a 
 `#selected-head` unchanged. Cause: Plotly reports a click with the points of its last *hover*,
 and hover is throttled to one computation per 50 ms, so a click that followed a pointer move or a
 relayout within 50 ms reported the previously hovered tile. The grid now maps the pointer's own
-coordinates to a tile (assets/headgaze.js, tileAt).
+coordinates to a tile (dashboard/views/model_view.js, cellAt).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def test_tag_switch_filter_then_click_or_keys_while_redrawing(page, dashboard_ur
     for key in ("ArrowDown", "ArrowDown", "ArrowRight", "Enter"):
         page.keyboard.press(key)
     wait_selected(page, 14, 5)
-    page.wait_for_function(f"() => ({GRID_JS}._fullLayout.shapes || []).some(s => s.name === 'selected')")
+    page.wait_for_function(f"() => {GRID_JS}.data.find(d => d.name === 'selected').x.length === 5")
     first = carrying(text_tags, "first-token")
     wait_dims(page, L * H - len(first))
     assert dimmed(page) == all_heads(L, H) - first

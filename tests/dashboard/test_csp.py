@@ -31,14 +31,18 @@ def test_page_works_under_its_policy_without_violations(strict_page, dashboard_u
     policy = response.headers["content-security-policy"]
     assert "script-src 'self' 'sha256-" in policy and "unsafe-eval" not in policy
     assert "frame-ancestors 'self'" in policy
+    page.locator("#status.hg-ok").wait_for()  # the example text, processed on load
+    page.locator("#process-button:not([disabled])").wait_for()
     page.locator("#text-input").fill("fluffy blue monster")
     page.locator("#process-button").click()
     page.locator("#model-view .hm image").wait_for()
-    page.locator("#status", has_text="ms").wait_for()
+    page.locator("#status", has_text="5 tokens").wait_for()
     tokens = page.locator("#hover-view .hg-token")
     tokens.nth(2).wait_for()
     tokens.nth(2).hover()
     page.locator("#hover-view .hg-token.hg-max").wait_for()  # the hover script ran under the policy
+    page.locator("#grid-tooltip").count()  # the views' own scripts are served from 'self' too
+    assert page.evaluate("typeof window.dash_clientside.headgaze.outline") == "function"
     assert page.evaluate("window.__csp") == []
     assert not problems
 

@@ -15,6 +15,7 @@ from tests.dashboard.browser import (
     hover_tokens,
     shot,
     tile_point,
+    wait_settled,
 )
 
 pytestmark = pytest.mark.browser
@@ -47,6 +48,7 @@ def test_mounted_under_prefix(page, host_app):
     page.wait_for_url(base + "/attention/")
     page.wait_for_function("document.querySelector('#char-counter') && "
                            "document.querySelector('#char-counter').textContent.includes('/50')")
+    wait_settled(page)  # the example text, processed on load
     text = "Embedded in a host app."
     page.fill("#text-input", text)
     click_process(page)
@@ -56,7 +58,7 @@ def test_mounted_under_prefix(page, host_app):
     page.mouse.click(x, y)
     page.wait_for_function("document.querySelector('#selected-head').textContent === 'layer 2 · head 1'")
     page.wait_for_function("window.headgaze.head && window.headgaze.head.layer === 2 && window.headgaze.head.head === 1"
-                           " && document.querySelector('#hover-view .hg-slot').dataset.tag.endsWith('-2-1')")
+                           " && document.querySelector('#hover-view [data-head]').dataset.head.endsWith('-2-1')")
     ref = engine.attention(text, "smollm2-135m").attentions[2, 1]
     q = 3
     page.locator(f"#hover-view .hg-token[data-index='{q}']").hover()

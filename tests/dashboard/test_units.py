@@ -15,7 +15,8 @@ from flask_caching import Cache
 from dashboard.about import share_text
 from dashboard.callbacks import clamp_selection, head_payload, status_text
 from dashboard.data import AttentionData, DashboardError, validate_text
-from dashboard.figures import head_view_figure, model_view_figure, mosaic, plotly_text
+from dashboard.views.head_view import head_view_figure, heatmap_figure, plotly_text, top_k_pairs
+from dashboard.views.model_view import GAP_VALUE, SCALE, model_view_figure, mosaic_u2, thumbnails, tile_px
 from service.errors import ServiceError, ServiceUnavailable
 from service.result import AttentionResult
 from tests.dashboard.fakes import FakeBackend
@@ -62,49 +63,131 @@ def fake_data():
     return make_data(FakeBackend())
 
 
-def test_mosaic_places_each_head_in_its_tile():
+def decode(spec: dict) -> np.ndarray:
+    """Plotly's typed-array spec back to numpy (what plotly.js does in the browser)."""
+    import base64
+
+    dtype = {"u2": "<u2", "f4": "<f4"}[spec["dtype"]]
+    shape = tuple(int(v) for v in spec["shape"].split(","))
+    return np.frombuffer(base64.b64decode(spec["bdata"]), dtype=dtype).reshape(shape)
+
+
+def test_thumbnails_max_pool_and_keep_a_thin_diagonal():
+    T = 100
+    att = np.zeros((1, 1, T, T), dtype=np.float32)
+    att[0, 0, np.arange(1, T), np.arange(T - 1)] = 0.9  # previous-token diagonal, one token wide
+    att[0, 0, 0, 0] = 1.0
+    thumb = thumbnails(att)[0, 0]
+    assert thumb.shape == (32, 32)
+    edges = (np.arange(33) * T) // 32
+    for i in range(32):  # every diagonal block still holds the diagonal's weight
+        assert thumb[i, i] >= 0.9 - 1e-6 or thumb[i, max(i - 1, 0)] >= 0.9 - 1e-6
+        block = att[0, 0, edges[i]:edges[i + 1], edges[i]:edges[i + 1]]
+        assert thumb[i, i] == pytest.approx(block.max())
+    assert thumbnails(att[..., :20, :20]).shape == (1, 1, 20, 20)  # short texts: exact, no pooling
+    np.testing.assert_array_equal(thumbnails(att[..., :20, :20]), att[..., :20, :20])
+
+
+def test_mosaic_places_each_head_in_its_tile_with_white_gaps():
     L, H, T = 3, 4, 5
-    att = np.arange(L * H * T * T, dtype=np.float32).reshape(L, H, T, T)
-    z = mosaic(att)
-    assert z.shape == (L * (T + 1) - 1, H * (T + 1) - 1)
+    att = np.random.default_rng(0).random((L, H, T, T)).astype(np.float32)
+    z = mosaic_u2(att)
+    assert z.shape == (L * (T + 1) - 1, H * (T + 1) - 1) and z.dtype == np.uint16
     for layer in range(L):
         for head in range(H):
             r, c = layer * (T + 1), head * (T + 1)
-            np.testing.assert_array_equal(z[r:r + T, c:c + T], att[layer, head])
-    assert np.isnan(z[T, :]).all() and np.isnan(z[:, T]).all()  # gaps
+            np.testing.assert_allclose(z[r:r + T, c:c + T] / SCALE, att[layer, head], atol=1 / SCALE)
+    assert (z[T, :] == GAP_VALUE).all() and (z[:, T] == GAP_VALUE).all()
 
 
-def test_model_view_is_one_heatmap_with_labels():
-    att = np.full((30, 9, 7, 7), 1 / 7, dtype=np.float32)
-    fig = model_view_figure(att, model="m", key="k", layer=3, head=5)
-    # one mosaic heatmap + one scatter trace of tag badges (empty without tags)
-    assert [t["type"] for t in fig["data"]] == ["heatmap", "scatter"] and fig["data"][1]["x"] == []
-    assert fig["data"][0]["colorscale"] == "Viridis" and (fig["data"][0]["zmin"], fig["data"][0]["zmax"]) == (0, 1)
-    assert fig["layout"]["yaxis"]["ticktext"] == [str(i) for i in range(30)]
-    assert fig["layout"]["xaxis"]["ticktext"] == [str(i) for i in range(9)]
-    assert fig["layout"]["meta"] == {"model": "m", "key": "k", "layers": 30, "heads": 9, "tokens": 7, "tile": 8}
-    assert fig["layout"]["shapes"][0]["x0"] == pytest.approx(5 * 8 - 0.85)
+def test_model_view_payload_is_bounded_and_labelled():
+    import orjson
+
+    for T in (7, 150, 512):
+        att = np.full((30, 9, T, T), 1 / T, dtype=np.float32)
+        fig = model_view_figure(att, model="m", key="k", tokens=[f"t{i}" for i in range(T)])
+        z = decode(fig["data"][0]["z"])
+        c = min(T, 32)
+        assert z.shape == (30 * (c + 1) - 1, 9 * (c + 1) - 1)
+        assert [t["name"] for t in fig["data"]] == ["mosaic", "tags", "selected", "cursor"]
+        assert fig["layout"]["yaxis"]["ticktext"] == [str(i) for i in range(30)]
+        meta = fig["layout"]["meta"]
+        assert (meta["layers"], meta["heads"], meta["tokens"], meta["cells"], meta["tile"]) == (30, 9, T, c, c + 1)
+        assert meta["edges"][0] == 0 and meta["edges"][-1] == T and len(meta["edges"]) == c + 1
+        size = len(orjson.dumps(fig))
+        assert size < 1_000_000 + 12 * T, (T, size)  # L·H·32² cells (2 bytes) + the token labels
+    # the bound holds, whatever T: 150 and 512 tokens send the same mosaic
 
 
-def test_head_view_lines_follow_weights_and_escape_text():
-    m = np.array([[1.0, 0.0], [0.3, 0.7]], dtype=np.float32)
-    toks = [{"text": "<b>", "special": False}, {"text": "x", "special": False}]
+def test_tiles_fill_the_panel_and_stay_clickable():
+    assert tile_px(30, 9, {"width": 640, "height": 680}) >= 48  # SmolLM2: fill the width, scroll down
+    assert tile_px(30, 9, {"width": 640, "height": 680}) * 9 <= 640
+    assert tile_px(6, 12, {"width": 700, "height": 680}) >= 48  # MiniLM fits whole
+    assert tile_px(6, 12, {"width": 700, "height": 680}) * 6 <= 680
+
+
+def test_head_view_draws_each_querys_top_keys_and_escapes_text():
+    m = np.array([[1.0, 0.0, 0.0, 0.0], [0.3, 0.7, 0.0, 0.0], [0.1, 0.2, 0.69, 0.01], [0.4, 0.3, 0.2, 0.1]],
+                 dtype=np.float32)
+    pairs = top_k_pairs(m, k=3, floor=0.02)
+    assert sorted((q, k) for q, k, _ in pairs) == [(0, 0), (1, 0), (1, 1), (2, 0), (2, 1), (2, 2),
+                                                    (3, 0), (3, 1), (3, 2)]
+    toks = [{"text": t, "special": False} for t in ("<b>", "x", "y", "z")]
     fig = head_view_figure(m, toks, layer=1, head=2)
     lines = [t for t in fig["data"] if t["mode"] == "lines"]
-    n_segments = sum(len(t["x"]) // 3 for t in lines)
-    assert n_segments == 3  # the zero weight is not drawn
+    assert sum(len(t["x"]) // 3 for t in lines) == len(pairs)
     heavy = max(lines, key=lambda t: t["opacity"])
     assert heavy["line"]["width"] > min(t["line"]["width"] for t in lines)
     labels = [t for t in fig["data"] if t.get("name") == "query"][0]["text"]
     assert labels[0] == "&lt;b&gt;" and plotly_text("a&b") == "a&amp;b"
+    assert fig["layout"]["height"] >= 4 * 22
+    heat = heatmap_figure(m, toks, layer=1, head=2)
+    np.testing.assert_array_equal(decode(heat["data"][0]["z"]), m)
+    assert heat["data"][0]["x"] == ["0 <b>", "1 x", "2 y", "3 z"]
 
 
-def test_validate_text():
+def test_layer_view_has_one_legend_entry_per_head():
+    from dashboard.views.layer_view import layer_view_figure
+
+    att = np.random.default_rng(1).random((5, 6, 6)).astype(np.float32)
+    att /= att.sum(-1, keepdims=True)
+    fig = layer_view_figure(att, [{"text": str(i)} for i in range(6)], layer=2, selected_head=1)
+    legend = [t for t in fig["data"] if t.get("showlegend")]
+    assert [t["name"] for t in legend] == [f"head {h}" for h in range(5)]
+    assert len({t["line"]["color"] for t in legend}) == 5  # distinct colours
+    groups = {t.get("legendgroup") for t in fig["data"] if t["mode"] == "lines"}
+    assert groups == {f"head {h}" for h in range(5)}
+
+
+def test_hover_view_is_running_text_with_marked_specials():
+    from dashboard.views.hover_view import running_text
+
+    text = "Hi there\nyou"
+    toks = [{"text": "<s>", "start": 0, "end": 0, "special": True}, {"text": "Hi", "start": 0, "end": 2},
+            {"text": " there", "start": 2, "end": 8}, {"text": "\n", "start": 8, "end": 9},
+            {"text": "you", "start": 9, "end": 12}]
+    out = running_text(text, toks)
+    flat = [(c.children, c.className) if hasattr(c, "children") else c for c in out]
+    assert flat == [("<s>", "hg-token hg-special"), ("Hi", "hg-token"), " ", ("there", "hg-token"),
+                    ("⏎", "hg-token"), ("you", "hg-token")]
+    arabic = "مرحبا بالعالم"
+    toks = [{"text": "مرحبا", "start": 0, "end": 5}, {"text": " بالعالم", "start": 5, "end": 13}]
+    out = running_text(arabic, toks)
+    assert "".join(c.children if hasattr(c, "children") else c for c in out) == arabic
+
+
+def test_validate_text_counts_code_points():
     assert validate_text("hi") == "hi"
     with pytest.raises(DashboardError, match="Type some text"):
         validate_text("   ")
     with pytest.raises(DashboardError, match="51 characters"):
         validate_text("x" * 51)
+    assert validate_text("🙂" * 50) == "🙂" * 50  # 50 code points (100 UTF-16 units) pass
+    with pytest.raises(DashboardError, match="51 characters; at most 50"):
+        validate_text("🙂" * 51)
+    assert validate_text("x" * 200, max_chars=200)
+    with pytest.raises(DashboardError, match="at most 20"):
+        validate_text("x" * 21, max_chars=20)
 
 
 def test_attention_is_cached_and_errors_are_translated(data):
@@ -173,7 +256,7 @@ def test_head_payload_and_status(data):
     res = data.attention("the cat", "minilm-l6")
     p = head_payload(res, 1, 4)
     assert p["tokens"][0] == {"text": "[CLS]", "special": True} and p["tokens"][1] == {"text": "the", "special": False}
-    np.testing.assert_allclose(np.array(p["matrix"]), res["attentions"][1, 4], atol=1e-6)
+    np.testing.assert_allclose(np.array(p["matrix"]), res["attentions"][1, 4], atol=1e-5)
     assert clamp_selection({"layer": 9, "head": -1}, 2, 5) == {"layer": 1, "head": 0}
     assert status_text(res).startswith("minilm-l6 · 4 tokens · 6×12 heads · ") and " ms" in status_text(res)
 
@@ -223,20 +306,22 @@ def test_matrix_csv_has_token_headers_and_the_values():
 
 
 def test_dim_shapes_and_badges_follow_the_tags():
-    from dashboard.figures import badge_trace, dim_shapes
+    from dashboard.callbacks import tag_note
+    from dashboard.views.model_view import badge_points, dim_shapes
 
     tags = [[["first-token"], []], [["self"], ["first-token", "broad"]]]
-    fig = model_view_figure(np.full((2, 2, 3, 3), 1 / 3, dtype=np.float32), model="m", key="k", layer=0, head=0,
+    fig = model_view_figure(np.full((2, 2, 3, 3), 1 / 3, dtype=np.float32), model="m", key="k", tokens=list("abc"),
                             tags=tags, tag_filter="first-token")
-    dims = [s["name"] for s in fig["layout"]["shapes"] if s["name"].startswith("dim-")]
-    assert sorted(dims) == ["dim-0-1", "dim-1-0"]
-    assert fig["layout"]["shapes"][0]["name"] == "selected"
+    assert sorted(s["name"] for s in fig["layout"]["shapes"]) == ["dim-0-1", "dim-1-0"]
     assert dim_shapes(tags, None, 3) == [] and dim_shapes(None, "self", 3) == []
-    badges = badge_trace(tags, 3)
+    badges = badge_points(tags, 3)
+    assert fig["data"][1]["x"] == badges["x"]
     assert len(badges["x"]) == 3 and badges["text"][-1] == "layer 1 · head 1: first-token, broad"
     s = 4  # tile size for 3 tokens
     for x, y, (layer, head) in zip(badges["x"], badges["y"], [(0, 0), (1, 0), (1, 1)], strict=True):
         assert head * s - 0.5 < x < head * s + 2.5 and layer * s - 0.5 < y < layer * s + 2.5  # inside its tile
+    assert tag_note(tags, "first-token", "text", 4) == "Showing the 2 of 4 heads tagged first-token in this text."
+    assert tag_note(None, "", "profile", 4) == "The model profile is not available for this model."
 
 
 def test_parse_view_query_restores_and_sanitises():
@@ -248,6 +333,7 @@ def test_parse_view_query_restores_and_sanitises():
                  "source": "profile", "hide_first": True}
     v = parse_view_query("?model=evil&text=" + "x" * 80 + "&layer=-2&head=abc&tag=<b>&tags=zzz", ids)
     assert v["model"] is None and len(v["text"]) == 50 and (v["layer"], v["head"]) == (0, 0)
+    assert len(parse_view_query("?text=" + "x" * 80, ids, max_chars=70)["text"]) == 70
     assert (v["tag"], v["source"], v["hide_first"]) == ("", "text", False)
     assert parse_view_query("", ids) is None and parse_view_query("?model=minilm-l6", ids) is None
 
@@ -368,5 +454,7 @@ def test_dashboard_refuses_a_shared_pickling_cache():
 
     with pytest.raises(ValueError, match="CACHE_TYPE must be one of SimpleCache, NullCache"):
         create_app(service_url="http://127.0.0.1:9", cache_config={"CACHE_TYPE": "RedisCache"})
-    app = create_app(service_url="http://127.0.0.1:9", cache_config={"CACHE_TYPE": "NullCache"})
-    assert app.headgaze_data is not None
+    app = create_app(service_url="http://127.0.0.1:9", cache_config={"CACHE_TYPE": "NullCache"}, max_chars=300)
+    assert app.headgaze_data.max_chars == 300
+    with pytest.raises(ValueError, match="max_chars must be >= 1"):
+        create_app(service_url="http://127.0.0.1:9", max_chars=0)

@@ -114,6 +114,7 @@ BAD_DASHBOARD = [
     ([], {"HEADGAZE_FRAME_ANCESTORS": "'self'; script-src *"}, "CSP source list"),
     (["--prefix", "/a b/"], {}, "URL path"),
     ([], {"HEADGAZE_EMBEDDED": "sometimes"}, "HEADGAZE_EMBEDDED"),
+    ([], {"HEADGAZE_DASHBOARD_MAX_CHARS": "0"}, "HEADGAZE_DASHBOARD_MAX_CHARS"),
 ]
 
 

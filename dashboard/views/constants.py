@@ -1,0 +1,42 @@
+"""Constants shared by the views' Python and browser code, defined once here.
+
+The browser gets them through :func:`browser_config` (the page's ``hg-config`` store and each
+figure's ``layout.meta``), never by writing them a second time in JavaScript.
+"""
+
+from __future__ import annotations
+
+FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12}
+COLORSCALE = "Viridis"  # perceptually uniform and colour-blind safe
+SELECT_COLOR = "#ff1744"  # outline of the selected tile
+CURSOR_COLOR = "#ffffff"  # dotted outline of the keyboard cursor
+BADGE_COLOR = "#ffbf47"  # dot on a tagged head
+DIM_FILL = "rgba(255,255,255,0.78)"  # veil over heads without the filtered tag
+LINE_COLOR = "#e4572e"  # head view lines
+SPECIAL_COLOR = "#7a4fbf"  # special tokens
+INK = "#1d2433"
+
+DEFAULT_MAX_CHARS = 50  # the page's character limit (create_app(max_chars=...) changes it)
+THUMB = 32  # a model-view tile shows at most THUMB×THUMB cells (max-pooled beyond that)
+GAP = 1  # empty cells between tiles
+TILE_MIN_PX = 48  # smallest tile on screen; the panel scrolls when the grid is taller
+TILE_MAX_PX = 120
+TOP_K = 3  # head and layer views draw each query's TOP_K strongest keys
+MIN_LINE_WEIGHT = 0.02  # ... and none weaker than this
+TOKEN_ROW_PX = 22  # head view: vertical space per token
+HOVER_EM = (0.6, 1.9)  # hover view: font size range (em) for weight 0 → the row's maximum
+# Distinct colours for the heads of the layer view (Plotly's Dark24 cycle: up to 24 heads apart).
+HEAD_COLORS = ["#2E91E5", "#E15F99", "#1CA71C", "#FB0D0D", "#DA16FF", "#222A2A", "#B68100", "#750D86",
+               "#EB663B", "#511CFB", "#00A08B", "#FB00D1", "#FC0080", "#B2828D", "#6C7C32", "#778AAE",
+               "#862A16", "#A777F1", "#620042", "#1616A7", "#DA60CA", "#6C4516", "#0D2A63", "#AF0038"]
+
+
+def browser_config(max_chars: int) -> dict:
+    """What the page's scripts need, handed over once in the ``hg-config`` store."""
+    return {"maxChars": max_chars, "selectColor": SELECT_COLOR, "cursorColor": CURSOR_COLOR,
+            "hoverEm": list(HOVER_EM), "lineColor": LINE_COLOR, "topK": TOP_K}
+
+
+def badge_xy(layer: int, head: int, tile: int, cells: int) -> tuple[float, float]:
+    """The badge's place: near the top-right corner inside the tile (data coordinates)."""
+    return head * tile + cells - 1 - 0.1 * cells, layer * tile + 0.1 * cells

@@ -1,0 +1,118 @@
+"""The head view (after BertViz's head view) and a heatmap of the same head.
+
+Head view: query tokens on the left, key tokens on the right, a line from each query to its
+TOP_K strongest keys (none under MIN_LINE_WEIGHT); opacity and width follow the weight. The figure
+is as tall as the tokens need and scrolls inside a bounded box. Hovering a token (head_view.js)
+shows all of its lines with their weights, from the matrix already in the page.
+Heatmap: queries × keys with token labels, the full T×T matrix of the selected head.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .constants import COLORSCALE, FONT, INK, LINE_COLOR, MIN_LINE_WEIGHT, SPECIAL_COLOR, TOKEN_ROW_PX, TOP_K
+from .hover_view import display_token
+from .model_view import typed_array
+
+LINE_BINS = 6
+
+
+def plotly_text(text: str) -> str:
+    """Escape text for Plotly labels (Plotly reads a small HTML subset; tokens are plain text)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def top_k_pairs(matrix: np.ndarray, k: int = TOP_K, floor: float = MIN_LINE_WEIGHT) -> list[tuple[int, int, float]]:
+    """(query, key, weight) of each query's k strongest keys with weight >= floor."""
+    m = np.asarray(matrix, dtype=np.float32)
+    T = m.shape[0]
+    k = min(k, T)
+    idx = np.argpartition(-m, k - 1, axis=1)[:, :k]
+    return [(q, int(key), float(m[q, key])) for q in range(T) for key in idx[q] if m[q, key] >= floor]
+
+
+def line_traces(pairs: list[tuple[int, int, float]], color: str, *, bins: int = LINE_BINS, name: str = "",
+                group: str | None = None) -> list[dict]:
+    """Query→key lines, one trace per weight bin (the trace count does not grow with T)."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    out: list[dict] = []
+    for b in range(bins):
+        lo, hi = edges[b], edges[b + 1]
+        xs: list = []
+        ys: list = []
+        for q, key, w in pairs:
+            if lo <= w < hi or (b == bins - 1 and w >= hi):
+                xs += [0.0, 1.0, None]
+                ys += [-q, -key, None]
+        if not xs:
+            continue
+        mid = (lo + hi) / 2
+        tr = {"type": "scatter", "mode": "lines", "x": xs, "y": ys, "hoverinfo": "skip", "showlegend": False,
+              "line": {"color": color, "width": 0.8 + 4 * mid}, "opacity": float(min(1.0, 0.15 + 0.85 * mid)),
+              "name": name or f"w {lo:.2f}–{hi:.2f}"}
+        if group is not None:
+            tr["legendgroup"] = group
+        out.append(tr)
+    return out
+
+
+def token_columns(tokens: list[dict]) -> list[dict]:
+    """Two columns of token labels: queries (left) and keys (right)."""
+    T = len(tokens)
+    labels = [plotly_text(display_token(t)) for t in tokens]
+    colors = [SPECIAL_COLOR if t.get("special") else INK for t in tokens]
+    base = {"type": "scatter", "mode": "markers+text", "hoverinfo": "none", "showlegend": False, "cliponaxis": False,
+            "marker": {"size": 9, "color": colors, "line": {"width": 1, "color": "#ffffff"}},
+            "textfont": {"color": colors, "size": 13}, "y": [-i for i in range(T)], "text": labels}
+    return [{**base, "x": [0.0] * T, "textposition": "middle left", "name": "query"},
+            {**base, "x": [1.0] * T, "textposition": "middle right", "name": "key"}]
+
+
+def columns_layout(T: int, meta: dict, *, legend: bool = False) -> dict:
+    """Layout of a two-column token figure, TOKEN_ROW_PX per token (its box scrolls)."""
+    top = 30 if not legend else 72  # room for a two-row legend of heads
+    return {
+        "meta": meta, "height": top + 12 + TOKEN_ROW_PX * max(T, 4), "autosize": True,
+        "margin": {"l": 100, "r": 100, "t": top, "b": 8}, "font": FONT,
+        "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff",
+        "xaxis": {"visible": False, "range": [-0.05, 1.05], "fixedrange": True},
+        "yaxis": {"visible": False, "range": [-(T - 1) - 0.6, 0.6], "fixedrange": True},
+        "annotations": [{"text": t, "x": x, "y": 1.0, "xref": "x", "yref": "paper", "yanchor": "bottom",
+                         "showarrow": False, "font": {"color": "#666"}} for t, x in (("query", 0), ("key", 1))],
+        "dragmode": False, "hovermode": "closest", "showlegend": legend,
+    }
+
+
+def head_view_figure(matrix: np.ndarray, tokens: list[dict], *, layer: int, head: int) -> dict:
+    """Head view: queries (left) → keys (right), each query's TOP_K strongest keys."""
+    T = len(tokens)
+    data = line_traces(top_k_pairs(matrix), LINE_COLOR) + token_columns(tokens)
+    return {"data": data, "layout": columns_layout(T, {"layer": layer, "head": head, "tokens": T, "view": "head"})}
+
+
+def axis_labels(tokens: list[dict]) -> list[str]:
+    """Unique category labels "i token" (the same token text can occur twice)."""
+    return [f"{i} {display_token(t)}" for i, t in enumerate(tokens)]
+
+
+def heatmap_figure(matrix: np.ndarray, tokens: list[dict], *, layer: int, head: int, size: int = 420) -> dict:
+    """The head's full T×T matrix, queries as rows (top to bottom), keys as columns, labelled."""
+    T = len(tokens)
+    labels = axis_labels(tokens)
+    return {
+        "data": [{"type": "heatmap", "z": typed_array(np.asarray(matrix, dtype=np.float32)), "x": labels,
+                  "y": labels, "zmin": 0.0, "zmax": 1.0, "colorscale": COLORSCALE, "name": "head",
+                  "hovertemplate": "query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>",
+                  "colorbar": {"thickness": 10, "len": 0.8, "title": {"text": "weight", "side": "right"}}}],
+        "layout": {
+            "meta": {"layer": layer, "head": head, "tokens": T, "view": "heatmap"},
+            "height": size, "autosize": True, "margin": {"l": 90, "r": 10, "t": 28, "b": 80}, "font": FONT,
+            "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff",
+            "xaxis": {"title": {"text": "key"}, "type": "category", "tickangle": -60, "tickfont": {"size": 10},
+                      "automargin": False},
+            "yaxis": {"title": {"text": "query"}, "type": "category", "autorange": "reversed",
+                      "tickfont": {"size": 10}, "automargin": False, "scaleanchor": "x", "constrain": "domain"},
+            "dragmode": "zoom",
+        },
+    }

@@ -1,0 +1,78 @@
+/* headgaze hover view — browser side (Python side: hover_view.py builds the running text).
+ * Hovering a token shades every token by the attention the hovered one pays it (the strongest in
+ * red, a slight grow with the weight), from the selected head's matrix in the page: no request.
+ */
+(function () {
+  "use strict";
+  var hg = window.headgaze = window.headgaze || {};
+
+  function root() { return document.getElementById("hover-view"); }
+  function detail(text) {
+    var el = document.getElementById("hover-detail");
+    if (el) { el.textContent = text; }
+  }
+
+  function reset() {
+    var r = root();
+    if (!r) { return; }
+    r.querySelectorAll(".hg-token").forEach(function (el) {
+      el.style.backgroundColor = "";
+      el.style.transform = "";
+      el.classList.remove("hg-max", "hg-hovered");
+      delete el.dataset.weight;
+    });
+    r.classList.remove("hg-active");
+    detail("");
+  }
+
+  function showsHead(r, hd) {
+    var box = r && r.querySelector("[data-head]");
+    return box && hd && box.getAttribute("data-head") === hd.key + "-" + hd.layer + "-" + hd.head;
+  }
+
+  function hoverToken(el) {
+    var hd = hg.head, r = root(), cfg = hg.config || {};
+    if (!hd || !showsHead(r, hd)) { return; }
+    var i = parseInt(el.getAttribute("data-index"), 10), row = hd.matrix[i];
+    if (!row) { return; }
+    var best = 0, max = -1;
+    for (var j = 0; j < row.length; j++) { if (row[j] > max) { max = row[j]; best = j; } }
+    var em = cfg.hoverEm || [0.6, 1.9];
+    r.classList.add("hg-active");
+    r.querySelectorAll(".hg-token").forEach(function (tok) {
+      var k = parseInt(tok.getAttribute("data-index"), 10), w = row[k] || 0, rel = max > 0 ? w / max : 0;
+      tok.dataset.weight = String(w);
+      tok.classList.toggle("hg-hovered", k === i);
+      tok.classList.toggle("hg-max", k === best && max > 0);
+      tok.style.backgroundColor = k === i || (k === best && max > 0) ? "" : "rgba(228,87,46," + (0.08 + 0.8 * rel).toFixed(3) + ")";
+      // transform: grows without moving the text around it (layout is untouched)
+      tok.style.transform = k === i ? "" : "scale(" + (1 + (em[1] - 1) * 0.35 * rel).toFixed(3) + ")";
+    });
+    detail(max > 0
+      ? "“" + hd.tokens[i].text + "” attends most to “" + hd.tokens[best].text + "” (" + row[best].toFixed(3) +
+        ")  ·  layer " + hd.layer + " · head " + hd.head
+      : "“" + hd.tokens[i].text + "” attended only to the first token, which is hidden: nothing left to show" +
+        "  ·  layer " + hd.layer + " · head " + hd.head);
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside);
+  window.dash_clientside.headgaze = Object.assign({}, window.dash_clientside.headgaze, {
+    headData: function (hd, config) {
+      hg.head = hd || null;
+      hg.config = config || hg.config;
+      reset();
+      return hd ? hd.key + "-" + hd.layer + "-" + hd.head : "";
+    }
+  });
+
+  document.addEventListener("mouseover", function (ev) {
+    var el = ev.target && ev.target.closest ? ev.target.closest("#hover-view .hg-token") : null;
+    if (el) { hoverToken(el); }
+  });
+  document.addEventListener("mouseout", function (ev) {
+    var r = root();
+    if (!r || !ev.target || !r.contains(ev.target)) { return; }
+    if (ev.relatedTarget && r.contains(ev.relatedTarget)) { return; }
+    reset();
+  });
+})();

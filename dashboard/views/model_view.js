@@ -1,0 +1,128 @@
+/* headgaze model view — browser side (Python side: model_view.py).
+ *
+ * - clientside callback `outline`: the selected tile's outline, as a dash Patch of trace 2;
+ * - a tile click is computed from the pointer's coordinates (never from Plotly's clickData, which
+ *   carries the last *throttled* hover and can name the previously hovered tile);
+ * - keyboard: arrows move a dotted cursor (Patch of trace 3), Enter/Space select it;
+ * - hover tooltip: layer, head, query and key tokens and the weight, from the figure's own data.
+ * Geometry comes from the figure's layout.meta (tile, cells, edges, labels), set in Python.
+ */
+(function () {
+  "use strict";
+  var hg = window.headgaze = window.headgaze || {};
+  var SELECTED = 2, CURSOR = 3;
+
+  function gridDiv() {
+    var g = document.getElementById("model-view");
+    return g ? g.querySelector(".js-plotly-plot") : null;
+  }
+  function gridMeta(gd) {
+    var meta = gd && gd._fullLayout && gd._fullLayout.meta;
+    return meta && meta.tile ? meta : null;
+  }
+  function rect(meta, layer, head) {
+    var s = meta.tile, c = meta.cells;
+    var x0 = head * s - 0.85, x1 = head * s + c - 0.15, y0 = layer * s - 0.85, y1 = layer * s + c - 0.15;
+    return { x: [x0, x1, x1, x0, x0], y: [y0, y0, y1, y1, y0] };
+  }
+  function outlinePatch(meta, trace, cell) {
+    var r = cell ? rect(meta, cell.layer, cell.head) : { x: [], y: [] };
+    return new window.dash_clientside.Patch()
+      .assign(["data", trace, "x"], r.x).assign(["data", trace, "y"], r.y).build();
+  }
+  hg.gridDiv = gridDiv;
+
+  /* Pointer → the tile (and the cell inside it) under it, or null outside the grid. */
+  function cellAt(gd, clientX, clientY) {
+    var meta = gridMeta(gd), fl = gd._fullLayout;
+    if (!meta) { return null; }
+    var box = gd.getBoundingClientRect();
+    var px = clientX - box.left - fl.xaxis._offset, py = clientY - box.top - fl.yaxis._offset;
+    if (px < 0 || py < 0 || px > fl.xaxis._length || py > fl.yaxis._length) { return null; }
+    var x = fl.xaxis.p2l(px), y = fl.yaxis.p2l(py);
+    var col = Math.round(x), row = Math.round(y), s = meta.tile;
+    var head = Math.floor(col / s), layer = Math.floor(row / s);
+    var k = col - head * s, q = row - layer * s;
+    if (head < 0 || layer < 0 || head >= meta.heads || layer >= meta.layers) { return null; }
+    return { layer: layer, head: head, q: q, k: k, inTile: q < meta.cells && k < meta.cells, row: row, col: col };
+  }
+  hg.cellAt = cellAt;
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside);
+  window.dash_clientside.headgaze = Object.assign({}, window.dash_clientside.headgaze, {
+    outline: function (sel, _result, fig) {
+      var meta = fig && fig.layout && fig.layout.meta;
+      if (!sel || !meta || !meta.tile) { return window.dash_clientside.no_update; }
+      hg.selection = sel;
+      hg.cursor = { layer: sel.layer, head: sel.head };
+      return outlinePatch(meta, SELECTED, sel);
+    }
+  });
+
+  /* Click: the tile under the pointer. Plotly re-dispatches a click on its drag layer only when
+   * the pointer did not drag (a zoom box or pan is not a selection). */
+  document.addEventListener("click", function (ev) {
+    var gd = gridDiv();
+    if (!gd || !gd.contains(ev.target) || !ev.target.closest(".draglayer, .nsewdrag") || gd._dragged) { return; }
+    var cell = cellAt(gd, ev.clientX, ev.clientY);
+    if (!cell) { return; }
+    hg.cursor = { layer: cell.layer, head: cell.head };
+    window.dash_clientside.set_props("selection", { data: { layer: cell.layer, head: cell.head } });
+  });
+
+  /* Keyboard: arrows move the cursor, Enter or Space selects. */
+  document.addEventListener("keydown", function (ev) {
+    var wrap = document.getElementById("model-view-wrap");
+    if (!wrap || !wrap.contains(ev.target)) { return; }
+    var gd = gridDiv(), meta = gridMeta(gd);
+    if (!meta) { return; }
+    var cur = hg.cursor || hg.selection || { layer: 0, head: 0 };
+    var moves = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
+    if (moves[ev.key]) {
+      ev.preventDefault();
+      var m = moves[ev.key];
+      cur = { layer: Math.min(meta.layers - 1, Math.max(0, cur.layer + m[0])),
+              head: Math.min(meta.heads - 1, Math.max(0, cur.head + m[1])) };
+      hg.cursor = cur;
+      window.dash_clientside.set_props("model-view", { figure: outlinePatch(meta, CURSOR, cur) });
+    } else if (ev.key === "Enter" || ev.key === " ") {
+      ev.preventDefault();
+      window.dash_clientside.set_props("selection", { data: { layer: cur.layer, head: cur.head } });
+    }
+  });
+
+  /* Hover tooltip: what the tile cell under the pointer shows (pooled cells name their ranges). */
+  function quote(meta, a, b) {
+    var l = meta.labels;
+    return b - a <= 1 ? "“" + l[a] + "”" : "“" + l[a] + "” … “" + l[b - 1] + "” (" + (b - a) + " tokens)";
+  }
+  function tooltip() {
+    var el = document.getElementById("grid-tooltip");
+    if (!el) {
+      el = document.createElement("div");
+      el.id = "grid-tooltip";
+      el.className = "hg-tooltip";
+      document.body.appendChild(el);
+    }
+    return el;
+  }
+  document.addEventListener("mousemove", function (ev) {
+    var gd = gridDiv(), tip = document.getElementById("grid-tooltip");
+    var inside = gd && gd.contains(ev.target) && ev.target.closest(".draglayer, .nsewdrag");
+    var cell = inside ? cellAt(gd, ev.clientX, ev.clientY) : null;
+    if (!cell || !cell.inTile || !gd.calcdata) { if (tip) { tip.style.display = "none"; } return; }
+    var meta = gridMeta(gd), z = gd.calcdata[0][0].z;
+    var v = z[cell.row] && z[cell.row][cell.col];
+    if (v === undefined || v === meta.gap) { if (tip) { tip.style.display = "none"; } return; }
+    var e = meta.edges, pooled = meta.cells < meta.tokens;
+    var w = (v / meta.scale).toFixed(3);
+    tip = tooltip();
+    tip.textContent = "layer " + cell.layer + " · head " + cell.head + "\n" +
+      (pooled ? "queries " : "query ") + quote(meta, e[cell.q], e[cell.q + 1]) + "\n→ " +
+      (pooled ? "keys " : "key ") + quote(meta, e[cell.k], e[cell.k + 1]) + "\n" +
+      (pooled ? "largest weight " : "weight ") + w;
+    tip.style.display = "block";
+    tip.style.left = Math.min(ev.clientX + 14, window.innerWidth - tip.offsetWidth - 8) + "px";
+    tip.style.top = Math.min(ev.clientY + 14, window.innerHeight - tip.offsetHeight - 8) + "px";
+  });
+})();

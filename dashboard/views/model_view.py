@@ -1,0 +1,169 @@
+"""The model view (after BertViz's model view): every head of every layer as one small tile.
+
+Python side: per-head thumbnails of a fixed size (max-pooled, so a one-token-wide diagonal
+survives), one mosaic heatmap sent as a base64 typed array (Plotly's ``{dtype, bdata}``), tag
+badges and filter veils. The data sent grows as L·H·min(T, THUMB)², never as L·H·T².
+Browser side (model_view.js): the selected/cursor outlines, click → tile from the pointer's
+coordinates, keyboard selection and the hover tooltip.
+
+Traces: 0 mosaic heatmap, 1 tag badges, 2 selected-tile outline, 3 keyboard-cursor outline.
+Veils are layout shapes named ``dim-<layer>-<head>``.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import plotly.colors
+
+from .constants import (
+    BADGE_COLOR,
+    COLORSCALE,
+    CURSOR_COLOR,
+    DIM_FILL,
+    FONT,
+    GAP,
+    INK,
+    SELECT_COLOR,
+    THUMB,
+    TILE_MAX_PX,
+    TILE_MIN_PX,
+    badge_xy,
+)
+
+GAP_VALUE = 65535  # u2 mosaic: weights are round(w * SCALE), gaps are GAP_VALUE (drawn white)
+SCALE = 65534
+MARGIN = {"l": 48, "r": 10, "t": 38, "b": 6}
+BADGE_TRACE, SELECTED_TRACE, CURSOR_TRACE = 1, 2, 3
+
+
+def pool_edges(tokens: int, cells: int) -> np.ndarray:
+    """Token index where each of ``cells`` pooled cells starts, plus ``tokens`` at the end."""
+    return (np.arange(cells + 1) * tokens) // cells
+
+
+def tile_cells(tokens: int) -> int:
+    """Cells per side of a model-view tile for a text of ``tokens`` tokens."""
+    return min(tokens, THUMB)
+
+
+def thumbnails(att: np.ndarray, size: int = THUMB) -> np.ndarray:
+    """[L,H,T,T] → [L,H,c,c] with c = min(T, size): the max over each block of queries × keys."""
+    T = att.shape[-1]
+    cells = min(T, size)  # tile_cells(T) for the default size
+    if cells == T:
+        return np.asarray(att, dtype=np.float32)
+    starts = pool_edges(T, cells)[:-1]
+    rows = np.maximum.reduceat(np.asarray(att, dtype=np.float32), starts, axis=-2)
+    return np.maximum.reduceat(rows, starts, axis=-1)
+
+
+def mosaic_u2(thumbs: np.ndarray) -> np.ndarray:
+    """[L,H,c,c] → uint16 mosaic [L*(c+g)-g, H*(c+g)-g]; rows are layers × queries."""
+    L, H, c, _ = thumbs.shape
+    s = c + GAP
+    out = np.full((L, s, H, s), GAP_VALUE, dtype=np.uint16)
+    out[:, :c, :, :c] = np.rint(np.clip(thumbs, 0, 1) * SCALE).astype(np.uint16).transpose(0, 2, 1, 3)
+    return out.reshape(L * s, H * s)[: L * s - GAP, : H * s - GAP]
+
+
+def typed_array(a: np.ndarray) -> dict:
+    """A numpy array as Plotly's typed-array spec (little-endian bytes, base64; shape "rows,cols")."""
+    dtype = {"uint16": "u2", "float32": "f4", "uint8": "u1"}[a.dtype.name]
+    return {"dtype": dtype, "bdata": base64.b64encode(np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<"))
+                                                      .tobytes()).decode(), "shape": ",".join(map(str, a.shape))}
+
+
+def colorscale() -> list:
+    """Viridis over the weights 0–1, white for the gap value just above them."""
+    stops = plotly.colors.get_colorscale(COLORSCALE)
+    top = SCALE / GAP_VALUE
+    return [[float(v) * top, c] for v, c in stops] + [[1.0, "#ffffff"]]
+
+
+def tile_px(layers: int, heads: int, panel: dict | None) -> int:
+    """Tile size on screen: the whole grid in the panel when its tiles stay at least TILE_MIN_PX;
+    else tiles as wide as the panel allows (at least TILE_MIN_PX) and the panel scrolls down."""
+    w = (panel or {}).get("width") or 640
+    h = (panel or {}).get("height") or 640
+    by_width = (w - MARGIN["l"] - MARGIN["r"] - 2) / heads
+    by_height = (h - MARGIN["t"] - MARGIN["b"] - 2) / layers
+    if by_height >= TILE_MIN_PX:  # the whole grid fits: as large as both sides allow
+        return int(min(by_width, by_height, TILE_MAX_PX))
+    return int(min(max(by_width, TILE_MIN_PX), TILE_MAX_PX))  # too tall: fill the width, scroll down
+
+
+def legend_gradient() -> str:
+    """CSS gradient of the colour scale, for the HTML legend under the grid."""
+    stops = plotly.colors.get_colorscale(COLORSCALE)
+    return "linear-gradient(to right, " + ", ".join(f"{c} {100 * float(v):.0f}%" for v, c in stops) + ")"
+
+
+def dim_shapes(tags: list | None, tag: str | None, cells: int) -> list[dict]:
+    """A white veil over every tile whose head does NOT carry ``tag`` (none when no tag is chosen)."""
+    if not tag or not tags:
+        return []
+    s = cells + GAP
+    return [{"type": "rect", "xref": "x", "yref": "y", "x0": head * s - 0.5, "x1": head * s + cells - 0.5,
+             "y0": layer * s - 0.5, "y1": layer * s + cells - 0.5, "line": {"width": 0}, "fillcolor": DIM_FILL,
+             "layer": "above", "name": f"dim-{layer}-{head}"}
+            for layer, row in enumerate(tags) for head, ts in enumerate(row) if tag not in ts]
+
+
+def badge_points(tags: list | None, cells: int) -> dict:
+    """x, y and hover text of the badge trace: one dot per tagged head."""
+    xs, ys, text = [], [], []
+    for layer, row in enumerate(tags or []):
+        for head, ts in enumerate(row):
+            if ts:
+                x, y = badge_xy(layer, head, cells + GAP, cells)
+                xs.append(x)
+                ys.append(y)
+                text.append(f"layer {layer} · head {head}: {', '.join(ts)}")
+    return {"x": xs, "y": ys, "text": text}
+
+
+def outline_trace(name: str, color: str, dash: str) -> dict:
+    """An empty rectangle outline; model_view.js fills in x/y for the selected tile or the cursor."""
+    return {"type": "scatter", "mode": "lines", "x": [], "y": [], "name": name, "hoverinfo": "skip",
+            "showlegend": False, "line": {"color": color, "width": 4, "dash": dash}, "cliponaxis": False}
+
+
+def model_view_figure(att: np.ndarray, *, model: str, key: str, tokens: list[str], panel: dict | None = None,
+                      tags: list | None = None, tag_filter: str | None = None) -> dict:
+    """The model view: one heatmap of all L×H thumbnails, labelled; outlines are added by the browser."""
+    L, H, T, _ = att.shape
+    thumbs = thumbnails(att)
+    cells = thumbs.shape[-1]
+    s = cells + GAP
+    px = tile_px(L, H, panel)
+    width = H * px + MARGIN["l"] + MARGIN["r"]
+    height = L * px + MARGIN["t"] + MARGIN["b"]
+    centers = [i * s + (cells - 1) / 2 for i in range(max(L, H))]
+    return {
+        "data": [
+            {"type": "heatmap", "z": typed_array(mosaic_u2(thumbs)), "zmin": 0, "zmax": GAP_VALUE,
+             "colorscale": colorscale(), "hoverinfo": "none", "name": "mosaic", "showscale": False},
+            {"type": "scatter", "mode": "markers", **badge_points(tags, cells), "name": "tags",
+             "hovertemplate": "%{text}<extra></extra>", "showlegend": False, "cliponaxis": False,
+             "marker": {"size": 7, "color": BADGE_COLOR, "line": {"width": 1, "color": INK}}},
+            outline_trace("selected", SELECT_COLOR, "solid"),
+            outline_trace("cursor", CURSOR_COLOR, "dot"),
+        ],
+        "layout": {
+            "meta": {"model": model, "key": key, "layers": L, "heads": H, "tokens": T, "cells": cells, "tile": s,
+                     "edges": pool_edges(T, cells).tolist(), "labels": tokens, "scale": SCALE, "gap": GAP_VALUE},
+            "width": int(width), "height": int(height), "autosize": False, "margin": MARGIN, "font": FONT,
+            "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff",
+            "xaxis": {"title": {"text": "head", "standoff": 2}, "side": "top", "tickmode": "array",
+                      "tickvals": centers[:H], "ticktext": [str(h) for h in range(H)], "showgrid": False,
+                      "zeroline": False, "range": [-0.5, H * s - GAP - 0.5], "constrain": "domain"},
+            "yaxis": {"title": {"text": "layer", "standoff": 2}, "tickmode": "array", "tickvals": centers[:L],
+                      "ticktext": [str(i) for i in range(L)], "showgrid": False, "zeroline": False,
+                      "range": [L * s - GAP - 0.5, -0.5], "scaleanchor": "x", "constrain": "domain"},
+            "shapes": dim_shapes(tags, tag_filter, cells),
+            # A badge takes hover only when the pointer is on it (it lies inside its own tile).
+            "hoverdistance": 4, "hovermode": "closest", "dragmode": "zoom", "uirevision": key,
+        },
+    }
