@@ -53,11 +53,10 @@ TILE_ARM_JS = """([layer, head]) => { window.__hgBench = new Promise((resolve) =
     let t0 = null;
     window.addEventListener('mousedown', (ev) => { t0 = ev.timeStamp; }, {capture: true, once: true});
     const tick = () => {
-        const h = window.headgaze.head, slot = document.querySelector('#hover-view .hg-slot');
+        const h = window.headgaze.head, tokens = document.querySelectorAll('#hover-view .hg-token');
         const hv = document.querySelector('#head-view .js-plotly-plot');
-        if (t0 !== null && h && h.layer === layer && h.head === head && slot
-            && slot.dataset.tag.endsWith('-' + layer + '-' + head)
-            && hv._fullLayout.meta.layer === layer && hv._fullLayout.meta.head === head) {
+        if (t0 !== null && h && h.layer === layer && h.head === head && tokens.length === h.tokens.length
+            && hv && hv._fullLayout && hv._fullLayout.meta.layer === layer && hv._fullLayout.meta.head === head) {
             resolve(performance.now() - t0);
         } else { requestAnimationFrame(tick); }
     };

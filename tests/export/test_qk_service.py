@@ -11,15 +11,14 @@ from tokenizers import Tokenizer
 from service.batching import pad_batch
 from service.encoding import decode
 from tests.conftest import DEFAULT_MODEL_IDS, read_manifest
-from tests.service.service_testlib import Server, clean_env
+from tests.support.service import ServiceProcess
 
 
 @pytest.fixture(scope="module")
 def server(models_dir, tmp_path_factory):
-    srv = Server(["--models-dir", str(models_dir)], clean_env(), tmp_path_factory.mktemp("qk") / "service.log")
+    srv = ServiceProcess.for_models(models_dir, tmp_path_factory.mktemp("qk") / "service.log")
     try:
-        srv.wait_ready()
-        yield srv
+        yield srv.start()
     finally:
         srv.stop()
 
