@@ -306,7 +306,7 @@ def test_matrix_csv_has_token_headers_and_the_values():
 
 
 def test_dim_shapes_and_badges_follow_the_tags():
-    from dashboard.callbacks import tag_note
+    from dashboard.head_panels import tag_note
     from dashboard.views.model_view import badge_points, dim_shapes
 
     tags = [[["first-token"], []], [["self"], ["first-token", "broad"]]]
@@ -325,7 +325,7 @@ def test_dim_shapes_and_badges_follow_the_tags():
 
 
 def test_parse_view_query_restores_and_sanitises():
-    from dashboard.callbacks import parse_view_query
+    from dashboard.view_query import parse_view_query
 
     ids = ["smollm2-135m", "minilm-l6"]
     v = parse_view_query("?model=minilm-l6&text=Hi+there%21&layer=3&head=5&tag=self&tags=profile&hide_first=1", ids)
