@@ -63,6 +63,16 @@ def open_page(page: Page, url: str) -> None:
     # Dash has wired the callbacks once the counter shows the example's length.
     page.wait_for_function("document.querySelector('#char-counter').textContent.includes('/')")
     wait_settled(page)
+    wait_views_follow(page)
+
+
+def wait_views_follow(page: Page) -> None:
+    """When the grid shows a result, the selected head's views show the same one (the callbacks that
+    follow Process have answered), so the next action does not race them."""
+    page.wait_for_function(f"""() => {{ const gd = {GRID_JS};
+        const key = gd && gd._fullLayout && gd._fullLayout.meta && gd._fullLayout.meta.key;
+        return !key || (window.headgaze.head && window.headgaze.head.key === key
+                        && document.querySelectorAll('#hover-view .hg-token').length === window.headgaze.head.tokens.length); }}""")
 
 
 def wait_settled(page: Page) -> None:
@@ -71,14 +81,26 @@ def wait_settled(page: Page) -> None:
         return /hg-(ok|error)/.test(s.className) && !b.disabled; }""")
 
 
+def is_process_response(response) -> bool:
+    """The response of the Process callback itself: it is the one whose outputs include
+    ``result-meta.data`` (other callbacks only read result-meta as an input or state, and one of
+    them may still be answering for the previous result when the next Process starts)."""
+    if "_dash-update-component" not in response.url:
+        return False
+    try:
+        body = json.loads(response.request.post_data or "{}")
+    except ValueError:
+        return False
+    return "result-meta.data" in str(body.get("output", ""))
+
+
 def select_model(page: Page, label: str) -> None:
     """Choose a model in the dropdown through the UI (open it, click the option with ``label``); a
     model change processes the current text again: wait until that answer is drawn."""
     if label in page.inner_text("#model-select"):
         return
     page.click("#model-select")
-    with page.expect_response(lambda r: "_dash-update-component" in r.url
-                              and "result-meta" in (r.request.post_data or "")) as info:
+    with page.expect_response(is_process_response) as info:
         page.locator("#model-select .VirtualizedSelectOption", has_text=label).first.click()
     page.wait_for_function("(t) => document.querySelector('#model-select').textContent.includes(t)", arg=label)
     wait_drawn(page, info.value.json()["response"])
@@ -86,9 +108,7 @@ def select_model(page: Page, label: str) -> None:
 
 def click_process(page: Page) -> dict:
     """Click Process; wait until the answer is drawn. Returns the callback's JSON response."""
-    with page.expect_response(lambda r: "_dash-update-component" in r.url
-                              and "model-view.figure" in (r.request.post_data or "")
-                              and "result-meta" in (r.request.post_data or "")) as info:
+    with page.expect_response(is_process_response) as info:
         page.click("#process-button")
     body = info.value.json()["response"]
     wait_drawn(page, body)

@@ -11,6 +11,7 @@ from tests.dashboard.browser import (
     click_process,
     grid_info,
     hover_text,
+    is_process_response,
     open_page,
     select_model,
     shot,
@@ -35,8 +36,7 @@ def long_app(models_dir):
 
 
 def process_bytes(page) -> tuple[dict, int]:
-    with page.expect_response(lambda r: "_dash-update-component" in r.url
-                              and "result-meta" in (r.request.post_data or "")) as info:
+    with page.expect_response(is_process_response) as info:
         page.click("#process-button")
     body = info.value.body()
     return info.value.json()["response"], len(body)
