@@ -14,6 +14,9 @@ BADGE_COLOR = "#ffbf47"  # dot on a tagged head
 DIM_FILL = "rgba(255,255,255,0.78)"  # veil over heads without the filtered tag
 LINE_COLOR = "#e4572e"  # head view lines
 SPECIAL_COLOR = "#7a4fbf"  # special tokens
+QK_SCORE_COLOR = "#1d2433"  # q·k view: scores before softmax
+# q·k view: products per dimension, diverging around 0 (blue negative, red positive; ColorBrewer RdBu)
+QK_COLORSCALE = [[0.0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#f4a582"], [1.0, "#b2182b"]]
 INK = "#1d2433"
 
 DEFAULT_MAX_CHARS = 50  # the page's character limit (create_app(max_chars=...) changes it)
