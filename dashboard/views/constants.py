@@ -17,7 +17,6 @@ SPECIAL_COLOR = "#7a4fbf"  # special tokens
 INK = "#1d2433"
 
 DEFAULT_MAX_CHARS = 50  # the page's character limit (create_app(max_chars=...) changes it)
-THUMB = 32  # a model-view tile shows at most THUMB×THUMB cells (max-pooled beyond that)
 GAP = 1  # empty cells between tiles
 TILE_MIN_PX = 48  # smallest tile on screen; the panel scrolls when the grid is taller
 TILE_MAX_PX = 120
