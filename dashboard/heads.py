@@ -1,7 +1,7 @@
 """Head analysis for the dashboard: tags, per-head statistics, hide-first-token, CSV export.
 
-Statistics and tags come from ``service/head_analysis.py`` (the same numpy code the service uses
-for its ``heads_stats``), computed on the attentions the dashboard already holds; the per-model
+Statistics and tags are the backend's ``heads_stats`` (``service/head_analysis.py``, sent with
+the grid by the HTTP service and the in-process engine alike); the per-model
 profile is the model's ``heads_profile.json`` (``GET /v1/models/<id>/heads``). Everything here is
 pure and torch-free.
 """
