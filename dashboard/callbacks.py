@@ -18,7 +18,7 @@ from .view_query import parse_view_query
 from .views.head_view import head_view_figure, heatmap_figure
 from .views.hover_view import display_token, hover_view_children
 from .views.layer_view import layer_view_figure
-from .views.model_view import badge_points, dim_shapes, model_view_figure
+from .views.model_view import badge_points, dim_shapes, model_view_figure, mosaic_u2, typed_array
 
 
 def _cs(name: str) -> ClientsideFunction:
@@ -89,7 +89,7 @@ def shown_result(data: AttentionData, meta: dict, selection: dict | None) -> tup
 
 
 def grid_figure(res: dict, tags: list | None, tag: str | None, panel: dict | None) -> dict:
-    """The model view of a result: the service's thumbnails as they are (raw weights)."""
+    """The model view of a result: the service's thumbnails as they are."""
     return model_view_figure(res["grid"], res["cells"], model=res["model"], key=res["key"],
                              tokens=[display_token(t) for t in res["tokens"]], panel=panel, tags=tags,
                              tag_filter=tag or None)
@@ -122,6 +122,7 @@ def register(app: Dash, data: AttentionData) -> None:
         State("text-input", "value"),
         State("selection", "data"),
         State("result-meta", "data"),
+        State("hide-first-token", "value"),
         State("tag-source", "value"),
         State("tag-filter", "value"),
         State("panel-size", "data"),
@@ -129,10 +130,10 @@ def register(app: Dash, data: AttentionData) -> None:
                  (Output("process-button", "children"), "Processing…", "Process")],
         prevent_initial_call=True,
     )
-    def _process(_clicks, _submit, model, text, selection, previous, source, tag, panel):
+    def _process(_clicks, _submit, model, text, selection, previous, hide_first, source, tag, panel):
         """Process, Enter in the text box, or a model change: compute and draw the model view."""
         try:
-            res = data.grid(text, model)
+            res = data.grid(text, model, is_hidden(hide_first))
         except DashboardError as exc:
             msg = exc.message
             if previous:
@@ -152,6 +153,25 @@ def register(app: Dash, data: AttentionData) -> None:
         total = res["layers"] * res["heads"]
         return (fig, meta, new_sel, status_text(res), "hg-status hg-ok", tags_store, counts_panel(stats, profile, total),
                 tag_note(tags, tag, source, total))
+
+    @app.callback(
+        Output("model-view", "figure", allow_duplicate=True),
+        Input("hide-first-token", "value"),
+        State("result-meta", "data"),
+        prevent_initial_call=True,
+    )
+    def _redraw(hide_first, meta):
+        """Hide-first-token changed: the thumbnails pooled by the service after hiding token 0 (or the
+        raw ones) replace the mosaic's values, nothing else of the figure."""
+        if not meta:
+            return no_update
+        try:
+            res = data.grid(meta["text"], meta["model"], is_hidden(hide_first))
+        except DashboardError:
+            return no_update
+        patch = Patch()
+        patch["data"][0]["z"] = typed_array(mosaic_u2(res["grid"]))
+        return patch
 
     @app.callback(
         Output("model-view", "figure", allow_duplicate=True),

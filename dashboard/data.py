@@ -35,7 +35,7 @@ class Backend(Protocol):
 
     def models(self) -> list[dict]: ...
 
-    def attention_grid(self, text: str, model: str | None = None) -> Any: ...
+    def attention_grid(self, text: str, model: str | None = None, hide_first: bool = False) -> Any: ...
 
     def head(self, text: str, model: str | None, layer: int, head: int) -> Any: ...
 
@@ -156,25 +156,30 @@ class AttentionData:
         digest = hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()[:24]
         return f"headgaze:attn:{digest}"
 
-    def _call(self, fetch, *args):
-        """``fetch(*args)`` on the backend, every failure as a DashboardError."""
+    @staticmethod
+    def _call(fetch):
+        """``fetch()`` (a backend call), every failure as a DashboardError."""
         try:
-            return fetch(*args)
+            return fetch()
         except DashboardError:
             raise
         except Exception as exc:
             raise _translate(exc) from exc
 
-    def grid(self, text: str, model: str | None) -> dict:
+    def grid(self, text: str, model: str | None, hide_first: bool = False) -> dict:
         """The text's model-view data as a plain dict (cached): tokens, thumbnails float32 [L,H,t,t]
-        with their token ``cells``, heads_stats without the per-query arrays; DashboardError for the page."""
+        with their token ``cells`` (``hide_first``: pooled by the backend after hiding token 0),
+        heads_stats without the per-query arrays; DashboardError for the page. ``key`` names the text's
+        result, whichever thumbnails: the heads are cached under it."""
         text = validate_text(text, self.max_chars)
         key = self.key(model, text)
-        hit = self.cache.get(key)
+        stored = key + (":hide-first" if hide_first else "")
+        hit = self.cache.get(stored)
         if hit is not None:
             return {**hit, "dashboard_cached": True, "latency_ms": 0.0}
         t0 = time.perf_counter()
-        res = self._call(self.backend.attention_grid, text, model)
+        flag = {"hide_first": True} if hide_first else {}
+        res = self._call(lambda: self.backend.attention_grid(text, model, **flag))
         latency = (time.perf_counter() - t0) * 1000.0
         stats = {k: v for k, v in (res.heads_stats or {}).items() if k not in PER_QUERY_STATS}
         data = {
@@ -190,7 +195,7 @@ class AttentionData:
             "service_cached": bool(getattr(res, "cached", False)),
             "service_stats": stats or None,
         }
-        self.cache.set(key, data)
+        self.cache.set(stored, data)
         return {**data, "dashboard_cached": False, "latency_ms": latency}
 
     def head(self, res: dict, layer: int, head: int) -> np.ndarray:
@@ -200,7 +205,7 @@ class AttentionData:
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        out = self._call(self.backend.head, res["text"], res["model"], layer, head)
+        out = self._call(lambda: self.backend.head(res["text"], res["model"], layer, head))
         matrix = np.asarray(out.attention, dtype=np.float32)
         self.cache.set(key, matrix)
         return matrix

@@ -92,8 +92,7 @@ def controls(models: list[dict], max_chars: int) -> list:
                           options=[{"label": " hide first token", "value": "hide"}], value=[], inline=True),
             html.Span("(?)", className="hg-hint", title="Hide first token drops the weight on token 0 and renormalises "
                       "each row over the other keys; a row with nothing left (row 0 of a causal model) shows as zeros. "
-                      "It applies to the selected head's views, the layer view and the CSV; the model view keeps "
-                      "the raw weights."),
+                      "The model view's tiles are pooled after hiding; the scores keep the raw weights."),
         ]),
     ]
 
@@ -118,8 +117,7 @@ def model_panel() -> html.Section:
             html.Span("weight 0"), html.Span(className="hg-gradient", style={"background": legend_gradient()}),
             html.Span("1"),
             html.Span([html.Span("●", style={"color": BADGE_COLOR}), " tagged head (hover the dot); "
-                       "long texts: each tile cell is the largest weight of a block of tokens; "
-                       "the tiles show raw weights (hide first token applies to the selected head's views)"],
+                       "long texts: each tile cell is the largest weight of a block of tokens"],
                       className="hg-muted"),
         ]),
         html.Div(id="tag-note", className="hg-tag-note", role="status"),

@@ -42,9 +42,9 @@ class Counting:
     def models(self):
         return self.backend.models()
 
-    def attention_grid(self, text, model=None):
+    def attention_grid(self, text, model=None, hide_first=False):
         self.calls += 1
-        return self.backend.attention_grid(text, model)
+        return self.backend.attention_grid(text, model, hide_first)
 
     def head(self, text, model, layer, head):
         self.head_calls += 1
@@ -460,3 +460,14 @@ def test_dashboard_refuses_a_shared_pickling_cache():
     assert app.headgaze_data.max_chars == 300
     with pytest.raises(ValueError, match="max_chars must be >= 1"):
         create_app(service_url="http://127.0.0.1:9", max_chars=0)
+
+
+def test_hidden_grid_is_pooled_after_hiding_and_shares_the_heads(data, minilm_engine):
+    from dashboard.heads import hide_first_token
+
+    raw = data.grid("one two three", "minilm-l6")
+    hidden = data.grid("one two three", "minilm-l6", hide_first=True)
+    full = minilm_engine.attention("one two three", "minilm-l6").attentions
+    np.testing.assert_allclose(hidden["grid"], hide_first_token(full), atol=1e-6)
+    assert hidden["key"] == raw["key"] and data.backend.calls == 2  # one request each, heads cached under one key
+    assert data.grid("one two three", "minilm-l6", hide_first=True)["dashboard_cached"]
