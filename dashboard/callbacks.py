@@ -67,15 +67,15 @@ def head_matrix(data: AttentionData, res: dict, layer: int, head: int, hide_firs
     return hide_first_token(m) if is_hidden(hide_first) else m
 
 
-def head_payload(res: dict, matrix: np.ndarray, layer: int, head: int, hide_first=None) -> dict:
-    """What the browser needs for one head's hover: tokens and the T×T matrix (rows = queries)."""
+def head_payload(res: dict, layer: int, head: int, hide_first=None) -> dict:
+    """What the browser needs for one head's hover besides its matrix: which head and the tokens. The
+    T×T matrix is sent once, as the heatmap's z (hover_view.js reads it from there)."""
     return {
         "key": res["key"],
         "model": res["model"],
         "layer": layer,
         "head": head,
         "tokens": [{"text": display_token(t), "special": bool(t.get("special"))} for t in res["tokens"]],
-        "matrix": np.round(np.asarray(matrix, dtype=np.float64), 5).tolist(),
         "hide_first": is_hidden(hide_first),
     }
 
@@ -285,20 +285,22 @@ def register(app: Dash, data: AttentionData) -> None:
             return (no_update,) * 5 + (exc.message, "hg-status hg-error", no_update)
         tokens = res["tokens"]
         summary = head_summary(data.heads_stats(res), data.heads_profile(res["model"]), layer, head)
-        return (head_payload(res, matrix, layer, head, hide_first), head_view_figure(matrix, tokens, layer=layer, head=head),
+        return (head_payload(res, layer, head, hide_first), head_view_figure(matrix, tokens, layer=layer, head=head),
                 heatmap_figure(matrix, tokens, layer=layer, head=head),
                 hover_view_children(res["text"], tokens, res["key"], layer, head),
                 f"layer {layer} · head {head}", no_update, no_update, stats_table(summary))
 
     @app.callback(
         Output("layer-view", "figure"),
-        Input("selection", "data"),
-        Input("result-meta", "data"),
-        Input("hide-first-token", "value"),
+        Input("selected-head", "children"),
+        State("selection", "data"),
+        State("result-meta", "data"),
+        State("hide-first-token", "value"),
         prevent_initial_call=True,
     )
-    def _layer(selection, meta, hide_first):
-        """The selected head's layer: every head of it (one cached head request each), overlaid."""
+    def _layer(_shown, selection, meta, hide_first):
+        """The selected head's layer: every head of it (one cached head request each), overlaid. It
+        follows the head's views (their answer sets ``selected-head``), so it does not delay them."""
         if not meta:
             return no_update
         try:
@@ -313,5 +315,5 @@ def register(app: Dash, data: AttentionData) -> None:
                             Input("head-base", "data"), Input("head-view", "hoverData"),
                             State("head-data", "data"), State("hg-config", "data"))
     app.clientside_callback(_cs("headData"), Output("hover-head", "children"),
-                            Input("head-data", "data"), State("hg-config", "data"))
+                            Input("head-data", "data"), State("head-heatmap", "figure"), State("hg-config", "data"))
 

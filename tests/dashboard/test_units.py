@@ -272,9 +272,11 @@ def test_models_remembered_when_service_goes_down(fake_data):
 
 def test_head_payload_and_status(data):
     res = data.grid("the cat", "minilm-l6")
-    p = head_payload(res, head_matrix(data, res, 1, 4), 1, 4)
+    p = head_payload(res, 1, 4)
     assert p["tokens"][0] == {"text": "[CLS]", "special": True} and p["tokens"][1] == {"text": "the", "special": False}
-    np.testing.assert_allclose(np.array(p["matrix"]), data.head(res, 1, 4), atol=1e-5)
+    assert "matrix" not in p  # sent once, as the heatmap's z
+    heat = heatmap_figure(head_matrix(data, res, 1, 4), res["tokens"], layer=1, head=4)
+    np.testing.assert_array_equal(decode(heat["data"][0]["z"]), data.head(res, 1, 4))
     assert clamp_selection({"layer": 9, "head": -1}, 2, 5) == {"layer": 1, "head": 0}
     assert status_text(res).startswith("minilm-l6 · 4 tokens · 6×12 heads · ") and " ms" in status_text(res)
 
@@ -358,10 +360,8 @@ def test_parse_view_query_restores_and_sanitises():
 
 def test_head_payload_applies_hide_first_token(data):
     res = data.grid("one two three", "minilm-l6")
-    raw = head_payload(res, head_matrix(data, res, 1, 2), 1, 2)
-    hidden = head_payload(res, head_matrix(data, res, 1, 2, ["hide"]), 1, 2, hide_first=["hide"])
-    assert not raw["hide_first"] and hidden["hide_first"]
-    m, r = np.array(hidden["matrix"]), data.head(res, 1, 2).astype(np.float64)
+    assert not head_payload(res, 1, 2)["hide_first"] and head_payload(res, 1, 2, hide_first=["hide"])["hide_first"]
+    m, r = head_matrix(data, res, 1, 2, ["hide"]).astype(np.float64), data.head(res, 1, 2).astype(np.float64)
     assert (m[:, 0] == 0).all()
     np.testing.assert_allclose(m.sum(-1), 1, atol=1e-5)  # bidirectional: every row keeps other keys
     np.testing.assert_allclose(m[:, 1:], r[:, 1:] / r[:, 1:].sum(-1, keepdims=True), atol=1e-5)
