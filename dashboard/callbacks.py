@@ -241,9 +241,6 @@ def register(app: Dash, data: AttentionData) -> None:
             return no_update
         try:
             res, sel = shown_result(data, meta, selection)
-        except DashboardError:
-            return no_update
-        try:
             matrix = head_matrix(data, res, sel["layer"], sel["head"], hide_first)
         except DashboardError:
             return no_update

@@ -15,6 +15,7 @@ from tests.dashboard.browser import (
     is_process_response,
     new_page,
     open_page,
+    option,
     select_head,
     shot,
     wait_drawn,
@@ -81,6 +82,14 @@ def test_512_tokens_process_and_a_head_click_does_not_run_the_model(page, long_d
     assert page.locator("#hover-view .hg-token").count() == TOKENS
     assert page.evaluate("document.querySelector('#layer-view .js-plotly-plot')._fullLayout.meta.heads") == 9
     shot(page, "60-long-text-1440x900")
+
+    # Hide first token: the grid (pooled by the service), the head's matrix and the layer view follow.
+    layer_lines = "document.querySelector('#layer-view .js-plotly-plot').data.map(d => d.y.length).join(',')"
+    before = page.evaluate(layer_lines)
+    option(page, "hide-first-token", "hide first token").click()
+    page.wait_for_function("window.headgaze.head && window.headgaze.head.hide_first === true "
+                           "&& window.headgaze.head.matrix[5][0] === 0")
+    page.wait_for_function(f"(b) => {layer_lines} !== b", arg=before)
     assert service.model_runs(MODEL) == runs
 
 
