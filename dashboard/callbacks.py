@@ -18,15 +18,7 @@ from .view_query import parse_view_query
 from .views.head_view import head_view_figure, heatmap_figure
 from .views.hover_view import display_token, hover_view_children
 from .views.layer_view import layer_view_figure
-from .views.model_view import (
-    badge_points,
-    dim_shapes,
-    model_view_figure,
-    mosaic_u2,
-    thumbnails,
-    tile_cells,
-    typed_array,
-)
+from .views.model_view import badge_points, dim_shapes, model_view_figure, mosaic_u2, typed_array
 
 
 def _cs(name: str) -> ClientsideFunction:
@@ -61,11 +53,6 @@ def is_hidden(hide_first) -> bool:
     return bool(hide_first) and "hide" in (hide_first or [])
 
 
-def shown_attentions(res: dict, hide_first) -> np.ndarray:
-    """The [L,H,T,T] weights the views draw: raw, or with token 0 hidden and rows renormalised."""
-    return hide_first_token(res["attentions"]) if is_hidden(hide_first) else res["attentions"]
-
-
 def view_tags(tags_store: dict | None, source: str | None) -> list | None:
     """The [L][H] tag lists of the chosen source ("text" or "profile") from the head-tags store."""
     if not tags_store:
@@ -73,21 +60,22 @@ def view_tags(tags_store: dict | None, source: str | None) -> list | None:
     return tags_store.get("profile") if source == "profile" else tags_store.get("text")
 
 
-def head_matrix(res: dict, layer: int, head: int, hide_first=None) -> np.ndarray:
-    """One head's T×T weights (rows = queries) as shown."""
-    m = np.asarray(res["attentions"][layer, head], dtype=np.float32)
+def head_matrix(data: AttentionData, res: dict, layer: int, head: int, hide_first=None) -> np.ndarray:
+    """One head's T×T weights (rows = queries) as shown: fetched for the selected head only, raw or
+    with token 0 hidden and each row renormalised."""
+    m = data.head(res, layer, head)
     return hide_first_token(m) if is_hidden(hide_first) else m
 
 
 def head_payload(res: dict, layer: int, head: int, hide_first=None) -> dict:
-    """What the browser needs for one head's hover: tokens and the T×T matrix (rows = queries)."""
+    """What the browser needs for one head's hover besides its matrix: which head and the tokens. The
+    T×T matrix is sent once, as the heatmap's z (hover_view.js reads it from there)."""
     return {
         "key": res["key"],
         "model": res["model"],
         "layer": layer,
         "head": head,
         "tokens": [{"text": display_token(t), "special": bool(t.get("special"))} for t in res["tokens"]],
-        "matrix": np.round(head_matrix(res, layer, head, hide_first).astype(np.float64), 5).tolist(),
         "hide_first": is_hidden(hide_first),
     }
 
@@ -96,12 +84,13 @@ def shown_result(data: AttentionData, meta: dict, selection: dict | None) -> tup
     """The result the page shows (from the dashboard's cache) and its selection clamped to the grid.
 
     Raises DashboardError when the result cannot be had again (service down and cache expired)."""
-    res = data.attention(meta["text"], meta["model"])
+    res = data.grid(meta["text"], meta["model"])
     return res, clamp_selection(selection, res["layers"], res["heads"])
 
 
-def grid_figure(res: dict, hide_first, tags: list | None, tag: str | None, panel: dict | None) -> dict:
-    return model_view_figure(shown_attentions(res, hide_first), model=res["model"], key=res["key"],
+def grid_figure(res: dict, tags: list | None, tag: str | None, panel: dict | None) -> dict:
+    """The model view of a result: the service's thumbnails as they are."""
+    return model_view_figure(res["grid"], res["cells"], model=res["model"], key=res["key"],
                              tokens=[display_token(t) for t in res["tokens"]], panel=panel, tags=tags,
                              tag_filter=tag or None)
 
@@ -144,7 +133,7 @@ def register(app: Dash, data: AttentionData) -> None:
     def _process(_clicks, _submit, model, text, selection, previous, hide_first, source, tag, panel):
         """Process, Enter in the text box, or a model change: compute and draw the model view."""
         try:
-            res = data.attention(text, model)
+            res = data.grid(text, model, is_hidden(hide_first))
         except DashboardError as exc:
             msg = exc.message
             if previous:
@@ -158,9 +147,9 @@ def register(app: Dash, data: AttentionData) -> None:
         profile = data.heads_profile(res["model"])
         tags_store = {"key": res["key"], "text": (stats or {}).get("tags"), "profile": (profile or {}).get("tags")}
         tags = view_tags(tags_store, source)
-        fig = grid_figure(res, hide_first, tags, tag, panel)
+        fig = grid_figure(res, tags, tag, panel)
         meta = {"key": res["key"], "model": res["model"], "text": res["text"], "layers": res["layers"],
-                "heads": res["heads"], "tokens": len(res["tokens"])}
+                "heads": res["heads"], "tokens": len(res["tokens"]), "cells": len(res["cells"])}
         total = res["layers"] * res["heads"]
         return (fig, meta, new_sel, status_text(res), "hg-status hg-ok", tags_store, counts_panel(stats, profile, total),
                 tag_note(tags, tag, source, total))
@@ -169,19 +158,19 @@ def register(app: Dash, data: AttentionData) -> None:
         Output("model-view", "figure", allow_duplicate=True),
         Input("hide-first-token", "value"),
         State("result-meta", "data"),
-        State("selection", "data"),
         prevent_initial_call=True,
     )
-    def _redraw(hide_first, meta, selection):
-        """Hide-first-token changed: new mosaic values, nothing else of the figure."""
+    def _redraw(hide_first, meta):
+        """Hide-first-token changed: the thumbnails pooled by the service after hiding token 0 (or the
+        raw ones) replace the mosaic's values, nothing else of the figure."""
         if not meta:
             return no_update
         try:
-            res, _ = shown_result(data, meta, selection)
+            res = data.grid(meta["text"], meta["model"], is_hidden(hide_first))
         except DashboardError:
             return no_update
         patch = Patch()
-        patch["data"][0]["z"] = typed_array(mosaic_u2(thumbnails(shown_attentions(res, hide_first))))
+        patch["data"][0]["z"] = typed_array(mosaic_u2(res["grid"]))
         return patch
 
     @app.callback(
@@ -198,7 +187,7 @@ def register(app: Dash, data: AttentionData) -> None:
         if not meta or not tags_store or tags_store.get("key") != meta["key"]:
             return no_update, no_update
         tags = view_tags(tags_store, source)
-        cells = tile_cells(meta["tokens"])
+        cells = meta["cells"]
         patch = Patch()
         badges = badge_points(tags, cells)
         for k in ("x", "y", "text"):
@@ -252,10 +241,10 @@ def register(app: Dash, data: AttentionData) -> None:
             return no_update
         try:
             res, sel = shown_result(data, meta, selection)
+            matrix = head_matrix(data, res, sel["layer"], sel["head"], hide_first)
         except DashboardError:
             return no_update
-        body = matrix_csv(head_matrix(res, **sel, hide_first=hide_first),
-                          [display_token(t) for t in res["tokens"]])
+        body = matrix_csv(matrix, [display_token(t) for t in res["tokens"]])
         suffix = "-first-token-hidden" if is_hidden(hide_first) else ""
         name = f"headgaze-{res['model']}-layer{sel['layer']}-head{sel['head']}{suffix}.csv"
         return dcc.send_string(body, name, type="text/csv")
@@ -270,7 +259,6 @@ def register(app: Dash, data: AttentionData) -> None:
         Output("head-data", "data"),
         Output("head-base", "data"),
         Output("head-heatmap", "figure"),
-        Output("layer-view", "figure"),
         Output("hover-view", "children"),
         Output("selected-head", "children"),
         Output("status", "children", allow_duplicate=True),
@@ -282,29 +270,47 @@ def register(app: Dash, data: AttentionData) -> None:
         prevent_initial_call=True,
     )
     def _select(selection, meta, hide_first):
-        """The selected head: its matrix for the browser, head view, heatmap, layer view, hover view."""
+        """The selected head: its matrix (fetched for this head only) for the browser, head view,
+        heatmap, hover view and scores."""
         if not meta:
-            return (no_update,) * 9
+            return (no_update,) * 8
         try:
             res, sel = shown_result(data, meta, selection)
+            layer, head = sel["layer"], sel["head"]
+            matrix = head_matrix(data, res, layer, head, hide_first)
         except DashboardError as exc:
-            return (no_update,) * 6 + (exc.message, "hg-status hg-error", no_update)
-        layer, head = sel["layer"], sel["head"]
-        payload = head_payload(res, layer, head, hide_first)
-        matrix = head_matrix(res, layer, head, hide_first)
+            return (no_update,) * 5 + (exc.message, "hg-status hg-error", no_update)
         tokens = res["tokens"]
-        layer_att = res["attentions"][layer]
-        layer_att = hide_first_token(layer_att) if is_hidden(hide_first) else layer_att
         summary = head_summary(data.heads_stats(res), data.heads_profile(res["model"]), layer, head)
-        return (payload, head_view_figure(matrix, tokens, layer=layer, head=head),
+        return (head_payload(res, layer, head, hide_first), head_view_figure(matrix, tokens, layer=layer, head=head),
                 heatmap_figure(matrix, tokens, layer=layer, head=head),
-                layer_view_figure(layer_att, tokens, layer=layer, selected_head=head),
                 hover_view_children(res["text"], tokens, res["key"], layer, head),
                 f"layer {layer} · head {head}", no_update, no_update, stats_table(summary))
+
+    @app.callback(
+        Output("layer-view", "figure"),
+        Input("selected-head", "children"),
+        State("selection", "data"),
+        State("result-meta", "data"),
+        State("hide-first-token", "value"),
+        prevent_initial_call=True,
+    )
+    def _layer(_shown, selection, meta, hide_first):
+        """The selected head's layer: every head of it (one cached head request each), overlaid. It
+        follows the head's views (their answer sets ``selected-head``), so it does not delay them."""
+        if not meta:
+            return no_update
+        try:
+            res, sel = shown_result(data, meta, selection)
+            layer_att = data.layer(res, sel["layer"])
+        except DashboardError:
+            return no_update  # the head callback reports the error in the status line
+        layer_att = hide_first_token(layer_att) if is_hidden(hide_first) else layer_att
+        return layer_view_figure(layer_att, res["tokens"], layer=sel["layer"], selected_head=sel["head"])
 
     app.clientside_callback(_cs("headView"), Output("head-view", "figure"),
                             Input("head-base", "data"), Input("head-view", "hoverData"),
                             State("head-data", "data"), State("hg-config", "data"))
     app.clientside_callback(_cs("headData"), Output("hover-head", "children"),
-                            Input("head-data", "data"), State("hg-config", "data"))
+                            Input("head-data", "data"), State("head-heatmap", "figure"), State("hg-config", "data"))
 

@@ -1,9 +1,13 @@
 """Data access for the dashboard: one place that talks to the attention backend.
 
 The backend is either the HTTP service (through ``service.client.ServiceClient``) or an in-process
-``service.engine.Engine``; both expose ``models()`` and ``attention(text, model)``. This module
-turns their answers into plain, cacheable dicts, caches them with flask-caching and maps every
-failure onto a :class:`DashboardError` whose message is fit to show in the page.
+``service.engine.Engine``; both expose ``models()``, ``attention_grid(text, model)`` (per-head
+max-pooled thumbnails, tokens, heads_stats) and ``head(text, model, layer, head)`` (one head's full
+T×T matrix). The dashboard never fetches every head's full matrix: the model view is drawn from the
+thumbnails, and a head's matrix is fetched when the head is selected. This module turns the answers
+into plain, cacheable dicts, caches them with flask-caching (the grid by (model, text), a head by
+the grid's key + layer + head) and maps every failure onto a :class:`DashboardError` whose message
+is fit to show in the page.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ class Backend(Protocol):
 
     def models(self) -> list[dict]: ...
 
-    def attention(self, text: str, model: str | None = None) -> Any: ...
+    def attention_grid(self, text: str, model: str | None = None, hide_first: bool = False) -> Any: ...
+
+    def head(self, text: str, model: str | None, layer: int, head: int) -> Any: ...
 
     # optional: ``heads_profile(model) -> dict`` (the model's heads_profile.json)
 
@@ -150,63 +156,74 @@ class AttentionData:
         digest = hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()[:24]
         return f"headgaze:attn:{digest}"
 
-    def attention(self, text: str, model: str | None) -> dict:
-        """Attention result as a plain dict (cached); raises DashboardError for the page."""
-        text = validate_text(text, self.max_chars)
-        key = self.key(model, text)
-        hit = self.cache.get(key)
-        if hit is not None:
-            return {**hit, "dashboard_cached": True, "latency_ms": 0.0}
-        t0 = time.perf_counter()
+    @staticmethod
+    def _call(fetch):
+        """``fetch()`` (a backend call), every failure as a DashboardError."""
         try:
-            res = self.backend.attention(text, model)
+            return fetch()
         except DashboardError:
             raise
         except Exception as exc:
             raise _translate(exc) from exc
+
+    def grid(self, text: str, model: str | None, hide_first: bool = False) -> dict:
+        """The text's model-view data as a plain dict (cached): tokens, thumbnails float32 [L,H,t,t]
+        with their token ``cells`` (``hide_first``: pooled by the backend after hiding token 0),
+        heads_stats without the per-query arrays; DashboardError for the page. ``key`` names the text's
+        result, whichever thumbnails: the heads are cached under it."""
+        text = validate_text(text, self.max_chars)
+        key = self.key(model, text)
+        stored = key + (":hide-first" if hide_first else "")
+        hit = self.cache.get(stored)
+        if hit is not None:
+            return {**hit, "dashboard_cached": True, "latency_ms": 0.0}
+        t0 = time.perf_counter()
+        flag = {"hide_first": True} if hide_first else {}
+        res = self._call(lambda: self.backend.attention_grid(text, model, **flag))
         latency = (time.perf_counter() - t0) * 1000.0
-        stats = getattr(res, "heads_stats", None)
-        if stats is not None:  # per-query max/argmax: the page does not use them
-            stats = {k: v for k, v in stats.items() if k not in PER_QUERY_STATS}
-        att = np.asarray(res.attentions, dtype=np.float32)
+        stats = {k: v for k, v in (res.heads_stats or {}).items() if k not in PER_QUERY_STATS}
         data = {
             "key": key,
             "text": text,
             "model": res.model,
             "tokens": [dict(t) for t in res.tokens],
-            "attentions": att,
+            "grid": np.asarray(res.grid, dtype=np.float32),
+            "cells": [list(c) for c in res.cells],
             "layers": int(res.layers),
             "heads": int(res.heads),
             "timing_ms": dict(res.timing_ms or {}),
             "service_cached": bool(getattr(res, "cached", False)),
-            "causal": getattr(res, "causal", None),
-            "service_stats": stats,
+            "service_stats": stats or None,
         }
-        self.cache.set(key, data)
+        self.cache.set(stored, data)
         return {**data, "dashboard_cached": False, "latency_ms": latency}
+
+    def head(self, res: dict, layer: int, head: int) -> np.ndarray:
+        """One head's full float32 [T, T] matrix for the result ``res`` of :meth:`grid` (cached by the
+        result's key, layer and head); DashboardError for the page."""
+        key = f"{res['key']}:{layer}:{head}"
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        out = self._call(lambda: self.backend.head(res["text"], res["model"], layer, head))
+        matrix = np.asarray(out.attention, dtype=np.float32)
+        self.cache.set(key, matrix)
+        return matrix
+
+    def layer(self, res: dict, layer: int) -> np.ndarray:
+        """All heads of one layer, float32 [H, T, T], one (cached) head request each."""
+        return np.stack([self.head(res, layer, h) for h in range(res["heads"])])
 
     # -- head analysis -----------------------------------------------------------------------
     def heads_stats(self, res: dict) -> dict | None:
-        """The text's per-head statistics and tags (``service.head_analysis.heads_stats``), or None.
-
-        The HTTP service sends them with the result; the in-process Engine does not, so they are
-        computed here with the same function and the causality the engine reported. Never guessed:
-        None when neither is available. Per-query max/argmax are dropped (the page does not use them).
-        """
+        """The text's per-head statistics and tags as the backend computed them
+        (``service.head_analysis.heads_stats``, per-query arrays dropped), with the model's
+        causality; None when the backend sent none. Never guessed."""
         stats = res.get("service_stats")
-        causal = res.get("causal")
         if stats is None:
-            if causal is None:
-                return None
-            key = res["key"] + ":stats"
-            stats = self.cache.get(key)
-            if stats is None:
-                from .heads import heads_stats
-
-                stats = heads_stats(res["attentions"], bool(causal))
-                stats = {k: v for k, v in stats.items() if k not in PER_QUERY_STATS}
-                self.cache.set(key, stats)
-        return {**stats, "causal": causal}
+            return None
+        info = self.model_info(res["model"]) or {}
+        return {**stats, "causal": info.get("causal")}
 
     def heads_profile(self, model: str) -> dict | None:
         """The model's per-head profile (``heads_profile.json``), or None when it has none."""

@@ -1,7 +1,7 @@
 """Head analysis for the dashboard: tags, per-head statistics, hide-first-token, CSV export.
 
-Statistics and tags come from ``service/head_analysis.py`` (the same numpy code the service uses
-for its ``heads_stats``), computed on the attentions the dashboard already holds; the per-model
+Statistics and tags are the backend's ``heads_stats`` (``service/head_analysis.py``, sent with
+the grid by the HTTP service and the in-process engine alike); the per-model
 profile is the model's ``heads_profile.json`` (``GET /v1/models/<id>/heads``). Everything here is
 pure and torch-free.
 """
@@ -13,6 +13,7 @@ import io
 
 import numpy as np
 
+from service.grid import hide_first_token
 from service.head_analysis import TAGS, THRESHOLDS, heads_stats, thresholds_doc
 
 __all__ = ["TAGS", "THRESHOLDS", "heads_stats", "thresholds_doc", "hide_first_token", "tag_counts",
@@ -29,21 +30,6 @@ TAG_LABELS = {
     "induction": "induction",
     "duplicate-token": "duplicate token",
 }
-
-
-def hide_first_token(att: np.ndarray) -> np.ndarray:
-    """Remove attention to key 0 and renormalise each query row over the remaining keys.
-
-    Works on any [..., T, T] array (rows are queries). Column 0 becomes 0. A row whose weight was
-    all on key 0 (row 0 of a causal model, or a head that only looks at the sink) has nothing left
-    to renormalise: it is shown as zeros rather than divided by zero.
-    """
-    a = np.array(att, dtype=np.float32, copy=True)
-    a[..., 0] = 0.0
-    total = a.sum(-1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(total > 1e-12, a / np.where(total > 1e-12, total, 1.0), 0.0)
-    return out.astype(np.float32)
 
 
 def tag_counts(tags: list | None) -> dict[str, int]:

@@ -91,7 +91,8 @@ def controls(models: list[dict], max_chars: int) -> list:
             dcc.Checklist(id="hide-first-token", className="hg-toggle", inputClassName="hg-toggle-input",
                           options=[{"label": " hide first token", "value": "hide"}], value=[], inline=True),
             html.Span("(?)", className="hg-hint", title="Hide first token drops the weight on token 0 and renormalises "
-                      "each row over the other keys; a row with nothing left (row 0 of a causal model) shows as zeros."),
+                      "each row over the other keys; a row with nothing left (row 0 of a causal model) shows as zeros. "
+                      "The model view's tiles are pooled after hiding; the scores keep the raw weights."),
         ]),
     ]
 

@@ -16,7 +16,7 @@ from .admission import Admission
 from .encoding import check_format, encode
 from .engine import Engine
 from .errors import ServiceError, ServiceUnavailable
-from .grid import max_pool
+from .grid import thumbnails
 from .head_analysis import heads_stats
 from .http_server import MAX_BODY_BYTES, too_large_message
 from .memo import FragmentMemo
@@ -25,7 +25,7 @@ from .openapi import openapi_document
 
 log = logging.getLogger("service.api")
 
-ATTENTION_FIELDS = ("text", "model", "format", "detail")
+ATTENTION_FIELDS = ("text", "model", "format", "detail", "hide_first")
 HEAD_FIELDS = ("text", "model", "layer", "head", "format")
 DETAILS = ("full", "grid")
 JSON_OPTS = orjson.OPT_SERIALIZE_NUMPY
@@ -66,6 +66,16 @@ def _parse_body(fields: tuple[str, ...] = ATTENTION_FIELDS, required: tuple[str,
     if missing:
         raise ServiceError(400, "missing_field", f"Field {missing[0]!r} is required.")
     return body
+
+
+def _check_hide_first(value: object, detail: str) -> bool:
+    if value is None or value is False:
+        return False
+    if value is not True:
+        raise ServiceError(400, "invalid_type", "Field 'hide_first' must be a boolean.")
+    if detail != "grid":
+        raise ServiceError(400, "invalid_hide_first", "Field 'hide_first' applies to detail=grid only.")
+    return True
 
 
 def _check_detail(detail: object) -> str:
@@ -150,6 +160,7 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
         body = _parse_body()
         fmt = check_format(request.args.get("format", body.get("format")))
         detail = _check_detail(request.args.get("detail", body.get("detail")))
+        hide_first = _check_hide_first(body.get("hide_first"), detail)
         text, model = body["text"], body.get("model")
         res = admitted(lambda: engine.compute(text, model, full=detail == "full"))
         t = time.perf_counter()
@@ -157,7 +168,7 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
         if detail == "full":
             out["attentions"] = encode(res.attentions, fmt)
         else:
-            grid, cells = max_pool(res.attentions)
+            grid, cells = thumbnails(res.attentions, hide_first)
             out["grid"] = {**encode(grid, fmt), "pool": "max", "cells": cells}
         out["heads_stats"] = stats_memo.get_or_make(
             (res.model, text), lambda: heads_stats(res.attentions, engine.causal(res.model)))

@@ -98,9 +98,11 @@ class ServiceClient:
             heads_stats=body.get("heads_stats"),
         )
 
-    def attention_grid(self, text: str, model: str | None = None) -> GridResult:
-        """Per-head max-pooled thumbnails float32 [L, H, t, t] with their token `cells`, and heads_stats."""
-        body = self._post("/v1/attention", self._payload(text, model, detail="grid"))
+    def attention_grid(self, text: str, model: str | None = None, hide_first: bool = False) -> GridResult:
+        """Per-head max-pooled thumbnails float32 [L, H, t, t] with their token `cells` (with `hide_first`:
+        pooled after hiding token 0), and heads_stats."""
+        extra = {"hide_first": True} if hide_first else {}
+        body = self._post("/v1/attention", self._payload(text, model, detail="grid", **extra))
         return GridResult(
             model=body["model"], tokens=body["tokens"], grid=decode(body["grid"]), cells=body["grid"]["cells"],
             layers=int(body["layers"]), heads=int(body["heads"]), heads_stats=body["heads_stats"],

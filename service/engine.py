@@ -20,7 +20,7 @@ import orjson
 from . import errors
 from .batching import MicroBatcher, crop, pad_batch
 from .cache import SafeCache, cache_key, make_backend
-from .grid import max_pool
+from .grid import thumbnails
 from .head_analysis import heads_stats
 from .head_profile import PROFILE_FILE
 from .manifest import Manifest, discover, verify_onnx
@@ -181,10 +181,11 @@ class Engine:
         `max_full_tokens` tokens, 422 full_detail_too_large (use `attention_grid` and `head`)."""
         return self.compute(text, model, full=True)
 
-    def attention_grid(self, text: str, model: str | None = None) -> GridResult:
-        """Per-head thumbnails [L, H, t, t] (max-pooled, t = min(T, 32)) and heads_stats, up to max_tokens."""
+    def attention_grid(self, text: str, model: str | None = None, hide_first: bool = False) -> GridResult:
+        """Per-head thumbnails [L, H, t, t] (max-pooled, t = min(T, 32); with `hide_first` pooled after
+        hiding token 0) and heads_stats of the raw weights, up to max_tokens."""
         res = self.compute(text, model)
-        grid, cells = max_pool(res.attentions)
+        grid, cells = thumbnails(res.attentions, hide_first)
         return GridResult(res.model, res.tokens, grid.astype(np.float32), cells, res.layers, res.heads,
                           heads_stats(res.attentions, self.causal(res.model)), res.timing_ms, res.cached)
 

@@ -41,6 +41,9 @@ class AttentionRequest(Closed):
         "full: every head's T×T matrix in `attentions` (texts up to --max-full-tokens tokens; longer ones "
         "get 422 full_detail_too_large); grid: per-head max-pooled thumbnails in `grid` instead (up to the "
         "model's max_tokens)"))
+    hide_first: bool = Field(False, description=(
+        "detail=grid only: pool the thumbnails after removing the weight on token 0 and renormalising each "
+        "query row over the other keys (a row with nothing left is zeros); heads_stats keep the raw weights"))
 
 
 class HeadRequest(Closed):

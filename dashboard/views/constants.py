@@ -20,7 +20,6 @@ QK_COLORSCALE = [[0.0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "
 INK = "#1d2433"
 
 DEFAULT_MAX_CHARS = 50  # the page's character limit (create_app(max_chars=...) changes it)
-THUMB = 32  # a model-view tile shows at most THUMB×THUMB cells (max-pooled beyond that)
 GAP = 1  # empty cells between tiles
 TILE_MIN_PX = 48  # smallest tile on screen; the panel scrolls when the grid is taller
 TILE_MAX_PX = 120

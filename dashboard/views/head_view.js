@@ -19,7 +19,9 @@
       }
       var p = hoverData.points[0], T = hd.tokens.length, idx = Math.round(-p.y);
       if (idx < 0 || idx >= T) { return base; }
-      var fromQuery = p.x < 0.5, m = hd.matrix, color = (config && config.lineColor) || "#e4572e";
+      var cur = hg.head;
+      if (!cur || cur.key !== hd.key || cur.layer !== hd.layer || cur.head !== hd.head) { return base; }
+      var fromQuery = p.x < 0.5, m = cur.matrix, color = (config && config.lineColor) || "#e4572e";
       var traces = [], nx = [], ny = [], nt = [];
       for (var j = 0; j < T; j++) {
         var q = fromQuery ? idx : j, k = fromQuery ? j : idx, w = m[q][k];

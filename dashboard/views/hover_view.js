@@ -6,6 +6,24 @@
   "use strict";
   var hg = window.headgaze = window.headgaze || {};
 
+  /* The selected head's T×T weights as rows of numbers, from the heatmap figure of the same head
+   * (Plotly's typed-array spec {dtype: "f4", bdata, shape}, or arrays once Plotly has decoded them). */
+  function matrixOf(fig, hd) {
+    var tr = fig && fig.data && fig.data[0], meta = fig && fig.layout && fig.layout.meta;
+    if (!tr || !meta || meta.layer !== hd.layer || meta.head !== hd.head) { return null; }
+    var z = tr.z, rows = [];
+    if (z && z.bdata) {
+      var bin = atob(z.bdata), bytes = new Uint8Array(bin.length);
+      for (var b = 0; b < bin.length; b++) { bytes[b] = bin.charCodeAt(b); }
+      var f = new Float32Array(bytes.buffer), T = parseInt(z.shape.split(",")[0], 10);
+      for (var r = 0; r < T; r++) { rows.push(Array.from(f.subarray(r * T, (r + 1) * T))); }
+      return rows;
+    }
+    if (!z || !z.length) { return null; }
+    for (var i = 0; i < z.length; i++) { rows.push(Array.from(z[i])); }
+    return rows;
+  }
+
   function root() { return document.getElementById("hover-view"); }
   function detail(text) {
     var el = document.getElementById("hover-detail");
@@ -57,8 +75,10 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside);
   window.dash_clientside.headgaze = Object.assign({}, window.dash_clientside.headgaze, {
-    headData: function (hd, config) {
-      hg.head = hd || null;
+    headData: function (hd, heatmap, config) {
+      // The matrix travels once, as the heatmap's float32 z; the hover and head views read it here.
+      var m = hd ? matrixOf(heatmap, hd) : null;
+      hg.head = hd && m ? Object.assign({}, hd, { matrix: m }) : null;
       hg.config = config || hg.config;
       reset();
       return hd ? hd.key + "-" + hd.layer + "-" + hd.head : "";

@@ -1,8 +1,9 @@
 """The model view (after BertViz's model view): every head of every layer as one small tile.
 
-Python side: per-head thumbnails of a fixed size (max-pooled, so a one-token-wide diagonal
-survives), one mosaic heatmap sent as a base64 typed array (Plotly's ``{dtype, bdata}``), tag
-badges and filter veils. The data sent grows as L·H·min(T, THUMB)², never as L·H·T².
+Python side: the service's per-head thumbnails (``detail=grid``: at most 32×32 cells,
+max-pooled over blocks of tokens so a one-token-wide diagonal survives) drawn as they are, in one
+mosaic heatmap sent as a base64 typed array (Plotly's ``{dtype, bdata}``), tag badges and filter
+veils. The data sent grows as L·H·min(T, 32)², never as L·H·T².
 Browser side (model_view.js): the selected/cursor outlines, click → tile from the pointer's
 coordinates, keyboard selection and the hover tooltip.
 
@@ -26,7 +27,6 @@ from .constants import (
     GAP,
     INK,
     SELECT_COLOR,
-    THUMB,
     TILE_MAX_PX,
     TILE_MIN_PX,
     badge_xy,
@@ -38,25 +38,9 @@ MARGIN = {"l": 48, "r": 10, "t": 38, "b": 6}
 BADGE_TRACE, SELECTED_TRACE, CURSOR_TRACE = 1, 2, 3
 
 
-def pool_edges(tokens: int, cells: int) -> np.ndarray:
-    """Token index where each of ``cells`` pooled cells starts, plus ``tokens`` at the end."""
-    return (np.arange(cells + 1) * tokens) // cells
-
-
-def tile_cells(tokens: int) -> int:
-    """Cells per side of a model-view tile for a text of ``tokens`` tokens."""
-    return min(tokens, THUMB)
-
-
-def thumbnails(att: np.ndarray, size: int = THUMB) -> np.ndarray:
-    """[L,H,T,T] → [L,H,c,c] with c = min(T, size): the max over each block of queries × keys."""
-    T = att.shape[-1]
-    cells = min(T, size)  # tile_cells(T) for the default size
-    if cells == T:
-        return np.asarray(att, dtype=np.float32)
-    starts = pool_edges(T, cells)[:-1]
-    rows = np.maximum.reduceat(np.asarray(att, dtype=np.float32), starts, axis=-2)
-    return np.maximum.reduceat(rows, starts, axis=-1)
+def cell_edges(cells: list[list[int]]) -> list[int]:
+    """Token index where each pooled cell starts, plus the token count at the end (for the tooltip)."""
+    return [int(a) for a, _ in cells] + [int(cells[-1][1])]
 
 
 def mosaic_u2(thumbs: np.ndarray) -> np.ndarray:
@@ -130,12 +114,12 @@ def outline_trace(name: str, color: str, dash: str) -> dict:
             "showlegend": False, "line": {"color": color, "width": 4, "dash": dash}, "cliponaxis": False}
 
 
-def model_view_figure(att: np.ndarray, *, model: str, key: str, tokens: list[str], panel: dict | None = None,
-                      tags: list | None = None, tag_filter: str | None = None) -> dict:
-    """The model view: one heatmap of all L×H thumbnails, labelled; outlines are added by the browser."""
-    L, H, T, _ = att.shape
-    thumbs = thumbnails(att)
-    cells = thumbs.shape[-1]
+def model_view_figure(thumbs: np.ndarray, cell_ranges: list[list[int]], *, model: str, key: str, tokens: list[str],
+                      panel: dict | None = None, tags: list | None = None, tag_filter: str | None = None) -> dict:
+    """The model view: one heatmap of the L×H thumbnails [L,H,t,t] (t ``cell_ranges`` of tokens, as
+    the service pooled them), labelled; outlines are added by the browser."""
+    L, H, cells, _ = thumbs.shape
+    T = len(tokens)
     s = cells + GAP
     px = tile_px(L, H, panel)
     width = H * px + MARGIN["l"] + MARGIN["r"]
@@ -153,7 +137,7 @@ def model_view_figure(att: np.ndarray, *, model: str, key: str, tokens: list[str
         ],
         "layout": {
             "meta": {"model": model, "key": key, "layers": L, "heads": H, "tokens": T, "cells": cells, "tile": s,
-                     "edges": pool_edges(T, cells).tolist(), "labels": tokens, "scale": SCALE, "gap": GAP_VALUE},
+                     "edges": cell_edges(cell_ranges), "labels": tokens, "scale": SCALE, "gap": GAP_VALUE},
             "width": int(width), "height": int(height), "autosize": False, "margin": MARGIN, "font": FONT,
             "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff",
             "xaxis": {"title": {"text": "head", "standoff": 2}, "side": "top", "tickmode": "array",

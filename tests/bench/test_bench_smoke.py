@@ -49,7 +49,7 @@ def test_loadtest_runs_against_redis_with_no_errors(models_dir):
 @pytest.mark.slow
 @pytest.mark.browser
 def test_browser_bench_measures_hover_without_server_requests(models_dir):
-    out = run("-m", "tests.bench.browser_bench", "--runs", "1", "--models", "all-MiniLM-L6-v2",
+    out = run("-m", "tests.bench.browser_bench", "--runs", "1", "--cases", "short-minilm",
               "--models-dir", str(models_dir))
-    assert "Process → all thumbnails drawn (new text)" in out
-    assert "hover token → hover view updated" in out and "0 server requests" in out
+    assert "Process → model view drawn" in out and "bytes sent for the model view" in out
+    assert "hover token → hover view (0 server requests)" in out

@@ -1,8 +1,10 @@
-"""A small fake backend with the service's `.models()` / `.attention()` shape, for the unit tests
-that need a behaviour the real engine cannot show on demand (going down, a missing profile).
+"""A small fake backend with the service's `.models()` / `.attention_grid()` / `.head()` shape, for
+the tests that need a behaviour the real engine cannot show on demand (going down, a missing
+profile, a request held open).
 
 It raises the service's real exception types (`service.errors.ServiceError`,
-`ServiceUnavailable`) and returns the real `service.result.AttentionResult`; everything else is
+`ServiceUnavailable`) and returns the real `service.result` types, pooled and scored by the service's
+own code (`service.grid.thumbnails`, `service.head_analysis.heads_stats`); everything else is
 tested with the real MiniLM engine (see `minilm_engine` in test_units.py).
 """
 
@@ -11,7 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from service.errors import ServiceUnavailable, unknown_model
-from service.result import AttentionResult
+from service.grid import thumbnails
+from service.head_analysis import heads_stats
+from service.result import AttentionResult, GridResult, HeadResult
 
 
 class FakeBackend:
@@ -52,3 +56,15 @@ class FakeBackend:
         return AttentionResult(model, tokens, a, L, H, {"tokenize": 0.1, "inference": 1.0, "total": 1.2}, False,
                                causal=causal)
 
+
+    def attention_grid(self, text, model=None, hide_first=False):
+        res = self.attention(text, model)
+        grid, cells = thumbnails(res.attentions, hide_first)
+        return GridResult(res.model, res.tokens, grid, cells, res.layers, res.heads,
+                          heads_stats(res.attentions, res.causal), res.timing_ms, res.cached)
+
+    def head(self, text, model, layer, head):
+        """One head of the same deterministic weights (not counted in `calls`, not held by a gate)."""
+        res = FakeBackend.attention(self, text, model)
+        self.calls -= 1
+        return HeadResult(res.model, layer, head, res.tokens, res.attentions[layer, head], res.timing_ms, res.cached)

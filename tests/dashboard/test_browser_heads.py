@@ -138,12 +138,13 @@ def test_tags_filter_stats_hide_first_token_and_export(page, dashboard_url, serv
     page.locator("#hover-view .hg-token[data-index='0']").hover()
     page.wait_for_function("document.querySelector('#hover-detail').textContent.includes('nothing left')")
     assert page.locator("#hover-view .hg-token.hg-max").count() == 0
-    # the model view is redrawn with the renormalised weights too
+    # the model view is redrawn with the renormalised weights too: the service hides token 0 in its
+    # float32 weights, then sends float16 (the reference hides in float16 weights): equal up to that rounding
     page.wait_for_function(f"() => {GRID_JS}.calcdata[0][0].z[{layer * (T + 1)}][{head * (T + 1)}] === 0")
     z = np.array(page.evaluate(f"() => Array.from({GRID_JS}.calcdata[0][0].z, r => Array.from(r))"), dtype=float)
     s, scale = T + 1, page.evaluate(f"() => {GRID_JS}._fullLayout.meta.scale")
     np.testing.assert_allclose(z[layer * s:layer * s + T, head * s:head * s + T] / scale,
-                               hide_first_token(att)[layer, head], atol=2e-5)
+                               hide_first_token(att)[layer, head], rtol=2e-3, atol=2e-5)
     shot(page, "31-hide-first-token", "#hover-view")
 
     # Export: the CSV holds the head's matrix as shown (first token hidden), token texts as headers.

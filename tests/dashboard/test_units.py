@@ -13,12 +13,13 @@ from flask import Flask
 from flask_caching import Cache
 
 from dashboard.about import share_text
-from dashboard.callbacks import clamp_selection, head_payload, status_text
+from dashboard.callbacks import clamp_selection, head_matrix, head_payload, status_text
 from dashboard.data import AttentionData, DashboardError, validate_text
 from dashboard.views.head_view import head_view_figure, heatmap_figure, plotly_text, top_k_pairs
-from dashboard.views.model_view import GAP_VALUE, SCALE, model_view_figure, mosaic_u2, thumbnails, tile_px
+from dashboard.views.model_view import GAP_VALUE, SCALE, model_view_figure, mosaic_u2, tile_px
 from service.errors import ServiceError, ServiceUnavailable
-from service.result import AttentionResult
+from service.grid import max_pool
+from service.result import GridResult
 from tests.dashboard.fakes import FakeBackend
 
 
@@ -33,17 +34,21 @@ def minilm_engine(models_dir, tmp_path_factory):
 
 
 class Counting:
-    """Wraps a backend and counts its attention calls."""
+    """Wraps a backend and counts its grid and head calls."""
 
     def __init__(self, backend):
-        self.backend, self.calls = backend, 0
+        self.backend, self.calls, self.head_calls = backend, 0, 0
 
     def models(self):
         return self.backend.models()
 
-    def attention(self, text, model=None):
+    def attention_grid(self, text, model=None, hide_first=False):
         self.calls += 1
-        return self.backend.attention(text, model)
+        return self.backend.attention_grid(text, model, hide_first)
+
+    def head(self, text, model, layer, head):
+        self.head_calls += 1
+        return self.backend.head(text, model, layer, head)
 
 
 def make_data(backend) -> AttentionData:
@@ -72,7 +77,12 @@ def decode(spec: dict) -> np.ndarray:
     return np.frombuffer(base64.b64decode(spec["bdata"]), dtype=dtype).reshape(shape)
 
 
-def test_thumbnails_max_pool_and_keep_a_thin_diagonal():
+def thumbnails(att):
+    return max_pool(att)[0]
+
+
+def test_the_services_thumbnails_max_pool_and_keep_a_thin_diagonal():
+    """The model view draws the service's thumbnails (service/grid.py) as they are."""
     T = 100
     att = np.zeros((1, 1, T, T), dtype=np.float32)
     att[0, 0, np.arange(1, T), np.arange(T - 1)] = 0.9  # previous-token diagonal, one token wide
@@ -105,7 +115,8 @@ def test_model_view_payload_is_bounded_and_labelled():
 
     for T in (7, 150, 512):
         att = np.full((30, 9, T, T), 1 / T, dtype=np.float32)
-        fig = model_view_figure(att, model="m", key="k", tokens=[f"t{i}" for i in range(T)])
+        thumbs, cells = max_pool(att)
+        fig = model_view_figure(thumbs, cells, model="m", key="k", tokens=[f"t{i}" for i in range(T)])
         z = decode(fig["data"][0]["z"])
         c = min(T, 32)
         assert z.shape == (30 * (c + 1) - 1, 9 * (c + 1) - 1)
@@ -190,14 +201,21 @@ def test_validate_text_counts_code_points():
         validate_text("x" * 21, max_chars=20)
 
 
-def test_attention_is_cached_and_errors_are_translated(data):
-    r1 = data.attention("a b c", "minilm-l6")
-    r2 = data.attention("a b c", "minilm-l6")
+def test_grid_and_heads_are_cached_and_errors_are_translated(data, minilm_engine):
+    r1 = data.grid("a b c", "minilm-l6")
+    r2 = data.grid("a b c", "minilm-l6")
     assert data.backend.calls == 1 and r2["dashboard_cached"] and not r1["dashboard_cached"]
     assert [t["text"] for t in r1["tokens"]] == ["[CLS]", "a", "b", "c", "[SEP]"]
-    assert r1["attentions"].shape == (6, 12, 5, 5) and r1["causal"] is False
+    assert r1["grid"].shape == (6, 12, 5, 5) and r1["cells"] == [[i, i + 1] for i in range(5)]
+    assert "attentions" not in r1  # never every head's full matrix
+    full = minilm_engine.attention("a b c", "minilm-l6").attentions
+    np.testing.assert_allclose(data.head(r1, 2, 7), full[2, 7], atol=1e-6)
+    np.testing.assert_allclose(data.head(r1, 2, 7), full[2, 7], atol=1e-6)
+    assert data.backend.head_calls == 1  # the second time from the dashboard's cache
+    np.testing.assert_allclose(data.layer(r1, 2), full[2], atol=1e-6)
+    assert data.backend.head_calls == 12  # one request per head of the layer, head 7 cached
     with pytest.raises(DashboardError, match="Unknown model") as exc:
-        data.attention("a", "nope")
+        data.grid("a", "nope")
     assert exc.value.code == "unknown_model"
 
 
@@ -207,14 +225,14 @@ def test_errors_are_translated_by_type_not_by_name():
     # a real client on a port nobody listens on: requests' ConnectionError → ServiceUnavailable
     down = make_data(ServiceClient("http://127.0.0.1:9", timeout=2))
     with pytest.raises(DashboardError) as exc:
-        down.attention("new text", "minilm-l6")
+        down.grid("new text", "minilm-l6")
     assert exc.value.code == "service_unavailable" and "not reachable" in exc.value.message
 
     class Raising:
         def __init__(self, exc):
             self.exc = exc
 
-        def attention(self, text, model=None):
+        def attention_grid(self, text, model=None):
             raise self.exc
 
     cases = [(ServiceUnavailable("busy", code="overloaded"), "service_unavailable", "not reachable"),
@@ -224,7 +242,7 @@ def test_errors_are_translated_by_type_not_by_name():
              (ValueError("boom"), "internal", "ValueError: boom")]
     for raised, code, words in cases:
         with pytest.raises(DashboardError) as exc:
-            make_data(Raising(raised)).attention("x", "m")
+            make_data(Raising(raised)).grid("x", "m")
         assert exc.value.code == code and words in exc.value.message
 
     class NamedLikeIt(Exception):  # a class merely *named* like the service's is not the service's
@@ -232,7 +250,7 @@ def test_errors_are_translated_by_type_not_by_name():
 
     NamedLikeIt.__name__ = "ServiceUnavailable"
     with pytest.raises(DashboardError) as exc:
-        make_data(Raising(NamedLikeIt("x"))).attention("x", "m")
+        make_data(Raising(NamedLikeIt("x"))).grid("x", "m")
     assert exc.value.code == "internal"
 
 
@@ -246,17 +264,19 @@ def test_models_remembered_when_service_goes_down(fake_data):
     assert "25.0%" in share_text({"id": "x", "weights": {"attention_share": 0.25}})
     assert "unavailable" in share_text(None)
     with pytest.raises(DashboardError) as exc:
-        data.attention("new text", "fake-causal")
+        data.grid("new text", "fake-causal")
     assert exc.value.code == "service_unavailable"
     data.backend.down = False
-    assert data.attention("new text", "fake-causal")["model"] == "fake-causal"
+    assert data.grid("new text", "fake-causal")["model"] == "fake-causal"
 
 
 def test_head_payload_and_status(data):
-    res = data.attention("the cat", "minilm-l6")
+    res = data.grid("the cat", "minilm-l6")
     p = head_payload(res, 1, 4)
     assert p["tokens"][0] == {"text": "[CLS]", "special": True} and p["tokens"][1] == {"text": "the", "special": False}
-    np.testing.assert_allclose(np.array(p["matrix"]), res["attentions"][1, 4], atol=1e-5)
+    assert "matrix" not in p  # sent once, as the heatmap's z
+    heat = heatmap_figure(head_matrix(data, res, 1, 4), res["tokens"], layer=1, head=4)
+    np.testing.assert_array_equal(decode(heat["data"][0]["z"]), data.head(res, 1, 4))
     assert clamp_selection({"layer": 9, "head": -1}, 2, 5) == {"layer": 1, "head": 0}
     assert status_text(res).startswith("minilm-l6 · 4 tokens · 6×12 heads · ") and " ms" in status_text(res)
 
@@ -310,7 +330,7 @@ def test_dim_shapes_and_badges_follow_the_tags():
     from dashboard.views.model_view import badge_points, dim_shapes
 
     tags = [[["first-token"], []], [["self"], ["first-token", "broad"]]]
-    fig = model_view_figure(np.full((2, 2, 3, 3), 1 / 3, dtype=np.float32), model="m", key="k", tokens=list("abc"),
+    fig = model_view_figure(np.full((2, 2, 3, 3), 1 / 3, dtype=np.float32), [[0, 1], [1, 2], [2, 3]], model="m", key="k", tokens=list("abc"),
                             tags=tags, tag_filter="first-token")
     assert sorted(s["name"] for s in fig["layout"]["shapes"]) == ["dim-0-1", "dim-1-0"]
     assert dim_shapes(tags, None, 3) == [] and dim_shapes(None, "self", 3) == []
@@ -339,11 +359,9 @@ def test_parse_view_query_restores_and_sanitises():
 
 
 def test_head_payload_applies_hide_first_token(data):
-    res = data.attention("one two three", "minilm-l6")
-    raw = head_payload(res, 1, 2)
-    hidden = head_payload(res, 1, 2, hide_first=["hide"])
-    assert not raw["hide_first"] and hidden["hide_first"]
-    m, r = np.array(hidden["matrix"]), res["attentions"][1, 2].astype(np.float64)
+    res = data.grid("one two three", "minilm-l6")
+    assert not head_payload(res, 1, 2)["hide_first"] and head_payload(res, 1, 2, hide_first=["hide"])["hide_first"]
+    m, r = head_matrix(data, res, 1, 2, ["hide"]).astype(np.float64), data.head(res, 1, 2).astype(np.float64)
     assert (m[:, 0] == 0).all()
     np.testing.assert_allclose(m.sum(-1), 1, atol=1e-5)  # bidirectional: every row keeps other keys
     np.testing.assert_allclose(m[:, 1:], r[:, 1:] / r[:, 1:].sum(-1, keepdims=True), atol=1e-5)
@@ -361,59 +379,43 @@ def known_attention(T: int = 5) -> np.ndarray:
 
 
 class Fixed:
-    """A backend that answers one fixed AttentionResult."""
+    """A backend that answers one fixed GridResult."""
 
     def __init__(self, result):
         self.result = result
 
     def models(self):
-        return []
+        return [{"id": "m", "causal": False}]
 
-    def attention(self, text, model=None):
+    def attention_grid(self, text, model=None):
         return self.result
 
 
-def fixed_result(causal, heads_stats=None, T=5):
-    tokens = [{"text": f"t{i}", "id": i, "start": i, "end": i + 1, "special": False} for i in range(T)]
-    return AttentionResult("m", tokens, known_attention(T), 1, 2, {}, False, causal=causal, heads_stats=heads_stats)
-
-
-def test_heads_stats_on_known_numbers_when_computed_in_the_dashboard():
-    """Engine path (no heads_stats sent): computed with the causality the backend reported."""
-    T = 5
-    d = make_data(Fixed(fixed_result(True, T=T)))
-    stats = d.heads_stats(d.attention("x", "m"))
-    sc = stats["scores"]
-    assert stats["causal"] is True and sc["next"] is None  # causal: no next-token score
-    # rows 1..T-1 count (row 0 of a causal model can only attend to itself)
-    assert sc["previous"][0] == [1.0, pytest.approx(np.mean([1 / (i + 1) for i in range(1, T)]), abs=1e-4)]
-    assert sc["first"][0] == [pytest.approx(1 / (T - 1), abs=1e-4),
-                              pytest.approx(np.mean([1 / (i + 1) for i in range(1, T)]), abs=1e-4)]
-    assert sc["self"][0] == [0.0, pytest.approx(np.mean([1 / (i + 1) for i in range(1, T)]), abs=1e-4)]
-    assert sc["entropy"][0] == [0.0, pytest.approx(1.0, abs=1e-4)]  # one-hot rows vs uniform rows
-    assert stats["tags"] == [[["previous-token", "focused"], ["broad"]]]
-
-
-def test_heads_stats_are_the_services_when_sent_and_never_guessed():
+def test_heads_stats_are_the_backends_without_per_query_arrays():
     sent = {"scores": {"previous": [[0.123, 0.456]]}, "tags": [[["self"], []]], "max_weight": [[[1.0]]],
             "argmax": [[[0]]], "thresholds": {}}
-    d = make_data(Fixed(fixed_result(False, heads_stats=sent)))
-    stats = d.heads_stats(d.attention("x", "m"))
-    # the service's numbers, not a recomputation (the weights would give previous = 1.0 and other tags)
+    T = 5
+    tokens = [{"text": f"t{i}", "id": i, "start": i, "end": i + 1, "special": False} for i in range(T)]
+    grid, cells = max_pool(known_attention(T))
+    d = make_data(Fixed(GridResult("m", tokens, grid, cells, 1, 2, sent, {}, False)))
+    res = d.grid("x", "m")
+    assert "max_weight" not in res["service_stats"] and "argmax" not in res["service_stats"]
+    stats = d.heads_stats(res)
+    # the backend's numbers, not a recomputation (the weights would give previous = 1.0 and other tags)
     assert stats["scores"] == {"previous": [[0.123, 0.456]]} and stats["tags"] == [[["self"], []]]
-    assert "max_weight" not in stats and "argmax" not in stats and stats["causal"] is False
-    d = make_data(Fixed(fixed_result(None)))
-    assert d.heads_stats(d.attention("x", "m")) is None  # causality unknown and nothing sent: no guess
+    assert stats["causal"] is False
+    d = make_data(Fixed(GridResult("m", tokens, grid, cells, 1, 2, {}, {}, False)))
+    assert d.heads_stats(d.grid("x", "m")) is None  # nothing sent: no guess
 
 
 def test_minilm_is_bidirectional_in_the_stats(data):
     from dashboard.heads import head_summary
 
-    res = data.attention("one two three", "minilm-l6")
+    res = data.grid("one two three", "minilm-l6")
     stats = data.heads_stats(res)
     assert stats["causal"] is False and len(stats["tags"]) == 6 and len(stats["tags"][0]) == 12
     s = head_summary(stats, None, 2, 1)
-    a = res["attentions"][2, 1].astype(np.float64)
+    a = data.head(res, 2, 1).astype(np.float64)
     assert s["text_scores"]["next"] == pytest.approx(np.mean(np.diagonal(a, 1)), abs=1e-4)
     assert s["text_scores"]["first"] == pytest.approx(a[:, 0].mean(), abs=1e-4)
     assert s["profile_tags"] is None and "first-token" in s["thresholds"]
@@ -458,3 +460,14 @@ def test_dashboard_refuses_a_shared_pickling_cache():
     assert app.headgaze_data.max_chars == 300
     with pytest.raises(ValueError, match="max_chars must be >= 1"):
         create_app(service_url="http://127.0.0.1:9", max_chars=0)
+
+
+def test_hidden_grid_is_pooled_after_hiding_and_shares_the_heads(data, minilm_engine):
+    from dashboard.heads import hide_first_token
+
+    raw = data.grid("one two three", "minilm-l6")
+    hidden = data.grid("one two three", "minilm-l6", hide_first=True)
+    full = minilm_engine.attention("one two three", "minilm-l6").attentions
+    np.testing.assert_allclose(hidden["grid"], hide_first_token(full), atol=1e-6)
+    assert hidden["key"] == raw["key"] and data.backend.calls == 2  # one request each, heads cached under one key
+    assert data.grid("one two three", "minilm-l6", hide_first=True)["dashboard_cached"]

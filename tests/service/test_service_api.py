@@ -191,7 +191,7 @@ def test_health_ready_and_openapi_document(server):
     assert set(doc["paths"]) == {"/v1/attention", "/v1/attention/head", "/v1/models", "/v1/models/{model_id}/heads", "/healthz", "/readyz",
                                  "/metrics", "/openapi.json"}
     req = doc["components"]["schemas"]["AttentionRequest"]
-    assert set(req["properties"]) == {"text", "model", "format", "detail"} and req["additionalProperties"] is False
+    assert set(req["properties"]) == {"text", "model", "format", "detail", "hide_first"} and req["additionalProperties"] is False
     assert req["properties"]["model"]["anyOf"][0]["enum"] == ready["models"]
     assert req["properties"]["text"]["maxLength"] == 4000
     documented = set(doc["paths"]["/v1/attention"]["post"]["responses"])

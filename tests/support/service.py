@@ -8,6 +8,7 @@ validate each one against the served /openapi.json there).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -96,6 +97,11 @@ class ServiceProcess:
 
     def get(self, path: str, **kw) -> requests.Response:
         return self.request("GET", path, **kw)
+
+    def model_runs(self, model: str) -> float:
+        """`headgaze_model_runs_total` of `model` on /metrics (0 before its first run)."""
+        m = re.search(rf'^headgaze_model_runs_total{{model="{model}"}} (\S+)$', self.get("/metrics").text, re.M)
+        return float(m.group(1)) if m else 0.0
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM, then SIGKILL after `timeout`; safe to call twice."""

@@ -1,0 +1,105 @@
+"""A real prompt end to end: a 512-token SmolLM2 text through the real HTTP service and a dashboard
+started with --max-chars 4000. The model view's response stays under its byte bound (the service's
+thumbnails, never L·H·T²), and a head click fetches that head from the service's recent-results
+store: its model-run counter on /metrics does not move."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from service.tokens import load_tokenizer
+from tests.dashboard.browser import (
+    ServerThread,
+    grid_info,
+    is_process_response,
+    new_page,
+    open_page,
+    option,
+    select_head,
+    shot,
+    wait_drawn,
+)
+from tests.support.prose import prose_of_tokens
+
+pytestmark = pytest.mark.browser
+
+MODEL = "smollm2-135m"
+TOKENS = 512
+MODEL_VIEW_BYTES = 1_500_000  # README: bytes sent to the browser for the model view
+
+
+@pytest.fixture(scope="module")
+def long_dashboard(service):
+    from dashboard.app import create_app
+
+    srv = ServerThread(create_app(service_url=service.url, max_chars=4000).server)
+    yield srv.url
+    srv.close()
+
+
+@pytest.fixture(scope="module")
+def long_text(models_dir) -> str:
+    return prose_of_tokens(load_tokenizer(models_dir / MODEL / "tokenizer.json"), TOKENS)
+
+
+def process_long(page, url: str, text: str) -> int:
+    """Open the page, process `text`; returns the byte size of the Process callback's response."""
+    open_page(page, url)
+    page.fill("#text-input", text)
+    with page.expect_response(is_process_response) as info:
+        page.click("#process-button")
+    size = len(info.value.body())
+    wait_drawn(page, info.value.json()["response"])
+    return size
+
+
+def wait_head_views(page, layer: int, head: int) -> None:
+    page.wait_for_function("""([l, h]) => ['#head-view', '#head-heatmap', '#layer-view'].every((id) => {
+        const gd = document.querySelector(id + ' .js-plotly-plot'), m = gd && gd._fullLayout && gd._fullLayout.meta;
+        return m && m.layer === l && (m.head === h || m.view === 'layer'); })""", arg=[layer, head])
+
+
+def test_512_tokens_process_and_a_head_click_does_not_run_the_model(page, long_dashboard, long_text, service):
+    from service.client import ServiceClient
+
+    size = process_long(page, long_dashboard, long_text)
+    g = grid_info(page)
+    assert (g["meta"]["tokens"], g["meta"]["layers"], g["meta"]["heads"], g["meta"]["cells"]) == (TOKENS, 30, 9, 32)
+    assert size < MODEL_VIEW_BYTES, size
+    assert page.inner_text("#status").startswith(f"{MODEL} · {TOKENS} tokens")
+
+    runs = service.model_runs(MODEL)
+    assert runs >= 1
+    select_head(page, 7, 4)
+    wait_head_views(page, 7, 4)
+    assert service.model_runs(MODEL) == runs  # the head (and its layer) came from the recent-results store
+    with ServiceClient(service.url) as c:
+        ref = c.head(long_text, MODEL, 7, 4).attention
+    shown = np.array(page.evaluate("window.headgaze.head.matrix"))
+    assert shown.shape == (TOKENS, TOKENS)
+    np.testing.assert_allclose(shown, ref, atol=1e-5)
+    assert page.locator("#hover-view .hg-token").count() == TOKENS
+    assert page.evaluate("document.querySelector('#layer-view .js-plotly-plot')._fullLayout.meta.heads") == 9
+    shot(page, "60-long-text-1440x900")
+
+    # Hide first token: the grid (pooled by the service), the head's matrix and the layer view follow.
+    layer_lines = "document.querySelector('#layer-view .js-plotly-plot').data.map(d => d.y.length).join(',')"
+    before = page.evaluate(layer_lines)
+    option(page, "hide-first-token", "hide first token").click()
+    page.wait_for_function("window.headgaze.head && window.headgaze.head.hide_first === true "
+                           "&& window.headgaze.head.matrix[5][0] === 0")
+    page.wait_for_function(f"(b) => {layer_lines} !== b", arg=before)
+    assert service.model_runs(MODEL) == runs
+
+
+def test_512_tokens_at_1920(browser, long_dashboard, long_text):
+    ctx, page, problems = new_page(browser, 1920, 1080)
+    try:
+        process_long(page, long_dashboard, long_text)
+        select_head(page, 12, 2)
+        wait_head_views(page, 12, 2)
+        shot(page, "61-long-text-1920x1080")
+    finally:
+        ctx.close()
+    assert not problems, problems
