@@ -10,7 +10,6 @@ import pytest
 from tokenizers import Tokenizer
 
 from service.batching import pad_batch
-
 from service.head_analysis import TAGS
 from service.head_profile import PROFILE_FILE
 
