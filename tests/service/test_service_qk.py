@@ -21,7 +21,9 @@ from tests.service.test_service_long_texts import head_request, independent_pool
 
 TEXT = "The fluffy blue monster ate the cookie."
 GEOMETRY = {"smollm2-135m": (30, 9, 3), "minilm-l6": (6, 12, 12)}  # layers, heads, kv heads
-SINK = (18, 8)  # SmolLM2: ~all weight on token 0, whose value norm is ~7 % of the other tokens' median
+# SmolLM2 on TEXT: 0.83 of each row on token 0, whose value norm is ~8 % of the other tokens' median. (Layer 18
+# heads 6-8 put 0.99999 on token 0: weighting cannot move those, the other keys have ~1e-7 of weight.)
+SINK = (23, 3)
 
 
 class Onnx:
@@ -137,10 +139,11 @@ def test_value_norm_weighting_fades_the_sink_head(server, onnx):
     np.testing.assert_allclose(got.sum(-1), 1.0, atol=1e-5)
     np.testing.assert_allclose(got, weigh(att, vn), atol=1e-5)
     np.testing.assert_allclose(decode(raw["attention"]), att, atol=1e-6)
-    assert att[1:, 0].mean() > 0.9 and got[1:, 0].mean() < 0.5  # the sink fades
+    assert att[1:, 0].mean() > 0.8 and got[1:, 0].mean() < 0.4  # the sink fades
+    assert np.all(got[1:, 0] < att[1:, 0]) and np.all(got[1:, 1:].sum(-1) > att[1:, 1:].sum(-1))
     stats = server.post({"text": TEXT, "model": "smollm2-135m", "detail": "grid"}).json()["heads_stats"]
     assert "sink" in stats["tags"][layer][head] and "first-token" in stats["tags"][layer][head]
-    assert stats["scores"]["sink"][layer][head] < 0.2 < 0.9 < stats["scores"]["first"][layer][head]
+    assert stats["scores"]["sink"][layer][head] < 0.1 < 0.8 < stats["scores"]["first"][layer][head]
 
 
 @pytest.mark.parametrize("model", sorted(GEOMETRY))
@@ -199,7 +202,7 @@ def test_client_and_engine_give_the_same_head_qk(server, engine):
     client = ServiceClient(server.url)
     remote = client.head(TEXT, "smollm2-135m", *SINK, qk=True, weighting="value_norm")
     local = engine.head(TEXT, "smollm2-135m", *SINK, qk=True, weighting="value_norm")
-    assert remote.kv_head == local.kv_head == 2 and remote.scale == local.scale == 0.125
+    assert remote.kv_head == local.kv_head == 1 and remote.scale == local.scale == 0.125
     assert remote.weighting == local.weighting == "value_norm"
     for name in ("queries", "keys", "value_norms", "attention"):
         np.testing.assert_allclose(getattr(remote, name), getattr(local, name), rtol=2e-3, atol=2e-3)  # float16
