@@ -36,7 +36,9 @@ THRESHOLDS = {
     "induction": (("induction", ">", 0.3),),
     "duplicate-token": (("duplicate", ">", 0.3),),
 }
-TAGS = tuple(THRESHOLDS)
+VALUE_TAGS = ("sink",)  # tags that need value norms (models exported with q/k)
+TAGS = tuple(tag for tag in THRESHOLDS if tag not in VALUE_TAGS)  # tags of the attention pattern alone
+ALL_TAGS = tuple(THRESHOLDS)
 SCORES = ("previous", "first", "self", "next", "entropy", "first_norm", "sink")
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .head_analysis import SCORES, TAGS, THRESHOLDS, head_scores, repeat_scores, tags_for, thresholds_doc
+from .head_analysis import ALL_TAGS, SCORES, THRESHOLDS, head_scores, repeat_scores, tags_for, thresholds_doc
 
 ArraysRun = Callable[[list[int]], tuple[np.ndarray, np.ndarray | None]]  # ids -> (attentions, value norms)
 PROFILE_FILE = "heads_profile.json"
@@ -90,7 +90,7 @@ def compute_profile(run: ArraysRun, tokenizer, causal: bool, special_ids: set[in
         "repeat": {"length": REPEAT_LENGTH, "seed": REPEAT_SEED, "tokens": len(ids)},
         "scores": {name: None if v is None else np.round(v, 4).tolist() for name, v in scores.items()},
         "tags": tags,
-        "tag_counts": {tag: counts.get(tag, 0) for tag in TAGS},
+        "tag_counts": {tag: counts.get(tag, 0) for tag in ALL_TAGS},
         "thresholds": thresholds_doc(),
         "first_token": None if about_vn is None else first_token_summary(about_att, about_vn, causal, ABOUT_TEXT),
     }
