@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ServiceError
-from .grid import max_pool
+from .grid import float32, max_pool
 
 WEIGHTINGS = ("attention", "value_norm")
 
@@ -36,9 +36,11 @@ def qk_unavailable(model: str, reason: str | None) -> ServiceError:
 
 def weigh(att: np.ndarray, value_norms: np.ndarray) -> np.ndarray:
     """float32 α_ij·‖f(x_j)‖ renormalised per row, for att [..., T, T] and value_norms [..., T]."""
-    w = np.asarray(att, dtype=np.float32) * np.asarray(value_norms, dtype=np.float32)[..., None, :]
+    w = float32(att)  # a copy: `att` may be the stored result
+    w *= np.asarray(value_norms, dtype=np.float32)[..., None, :]
     total = w.sum(-1, keepdims=True)
-    return np.divide(w, total, out=np.zeros_like(w), where=total > 0)
+    # weights and norms are >= 0: a row whose total is 0 is all zeros already and stays so
+    return np.divide(w, total, out=w, where=total > 0)
 
 
 def shown(att: np.ndarray, value_norms: np.ndarray | None, weighting: str) -> np.ndarray:
@@ -47,10 +49,5 @@ def shown(att: np.ndarray, value_norms: np.ndarray | None, weighting: str) -> np
 
 
 def pooled(att: np.ndarray, value_norms: np.ndarray | None, weighting: str) -> tuple[np.ndarray, list[list[int]]]:
-    """Thumbnails float32 [L, H, t, t] and their cells, weighted first when asked (one layer at a time,
-    so a 512-token text needs float32 room for one layer only)."""
-    if weighting == "attention":
-        grid, cells = max_pool(att)
-        return grid.astype(np.float32), cells
-    layers = [max_pool(weigh(att[i], value_norms[i])) for i in range(att.shape[0])]
-    return np.stack([g for g, _ in layers]).astype(np.float32), layers[0][1]
+    """Thumbnails float32 [L, H, t, t] and their cells, weighted by the value norms first when asked."""
+    return max_pool(att, value_norms if weighting == "value_norm" else None)
