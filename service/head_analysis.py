@@ -66,9 +66,10 @@ def first_token_ratio(value_norms: np.ndarray, causal: bool) -> np.ndarray | Non
         return np.where(medians > 0, vn[..., :1] / medians, np.nan)
 
 
-def head_scores(att: np.ndarray, causal: bool, value_norms: np.ndarray | None = None) -> dict[str, np.ndarray | None]:
+def head_scores(att: np.ndarray, causal: bool, value_norms: np.ndarray | None = None, *,
+                ratio: np.ndarray | None = None) -> dict[str, np.ndarray | None]:
     """The pattern scores, each [L, H] (None where the text is too short to show it, and first_norm /
-    sink without value norms [L, H, T])."""
+    sink without value norms [L, H, T]). `ratio`: first_token_ratio(value_norms) when already computed."""
     a = np.asarray(att, dtype=np.float64)
     t = a.shape[-1]
     first_row = 1 if causal else 0
@@ -86,12 +87,12 @@ def head_scores(att: np.ndarray, causal: bool, value_norms: np.ndarray | None = 
         "self": _mean_over(diag, rows),
         "next": None if causal else _mean_over(following, np.arange(0, t - 1)),
         "entropy": _mean_over(entropy, rows[visible[rows] > 1]),
-        **_sink_scores(a, causal, value_norms),
+        **_sink_scores(a, causal, ratio if ratio is not None or value_norms is None
+                       else first_token_ratio(value_norms, causal)),
     }
 
 
-def _sink_scores(a: np.ndarray, causal: bool, value_norms: np.ndarray | None) -> dict[str, np.ndarray | None]:
-    ratio = None if value_norms is None else first_token_ratio(value_norms, causal)
+def _sink_scores(a: np.ndarray, causal: bool, ratio: np.ndarray | None) -> dict[str, np.ndarray | None]:
     if ratio is None:
         return {"first_norm": None, "sink": None}
     rows = np.arange(1 if causal else 0, a.shape[-1])
@@ -124,8 +125,9 @@ def heads_stats(att: np.ndarray, causal: bool, value_norms: np.ndarray | None = 
 
     Computed one layer at a time, so a 512-token text needs float64 room for one layer, not all of them.
     """
+    ratio = None if value_norms is None else first_token_ratio(value_norms, causal)  # all layers at once: faster
     per_layer = [head_scores(np.asarray(att[layer:layer + 1], dtype=np.float32), causal,
-                             None if value_norms is None else value_norms[layer:layer + 1])
+                             ratio=None if ratio is None else ratio[layer:layer + 1])
                  for layer in range(att.shape[0])]
     scores = {name: None if per_layer[0][name] is None else np.concatenate([s[name] for s in per_layer])
               for name in SCORES}
