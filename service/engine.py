@@ -5,7 +5,8 @@
 request its queries, keys and scores before the softmax) serve texts up to each model's
 `max_tokens`. For models exported with q/k (manifest `qk`), every run also fetches the value norms,
 queries and keys: measured at 12 tokens, fetching them costs no onnxruntime time beyond noise
-(`make bench`), and keeping them with the attentions lets a head's q/k be answered without a re-run. Recent results stay in a byte-bounded in-process store
+(`make bench`), and keeping them with the attentions in the recent-results store lets a head's q/k
+be answered without a re-run. The shared cache gets the attentions and value norms only. Recent results stay in a byte-bounded in-process store
 (service/store.py) in front of the shared cache, so a head request after a grid request for the
 same text does not run the model again.
 """
@@ -44,6 +45,10 @@ DEFAULT_STORE_MB = 192
 DEFAULT_BATCH_MB = 320
 MB = 1 << 20
 WARMUP_TEXT = "Warm up the attention heads."
+# What goes to the shared cache (Redis etc.): queries and keys are 7x the attentions at 12 SmolLM2 tokens and
+# only one head's are ever asked for, so they stay in this process's recent-results store; a q/k request
+# for a text known only from the shared cache runs the model once.
+SHARED_KINDS = ("attentions", "value_norms")
 
 
 def _first_line(exc: Exception) -> str:
@@ -283,7 +288,7 @@ class Engine:
             raise errors.full_too_large(len(ids), self.max_full_tokens)
         done = self._batchers[m.id].run(ids)
         self.store.put_result(key, tokens, done.output)
-        self.cache.set(key, tokens, done.output)
+        self.cache.set(key, tokens, {kind: done.output[kind] for kind in SHARED_KINDS if kind in done.output})
         timing = {"tokenize": (t1 - t0) * 1000, "queue": done.queue_ms, "inference": done.inference_ms,
                   "total": (time.perf_counter() - t0) * 1000}
         return self._result(m, tokens, done.output, timing, False, done.batch_size)

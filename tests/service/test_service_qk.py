@@ -214,3 +214,21 @@ def test_client_and_engine_give_the_same_head_qk(server, engine):
     grid = client.attention_grid(TEXT, "smollm2-135m", weighting="value_norm")
     assert grid.weighting == "value_norm" and grid.value_norms.shape == (30, 9, len(grid.tokens))
     np.testing.assert_allclose(grid.grid[SINK], local.attention, atol=2e-3)  # T <= 32: one token per cell
+
+
+def test_shared_cache_keeps_no_queries_or_keys(minilm_dir):
+    """Without the recent-results store, a text known from the shared cache answers plain requests, and
+    a q/k request runs the model once (queries and keys are not in shared entries)."""
+    from service.cache import cache_key
+    from service.engine import Engine
+
+    eng = Engine(minilm_dir, warmup=False, store_mb=0)  # the default in-process shared cache
+    text = "Queries and keys stay out of the shared cache."
+    assert eng.attention_grid(text, "minilm-l6").cached is False
+    plain = eng.head(text, "minilm-l6", 1, 2)
+    assert plain.cached is True and plain.value_norms is not None
+    qk = eng.head(text, "minilm-l6", 1, 2, qk=True)
+    assert qk.cached is False and qk.queries.shape == (len(qk.tokens), 32)
+    _, arrays = eng.cache.get(cache_key("minilm-l6", eng._model("minilm-l6").manifest.onnx_sha256, text))
+    assert set(arrays) == {"attentions", "value_norms"}
+    np.testing.assert_array_equal(arrays["value_norms"][1, 2], qk.value_norms)
