@@ -18,12 +18,19 @@ def write_profile(out: Path, causal: bool, special_ids: set[int]) -> dict:
 
     session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
-    attentions = [o.name for o in session.get_outputs() if o.name.startswith("attentions.")]
+    outputs = [o.name for o in session.get_outputs()]
+    attentions = [n for n in outputs if n.startswith("attentions.")]
+    value_norms = [f"value_norms.{i}" for i in range(len(attentions))]
+    if not set(value_norms) <= set(outputs):
+        value_norms = []  # exported without q/k: attentions alone
     tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
 
-    def run(ids: list[int]) -> np.ndarray:
-        return np.concatenate(session.run(attentions, pad_batch([ids], names)), axis=0)
+    def run(ids: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
+        outs = session.run(attentions + value_norms, pad_batch([ids], names))
+        att = np.concatenate(outs[:len(attentions)], axis=0)
+        return att, np.concatenate(outs[len(attentions):], axis=0) if value_norms else None
 
     profile = compute_profile(run, tokenizer, causal, special_ids)
     (out / PROFILE_FILE).write_text(json.dumps(profile) + "\n")
-    return {"file": PROFILE_FILE, "tag_counts": profile["tag_counts"], "thresholds": profile["thresholds"]}
+    return {"file": PROFILE_FILE, "tag_counts": profile["tag_counts"], "thresholds": profile["thresholds"],
+            "first_token": profile["first_token"]}

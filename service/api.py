@@ -16,17 +16,17 @@ from .admission import Admission
 from .encoding import check_format, encode
 from .engine import Engine
 from .errors import ServiceError, ServiceUnavailable
-from .grid import thumbnails
 from .head_analysis import heads_stats
 from .http_server import MAX_BODY_BYTES, too_large_message
 from .memo import FragmentMemo
 from .metrics import Metrics
 from .openapi import openapi_document
+from .weighting import pooled, shown
 
 log = logging.getLogger("service.api")
 
-ATTENTION_FIELDS = ("text", "model", "format", "detail", "hide_first")
-HEAD_FIELDS = ("text", "model", "layer", "head", "format")
+ATTENTION_FIELDS = ("text", "model", "format", "detail", "weighting", "hide_first")
+HEAD_FIELDS = ("text", "model", "layer", "head", "format", "qk", "weighting")
 DETAILS = ("full", "grid")
 JSON_OPTS = orjson.OPT_SERIALIZE_NUMPY
 PUBLIC_PATHS = {"/healthz"}
@@ -162,16 +162,19 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
         detail = _check_detail(request.args.get("detail", body.get("detail")))
         hide_first = _check_hide_first(body.get("hide_first"), detail)
         text, model = body["text"], body.get("model")
+        weighting = engine.check_weighting(model, request.args.get("weighting", body.get("weighting")))
         res = admitted(lambda: engine.compute(text, model, full=detail == "full"))
         t = time.perf_counter()
-        out = {"model": res.model, "tokens": res.tokens, "layers": res.layers, "heads": res.heads}
+        out = {"model": res.model, "tokens": res.tokens, "layers": res.layers, "heads": res.heads,
+               "weighting": weighting}
         if detail == "full":
-            out["attentions"] = encode(res.attentions, fmt)
+            out["attentions"] = encode(shown(res.attentions, res.value_norms, weighting), fmt)
         else:
-            grid, cells = thumbnails(res.attentions, hide_first)
+            grid, cells = pooled(res.attentions, res.value_norms, weighting, hide_first)
             out["grid"] = {**encode(grid, fmt), "pool": "max", "cells": cells}
+        out["value_norms"] = None if res.value_norms is None else encode(res.value_norms, fmt)
         out["heads_stats"] = stats_memo.get_or_make(
-            (res.model, text), lambda: heads_stats(res.attentions, engine.causal(res.model)))
+            (res.model, text), lambda: heads_stats(res.attentions, engine.causal(res.model), res.value_norms))
         out["timing_ms"] = dict(res.timing_ms, encode=(time.perf_counter() - t) * 1000)
         out["cached"] = res.cached
         return _json(out)
@@ -181,12 +184,16 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
         body = _parse_body(HEAD_FIELDS, ("text", "layer", "head"))
         fmt = check_format(request.args.get("format", body.get("format")))
         model = engine.model_id(body.get("model"))
-        engine.check_head(model, body["layer"], body["head"])
-        res = admitted(lambda: engine.compute(body["text"], model))
+        weighting = request.args.get("weighting", body.get("weighting"))
+        res = admitted(lambda: engine.head(body["text"], model, body["layer"], body["head"],
+                                           qk=body.get("qk", False), weighting=weighting))
         t = time.perf_counter()
-        layer, head = body["layer"], body["head"]
-        out = {"model": res.model, "layer": layer, "head": head, "tokens": res.tokens,
-               "attention": encode(res.attentions[layer, head], fmt)}
+        out = {"model": res.model, "layer": res.layer, "head": res.head, "tokens": res.tokens,
+               "weighting": res.weighting, "attention": encode(res.attention, fmt)}
+        for name in ("value_norms", "queries", "keys", "scores"):
+            value = getattr(res, name)
+            out[name] = None if value is None else encode(value, fmt)
+        out["kv_head"], out["scale"] = res.kv_head, res.scale
         out["timing_ms"] = dict(res.timing_ms, encode=(time.perf_counter() - t) * 1000)
         out["cached"] = res.cached
         return _json(out)

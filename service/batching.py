@@ -2,12 +2,13 @@
 
 Nothing waits on purpose: an idle model runs a request at once. While it runs, new requests queue;
 when it finishes, one of them (the leader) takes up to `max_batch` queued requests, pads them to the
-longest, runs them in one onnxruntime call and hands each its own cropped [L, H, T, T]. Reading the
+longest, runs them in one onnxruntime call and hands each its own cropped outputs. Reading the
 model's weights once per batch instead of once per request is what raises throughput on a CPU:
 SmolLM2 reads ~425 MB of fp32 weights per run whatever the batch size.
 
-A batch is also capped by memory: its padded attention outputs (batch × width² × `cell_bytes`, with
-cell_bytes = layers × heads × 4) must stay under `max_bytes`, so long texts run alone (one 512-token
+A batch is also capped by memory: its padded outputs (batch × (width² × `cell_bytes` + width ×
+`row_bytes`), with cell_bytes = layers × heads × 4 for the attentions and row_bytes for the per-token
+queries, keys and value norms) must stay under `max_bytes`, so long texts run alone (one 512-token
 SmolLM2 text already yields 283 MB of float32 attentions) while short ones still share runs.
 """
 
@@ -17,17 +18,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-RunBatch = Callable[[list[list[int]]], list[np.ndarray]]
+RunBatch = Callable[[list[list[int]]], list[Any]]
 
 
 @dataclass
 class Outcome:
     """What one request got out of its batch."""
 
-    attentions: np.ndarray
+    output: Any  # what run_batch returned for this request
     queue_ms: float  # from arrival to its batch starting
     inference_ms: float  # the batch's run time
     batch_size: int
@@ -46,13 +48,14 @@ class MicroBatcher:
     """Per-model request queue; `device_lock` keeps two models from running at the same time."""
 
     def __init__(self, run_batch: RunBatch, device_lock: threading.Lock, max_batch: int = 8, *,
-                 cell_bytes: int = 0, max_bytes: int | None = None):
+                 cell_bytes: int = 0, row_bytes: int = 0, max_bytes: int | None = None):
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         self._run_batch = run_batch
         self._device_lock = device_lock
         self.max_batch = max_batch
         self.cell_bytes = cell_bytes
+        self.row_bytes = row_bytes
         self.max_bytes = max_bytes
         self._cond = threading.Condition()
         self._pending: list[_Slot] = []
@@ -84,8 +87,9 @@ class MicroBatcher:
         return self._result(slot)
 
     def padded_bytes(self, batch: list[_Slot]) -> int:
-        """Bytes of the batch's padded attention outputs."""
-        return len(batch) * max(len(s.ids) for s in batch) ** 2 * self.cell_bytes
+        """Bytes of the batch's padded outputs."""
+        width = max(len(s.ids) for s in batch)
+        return len(batch) * (width ** 2 * self.cell_bytes + width * self.row_bytes)
 
     def _pick(self, leader: _Slot) -> list[_Slot]:
         """The leader plus waiting requests in arrival order, within `max_batch` and `max_bytes`."""
@@ -104,8 +108,8 @@ class MicroBatcher:
                 start = time.perf_counter()
                 results = self._run_batch([s.ids for s in batch])
                 took = (time.perf_counter() - start) * 1000
-            for s, att in zip(batch, results, strict=True):
-                s.outcome = Outcome(att, (start - s.arrived) * 1000, took, len(batch))
+            for s, output in zip(batch, results, strict=True):
+                s.outcome = Outcome(output, (start - s.arrived) * 1000, took, len(batch))
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting request, re-raised there
             for s in batch:
                 s.error = exc
@@ -135,13 +139,16 @@ def pad_batch(batch: list[list[int]], input_names: list[str]) -> dict[str, np.nd
     return {name: feeds[name] for name in input_names}
 
 
-def crop(outputs: list[np.ndarray], lengths: list[int], dtypes: list[np.dtype] | None = None) -> list[np.ndarray]:
+def crop(outputs: list[np.ndarray], lengths: list[int], dtypes: list[np.dtype] | None = None, *,
+         square: bool = True) -> list[np.ndarray]:
     """Per-layer [B, H, W, W] outputs → one contiguous [L, H, T_i, T_i] per request, of `dtypes[i]`
-    (default float32); each layer is written straight into the result, with no float32 copy in between."""
+    (default float32); each layer is written straight into the result, with no float32 copy in between.
+    `square=False` crops only the token axis 2: [B, H, W, ...] → [L, H, T_i, ...] (queries, keys, value norms)."""
     out = []
     for row, n in enumerate(lengths):
-        att = np.empty((len(outputs), outputs[0].shape[1], n, n), dtype=dtypes[row] if dtypes else np.float32)
+        rest = (n,) if square else outputs[0].shape[3:]
+        arr = np.empty((len(outputs), outputs[0].shape[1], n, *rest), dtype=dtypes[row] if dtypes else np.float32)
         for i, layer in enumerate(outputs):
-            att[i] = layer[row, :, :n, :n]
-        out.append(att)
+            arr[i] = layer[row, :, :n, :n] if square else layer[row, :, :n]
+        out.append(arr)
     return out

@@ -24,7 +24,7 @@ log = logging.getLogger("service.cache")
 def cache_key(model_id: str, onnx_sha256: str, text: str) -> str:
     """Stable, backend-safe key: model id + onnx sha256 + sha256 of the text."""
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"hg1:{model_id}:{onnx_sha256[:16]}:{digest}"
+    return f"hg2:{model_id}:{onnx_sha256[:16]}:{digest}"
 
 
 def make_backend(url: str | None, timeout: int = 3600, threshold: int = 256):
@@ -116,8 +116,8 @@ class SafeCache:
     def available(self) -> bool:
         return time.monotonic() >= self._down_until
 
-    def get(self, key: str) -> tuple[list[dict], np.ndarray] | None:
-        """(tokens, attentions) for `key`, or None on a miss, a failing backend or a malformed entry."""
+    def get(self, key: str) -> tuple[list[dict], dict[str, np.ndarray]] | None:
+        """(tokens, arrays) for `key`, or None on a miss, a failing backend or a malformed entry."""
         if not self.available():
             return None
         try:
@@ -134,11 +134,12 @@ class SafeCache:
             self._failed("decode", exc)
             return None
 
-    def set(self, key: str, tokens: list[dict], attentions: np.ndarray) -> bool:
-        if attentions.size * 4 > self.max_item_bytes or not self.available():  # stored as float32
+    def set(self, key: str, tokens: list[dict], arrays: dict[str, np.ndarray]) -> bool:
+        """Keep `arrays` (attentions and, where the model has them, value norms, queries, keys) under `key`."""
+        if sum(a.size for a in arrays.values()) * 4 > self.max_item_bytes or not self.available():  # float32
             return False
         try:
-            blob = pack(tokens, attentions)
+            blob = pack(tokens, arrays)
             with self._op_lock:
                 return bool(self.backend.set(key, blob))
         except Exception as exc:  # noqa: BLE001 - any backend failure skips the write

@@ -1,8 +1,10 @@
-"""Pickle-free cache entries: tokens as JSON and attentions as raw little-endian float32 bytes.
+"""Pickle-free cache entries: tokens as JSON and the arrays (attentions, and where the model has them
+value norms, queries and keys) as raw little-endian float32 bytes.
 
 flask-caching's backends pickle by default, and unpickling what a shared Redis or a cache folder
 hands back would let anyone who can write there run code in every replica. Entries are instead
-`HG1` + header length + orjson header {tokens, shape} + the array's bytes; the backends get a
+`HG2` + header length + orjson header {tokens, arrays: [[name, shape], ...]} + the arrays' bytes
+in that order; the backends get a
 serializer that passes those bytes through and refuses anything else. A malformed entry is a miss.
 """
 
@@ -15,7 +17,8 @@ import numpy as np
 import orjson
 from cachelib.serializers import BaseSerializer
 
-MAGIC = b"HG1"
+MAGIC = b"HG2"
+NAMES = ("attentions", "value_norms", "queries", "keys")
 DTYPE = np.dtype("<f4")
 _HEADER_LEN = struct.Struct("<I")
 
@@ -24,26 +27,34 @@ class CorruptEntry(ValueError):
     """A cache value that is not a well-formed headgaze entry."""
 
 
-def pack(tokens: list[dict], attentions: np.ndarray) -> bytes:
-    header = orjson.dumps({"tokens": tokens, "shape": list(attentions.shape)})
-    body = np.ascontiguousarray(attentions, dtype=DTYPE).tobytes()
+def pack(tokens: list[dict], arrays: dict[str, np.ndarray]) -> bytes:
+    """One entry for `arrays` (which must hold "attentions")."""
+    header = orjson.dumps({"tokens": tokens, "arrays": [[name, list(a.shape)] for name, a in arrays.items()]})
+    body = b"".join(np.ascontiguousarray(a, dtype=DTYPE).tobytes() for a in arrays.values())
     return MAGIC + _HEADER_LEN.pack(len(header)) + header + body
 
 
-def unpack(blob: bytes) -> tuple[list[dict], np.ndarray]:
+def unpack(blob: bytes) -> tuple[list[dict], dict[str, np.ndarray]]:
     if not isinstance(blob, bytes | bytearray) or not blob.startswith(MAGIC):
         raise CorruptEntry("not a headgaze cache entry")
     start = len(MAGIC) + _HEADER_LEN.size
     (size,) = _HEADER_LEN.unpack_from(blob, len(MAGIC))
     try:
         header = orjson.loads(blob[start:start + size])
-        tokens, shape = header["tokens"], tuple(int(n) for n in header["shape"])
+        tokens = header["tokens"]
+        shapes = {str(name): tuple(int(n) for n in shape) for name, shape in header["arrays"]}
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise CorruptEntry(f"bad header: {exc}") from None
     body = memoryview(blob)[start + size:]
-    if len(shape) != 4 or not isinstance(tokens, list) or body.nbytes != DTYPE.itemsize * int(np.prod(shape)):
+    counts = {name: int(np.prod(shape)) for name, shape in shapes.items()}
+    if (not isinstance(tokens, list) or len(shapes.get("attentions", ())) != 4 or not set(shapes) <= set(NAMES)
+            or body.nbytes != DTYPE.itemsize * sum(counts.values())):
         raise CorruptEntry("shape and data size disagree")
-    return tokens, np.frombuffer(body, dtype=DTYPE).reshape(shape)
+    arrays, offset = {}, 0
+    for name, shape in shapes.items():
+        arrays[name] = np.frombuffer(body, dtype=DTYPE, count=counts[name], offset=offset).reshape(shape)
+        offset += counts[name] * DTYPE.itemsize
+    return tokens, arrays
 
 
 class BytesSerializer(BaseSerializer):

@@ -87,34 +87,50 @@ class ServiceClient:
     def _payload(text: str, model: str | None, **extra) -> dict:
         return {"text": text, **({} if model is None else {"model": model}), **extra}
 
-    def attention(self, text: str, model: str | None = None) -> AttentionResult:
-        """Every head's full matrix (texts up to the service's --max-full-tokens)."""
-        body = self._post("/v1/attention", self._payload(text, model))
+    @staticmethod
+    def _weighting(weighting: str | None) -> dict:
+        return {} if weighting is None else {"weighting": weighting}
+
+    def attention(self, text: str, model: str | None = None, weighting: str | None = None) -> AttentionResult:
+        """Every head's full matrix (texts up to the service's --max-full-tokens); weighting="value_norm"
+        for α_ij·‖f(x_j)‖ renormalised."""
+        body = self._post("/v1/attention", self._payload(text, model, **self._weighting(weighting)))
         return AttentionResult(
             model=body["model"], tokens=body["tokens"], attentions=decode(body["attentions"]),
             layers=int(body["layers"]), heads=int(body["heads"]), timing_ms=dict(body.get("timing_ms", {})),
             cached=bool(body.get("cached")),
             causal=body["causal"] if "causal" in body else self.causal(body["model"]),
-            heads_stats=body.get("heads_stats"),
+            heads_stats=body.get("heads_stats"), value_norms=_optional(body.get("value_norms")),
+            weighting=body.get("weighting", "attention"),
         )
 
-    def attention_grid(self, text: str, model: str | None = None, hide_first: bool = False) -> GridResult:
-        """Per-head max-pooled thumbnails float32 [L, H, t, t] with their token `cells` (with `hide_first`:
-        pooled after hiding token 0), and heads_stats."""
+    def attention_grid(self, text: str, model: str | None = None, weighting: str | None = None,
+                       hide_first: bool = False) -> GridResult:
+        """Per-head max-pooled thumbnails float32 [L, H, t, t] with their token `cells` (weighted by the value
+        norms with weighting="value_norm"; with `hide_first` pooled after hiding token 0), and heads_stats."""
         extra = {"hide_first": True} if hide_first else {}
-        body = self._post("/v1/attention", self._payload(text, model, detail="grid", **extra))
+        body = self._post("/v1/attention", self._payload(text, model, detail="grid", **extra,
+                                                         **self._weighting(weighting)))
         return GridResult(
             model=body["model"], tokens=body["tokens"], grid=decode(body["grid"]), cells=body["grid"]["cells"],
             layers=int(body["layers"]), heads=int(body["heads"]), heads_stats=body["heads_stats"],
             timing_ms=dict(body["timing_ms"]), cached=bool(body["cached"]),
+            value_norms=_optional(body.get("value_norms")), weighting=body.get("weighting", "attention"),
         )
 
-    def head(self, text: str, model: str | None, layer: int, head: int) -> HeadResult:
-        """One head's full float32 [T, T] matrix."""
-        body = self._post("/v1/attention/head", self._payload(text, model, layer=layer, head=head))
+    def head(self, text: str, model: str | None, layer: int, head: int, *, qk: bool = False,
+             weighting: str | None = None) -> HeadResult:
+        """One head's full float32 [T, T] matrix and value norms [T]; with qk=True also its queries, keys
+        and scores before the softmax (-inf where masked)."""
+        extra = {"qk": True} if qk else {}
+        body = self._post("/v1/attention/head", self._payload(text, model, layer=layer, head=head, **extra,
+                                                              **self._weighting(weighting)))
         return HeadResult(
             model=body["model"], layer=int(body["layer"]), head=int(body["head"]), tokens=body["tokens"],
             attention=decode(body["attention"]), timing_ms=dict(body["timing_ms"]), cached=bool(body["cached"]),
+            value_norms=_optional(body.get("value_norms")), weighting=body.get("weighting", "attention"),
+            queries=_optional(body.get("queries")), keys=_optional(body.get("keys")),
+            scores=_optional(body.get("scores")), kv_head=body.get("kv_head"), scale=body.get("scale"),
         )
 
     def close(self) -> None:
@@ -125,3 +141,8 @@ class ServiceClient:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _optional(obj: dict | None):
+    """decode(obj) (float16 on the wire: masked scores arrive as -inf), or None for a null field."""
+    return None if obj is None else decode(obj)

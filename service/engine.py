@@ -1,14 +1,19 @@
 """The attention engine: one onnxruntime session per exported model, text in, attentions [L,H,T,T] out.
 
 `attention()` returns every layer's and head's full matrix for texts up to `max_full_tokens`;
-`attention_grid()` (per-head max-pooled thumbnails) and `head()` (one head's full matrix) serve
-texts up to each model's `max_tokens`. Recent results stay in a byte-bounded in-process store
+`attention_grid()` (per-head max-pooled thumbnails) and `head()` (one head's full matrix, and on
+request its queries, keys and scores before the softmax) serve texts up to each model's
+`max_tokens`. For models exported with q/k (manifest `qk`), every run also fetches the value norms,
+queries and keys: measured at 12 tokens, fetching them costs no onnxruntime time beyond noise
+(`make bench`), and keeping them with the attentions in the recent-results store lets a head's q/k
+be answered without a re-run. The shared cache gets the attentions and value norms only. Recent results stay in a byte-bounded in-process store
 (service/store.py) in front of the shared cache, so a head request after a grid request for the
 same text does not run the model again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -20,14 +25,15 @@ import orjson
 from . import errors
 from .batching import MicroBatcher, crop, pad_batch
 from .cache import SafeCache, cache_key, make_backend
-from .grid import thumbnails
 from .head_analysis import heads_stats
 from .head_profile import PROFILE_FILE
 from .manifest import Manifest, discover, verify_onnx
 from .providers import default_threads, make_session
+from .qk import qk_scores
 from .result import AttentionResult, GridResult, HeadResult
 from .store import RecentStore
 from .tokens import check_text, load_tokenizer, tokenize
+from .weighting import check_weighting, pooled, qk_unavailable, shown
 
 log = logging.getLogger("service.engine")
 
@@ -39,6 +45,10 @@ DEFAULT_STORE_MB = 192
 DEFAULT_BATCH_MB = 320
 MB = 1 << 20
 WARMUP_TEXT = "Warm up the attention heads."
+# What goes to the shared cache (Redis etc.): queries and keys are 7x the attentions at 12 SmolLM2 tokens and
+# only one head's are ever asked for, so they stay in this process's recent-results store; a q/k request
+# for a text known only from the shared cache runs the model once.
+SHARED_KINDS = ("attentions", "value_norms")
 
 
 def _first_line(exc: Exception) -> str:
@@ -75,24 +85,36 @@ class _Model:
         unknown = set(self.input_names) - {"input_ids", "attention_mask", "position_ids", "token_type_ids"}
         if unknown:
             raise errors.ConfigError(f"{manifest.onnx_file}: unsupported model inputs {sorted(unknown)}")
-        outs = {o.name for o in self.session.get_outputs()}
-        self.output_names = [f"attentions.{i}" for i in range(manifest.layers)]
+        outs = {o.name: o.shape for o in self.session.get_outputs()}
+        self.kinds = ("attentions", "value_norms", "queries", "keys") if manifest.qk else ("attentions",)
+        self.output_names = [f"{kind}.{i}" for kind in self.kinds for i in range(manifest.layers)]
         missing = [n for n in self.output_names if n not in outs]
         if missing:
             raise errors.ConfigError(f"{manifest.onnx_file}: missing outputs {missing[:3]} (layers={manifest.layers})")
+        head_dim = outs["queries.0"][-1] if manifest.qk else 0
+        # bytes per padded token of value norms, queries and keys (the batcher's memory cap)
+        self.row_bytes = manifest.layers * (manifest.heads * (1 + head_dim) + manifest.kv_heads * head_dim) * 4 \
+            if manifest.qk and isinstance(head_dim, int) else 0
         self.max_tokens = min(manifest.max_tokens, max_tokens)
         self.max_full_tokens = max_full_tokens
         self.special_ids = set(manifest.special_tokens.values())
 
-    def run_batch(self, batch: list[list[int]]) -> list[np.ndarray]:
-        """Attentions [L, H, T_i, T_i] for each id list; one onnxruntime call for the whole batch.
+    def run_batch(self, batch: list[list[int]]) -> list[dict[str, np.ndarray]]:
+        """For each id list {"attentions": [L, H, T_i, T_i]} plus, for qk models, "value_norms"
+        [L, H, T_i], "queries" [L, H, T_i, d] and "keys" [L, kv_heads, T_i, d]; one onnxruntime call.
 
         Texts that may be sent in full (up to max_full_tokens) keep onnxruntime's exact float32; longer
-        ones are only ever pooled or sliced to one head, and are kept as float16 (half the memory).
+        ones are only ever pooled or sliced to one head, and their attentions, queries and keys are
+        kept as float16 (half the memory). Value norms are always float32.
         """
         outs = self.session.run(self.output_names, pad_batch(batch, self.input_names))
         lengths = [len(ids) for ids in batch]
-        return crop(outs, lengths, [np.float32 if n <= self.max_full_tokens else np.float16 for n in lengths])
+        dtypes = [np.float32 if n <= self.max_full_tokens else np.float16 for n in lengths]
+        layers = self.manifest.layers
+        per_kind = {kind: crop(outs[k * layers:(k + 1) * layers], lengths,
+                               None if kind == "value_norms" else dtypes, square=kind == "attentions")
+                    for k, kind in enumerate(self.kinds)}
+        return [{kind: arrays[row] for kind, arrays in per_kind.items()} for row in range(len(batch))]
 
     def summary(self) -> dict:
         out = self.manifest.summary()
@@ -133,7 +155,7 @@ class Engine:
             m = _Model(manifest, device, self.threads, max_tokens, spinning, verify, self.max_full_tokens)
             self._models[m.id] = m
             self._batchers[m.id] = MicroBatcher(m.run_batch, self._lock, max_batch, max_bytes=int(batch_mb) * MB,
-                                                cell_bytes=manifest.layers * manifest.heads * 4)
+                                                cell_bytes=manifest.layers * manifest.heads * 4, row_bytes=m.row_bytes)
             log.info("model %s: provider=%s threads=%d spinning=%s layers=%d heads=%d max_tokens=%d loaded in %.1fs",
                      m.id, m.provider, m.threads, spinning, manifest.layers, manifest.heads, m.max_tokens, m.load_seconds)
             if warmup:
@@ -176,26 +198,57 @@ class Engine:
         except KeyError:
             raise errors.unknown_model(model, self.model_ids()) from None
 
-    def attention(self, text: str, model: str | None = None) -> AttentionResult:
+    def attention(self, text: str, model: str | None = None, weighting: str | None = None) -> AttentionResult:
         """Attentions of every layer and head for `text`; raises ServiceError for bad input and, above
-        `max_full_tokens` tokens, 422 full_detail_too_large (use `attention_grid` and `head`)."""
-        return self.compute(text, model, full=True)
+        `max_full_tokens` tokens, 422 full_detail_too_large (use `attention_grid` and `head`).
+        weighting="value_norm" gives each row α_ij·‖f(x_j)‖ renormalised (service/weighting.py)."""
+        weighting = self.check_weighting(model, weighting)
+        res = self.compute(text, model, full=True)
+        if weighting == "attention":
+            return res
+        return dataclasses.replace(res, attentions=shown(res.attentions, res.value_norms, weighting),
+                                   weighting=weighting)
 
-    def attention_grid(self, text: str, model: str | None = None, hide_first: bool = False) -> GridResult:
-        """Per-head thumbnails [L, H, t, t] (max-pooled, t = min(T, 32); with `hide_first` pooled after
-        hiding token 0) and heads_stats of the raw weights, up to max_tokens."""
+    def attention_grid(self, text: str, model: str | None = None, weighting: str | None = None,
+                       hide_first: bool = False) -> GridResult:
+        """Per-head thumbnails [L, H, t, t] (max-pooled, t = min(T, 32), after the weighting; with
+        `hide_first` after hiding token 0) and heads_stats (always of the raw weights), up to max_tokens."""
+        weighting = self.check_weighting(model, weighting)
         res = self.compute(text, model)
-        grid, cells = thumbnails(res.attentions, hide_first)
-        return GridResult(res.model, res.tokens, grid.astype(np.float32), cells, res.layers, res.heads,
-                          heads_stats(res.attentions, self.causal(res.model)), res.timing_ms, res.cached)
+        grid, cells = pooled(res.attentions, res.value_norms, weighting, hide_first)
+        return GridResult(res.model, res.tokens, grid, cells, res.layers, res.heads,
+                          heads_stats(res.attentions, self.causal(res.model), res.value_norms), res.timing_ms,
+                          res.cached, res.value_norms, weighting)
 
-    def head(self, text: str, model: str | None, layer: object, head: object) -> HeadResult:
-        """One head's full float32 [T, T] matrix; 400/422 for a layer or head the model does not have."""
+    def head(self, text: str, model: str | None, layer: object, head: object, *, qk: object = False,
+             weighting: str | None = None) -> HeadResult:
+        """One head's full float32 [T, T] matrix and value norms [T]; with qk=True also its queries, keys
+        (of the kv head it reads) and scores before the softmax. 400/422 for a layer or head the model
+        does not have, 422 for a bad `qk` or `weighting` or q/k asked of a model without them."""
         m = self._model(model)
         self.check_head(m.id, layer, head)
-        res = self.compute(text, m.id)
-        return HeadResult(res.model, layer, head, res.tokens, res.attentions[layer, head].astype(np.float32),
-                          res.timing_ms, res.cached)
+        if not isinstance(qk, bool):
+            raise errors.ServiceError(422, "invalid_qk", "Field 'qk' must be true or false.")
+        if qk and not m.manifest.qk:
+            raise qk_unavailable(m.id, m.manifest.qk_reason)
+        weighting = self.check_weighting(m.id, weighting)
+        res = self.compute(text, m.id, need_qk=qk)
+        vn = None if res.value_norms is None else res.value_norms[layer, head]
+        out = HeadResult(res.model, layer, head, res.tokens,
+                         shown(res.attentions[layer, head].astype(np.float32), vn, weighting),
+                         res.timing_ms, res.cached, vn, weighting)
+        if not qk:
+            return out
+        kv, scale = m.manifest.kv_head(head), m.manifest.scale(layer)
+        q = res.queries[layer, head].astype(np.float32)
+        k = res.keys[layer, kv].astype(np.float32)
+        return dataclasses.replace(out, queries=q, keys=k, scores=qk_scores(q, k, scale, m.manifest.causal),
+                                   kv_head=kv, scale=scale)
+
+    def check_weighting(self, model: str | None, weighting: object) -> str:
+        """"attention" or "value_norm"; ServiceError 422 otherwise, or for value_norm on a model without q/k."""
+        man = self._model(model).manifest
+        return check_weighting(weighting, man.qk, man.qk_reason, man.id)
 
     def check_head(self, model: str, layer: object, head: object) -> None:
         """ServiceError 400 (not an integer) or 422 (out of range) for a layer/head `model` does not have."""
@@ -204,10 +257,13 @@ class Engine:
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < count:
                 raise errors.bad_index(what, value, count, man.id)
 
-    def compute(self, text: str, model: str | None = None, *, full: bool = False) -> AttentionResult:
-        """The attentions [L, H, T, T] of `text` from the recent-results store, the shared cache or the model.
+    def compute(self, text: str, model: str | None = None, *, full: bool = False,
+                need_qk: bool = False) -> AttentionResult:
+        """The attentions [L, H, T, T] of `text` (with value norms, queries and keys for qk models) from
+        the recent-results store, the shared cache or the model.
 
-        float32 up to `max_full_tokens` tokens, float16 above; `full=True` refuses texts above that bound.
+        float32 up to `max_full_tokens` tokens, float16 above; `full=True` refuses texts above that bound;
+        `need_qk` treats a stored result without queries and keys as a miss.
         """
         t0 = time.perf_counter()
         m = self._model(model)
@@ -218,14 +274,13 @@ class Engine:
             hit = self.cache.get(key)
             if hit is not None:
                 self.store.put_result(key, *hit)
-        if hit is not None:
-            tokens, att = hit
+        if hit is not None and set(hit[1]) >= set(m.kinds if need_qk else m.kinds[:2]):
+            tokens, arrays = hit
             if full and len(tokens) > self.max_full_tokens:
                 raise errors.full_too_large(len(tokens), self.max_full_tokens)
             total = (time.perf_counter() - t0) * 1000
-            return AttentionResult(m.id, tokens, att, att.shape[0], att.shape[1],
-                                   {"tokenize": 0.0, "queue": 0.0, "inference": 0.0, "total": total}, True, 0,
-                                   causal=m.manifest.causal)
+            return self._result(m, tokens, arrays, {"tokenize": 0.0, "queue": 0.0, "inference": 0.0, "total": total},
+                                True, 0)
         ids, tokens = tokenize(m.tokenizer, text, m.special_ids)
         t1 = time.perf_counter()
         if len(ids) > m.max_tokens:
@@ -233,10 +288,16 @@ class Engine:
         if full and len(ids) > self.max_full_tokens:
             raise errors.full_too_large(len(ids), self.max_full_tokens)
         done = self._batchers[m.id].run(ids)
-        att = done.attentions
-        self.store.put_result(key, tokens, att)
-        self.cache.set(key, tokens, att)
+        self.store.put_result(key, tokens, done.output)
+        self.cache.set(key, tokens, {kind: done.output[kind] for kind in SHARED_KINDS if kind in done.output})
         timing = {"tokenize": (t1 - t0) * 1000, "queue": done.queue_ms, "inference": done.inference_ms,
                   "total": (time.perf_counter() - t0) * 1000}
-        return AttentionResult(m.id, tokens, att, att.shape[0], att.shape[1], timing, False, done.batch_size,
-                               causal=m.manifest.causal)
+        return self._result(m, tokens, done.output, timing, False, done.batch_size)
+
+    @staticmethod
+    def _result(m: _Model, tokens: list[dict], arrays: dict[str, np.ndarray], timing: dict, cached: bool,
+                batch_size: int) -> AttentionResult:
+        att = arrays["attentions"]
+        return AttentionResult(m.id, tokens, att, att.shape[0], att.shape[1], timing, cached, batch_size,
+                               causal=m.manifest.causal, value_norms=arrays.get("value_norms"),
+                               queries=arrays.get("queries"), keys=arrays.get("keys"))

@@ -6,7 +6,16 @@ ignored because it can only attend to itself):
 - next (bidirectional only): A[i, i+1]
 - entropy: row entropy / log(number of keys the row may see), in [0, 1]
 - max_weight / argmax: per query row, the largest weight and the key it goes to.
-Tags follow `THRESHOLDS`; a head can carry several. The same thresholds are documented in README
+With the value norms n_j = ‖v_j W_O^h‖ (what token j passes on through head h; models exported
+with q/k), over the query rows i that see token 0 and at least one other token (causal: i ≥ 1,
+seeing keys 1..i; bidirectional: every row, seeing keys 1..T-1):
+- first_norm: r_i = n_0 / median(n_j over the row's other visible keys j ≠ 0), averaged over rows —
+  how much the first token passes on relative to a typical token of the row (1 = typical);
+- sink: A[i, 0] · r_i averaged over rows — the attention to the first token, scaled by how much it
+  passes on. Equal to `first` when the first token passes on as much as the others; near 0 for a
+  head that pours its weight into a first token that passes on little (an attention "sink" that is
+  mostly a no-op). Both are null without value norms or when no row qualifies.
+Tags follow `THRESHOLDS` (every condition of a tag must hold); a head can carry several. The same thresholds are documented in README
 and in the OpenAPI description, so what the dashboard marks is what the numbers say.
 """
 
@@ -15,18 +24,22 @@ from __future__ import annotations
 import numpy as np
 
 THRESHOLDS = {
-    "previous-token": ("previous", ">", 0.5),
-    "first-token": ("first", ">", 0.6),
-    "self": ("self", ">", 0.5),
-    "next-token": ("next", ">", 0.5),
-    "broad": ("entropy", ">", 0.8),
-    "focused": ("entropy", "<", 0.2),
+    "previous-token": (("previous", ">", 0.5),),
+    "first-token": (("first", ">", 0.6),),
+    "self": (("self", ">", 0.5),),
+    "next-token": (("next", ">", 0.5),),
+    "broad": (("entropy", ">", 0.8),),
+    "focused": (("entropy", "<", 0.2),),
+    # a first-token head whose first token passes on less than half of what a typical token does
+    "sink": (("first", ">", 0.6), ("first_norm", "<", 0.5)),
     # profile-only scores, from a random token sequence repeated twice
-    "induction": ("induction", ">", 0.3),
-    "duplicate-token": ("duplicate", ">", 0.3),
+    "induction": (("induction", ">", 0.3),),
+    "duplicate-token": (("duplicate", ">", 0.3),),
 }
-TAGS = tuple(THRESHOLDS)
-SCORES = ("previous", "first", "self", "next", "entropy")
+VALUE_TAGS = ("sink",)  # tags that need value norms (models exported with q/k)
+TAGS = tuple(tag for tag in THRESHOLDS if tag not in VALUE_TAGS)  # tags of the attention pattern alone
+ALL_TAGS = tuple(THRESHOLDS)
+SCORES = ("previous", "first", "self", "next", "entropy", "first_norm", "sink")
 
 
 def _mean_over(values: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
@@ -36,8 +49,27 @@ def _mean_over(values: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
     return values[..., rows].mean(-1)
 
 
-def head_scores(att: np.ndarray, causal: bool) -> dict[str, np.ndarray | None]:
-    """The five pattern scores, each [L, H] (None where the text is too short to show it)."""
+def first_token_ratio(value_norms: np.ndarray, causal: bool) -> np.ndarray | None:
+    """r [..., T]: n_0 / median of the other keys row i sees (nan for rows that see no other key);
+    None when no row sees another key (T = 1)."""
+    vn = np.asarray(value_norms, dtype=np.float64)
+    t = vn.shape[-1]
+    if t < 2:
+        return None
+    if causal:
+        medians = np.full(vn.shape, np.nan)
+        for i in range(1, t):
+            medians[..., i] = np.median(vn[..., 1:i + 1], axis=-1)
+    else:
+        medians = np.repeat(np.median(vn[..., 1:], axis=-1, keepdims=True), t, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(medians > 0, vn[..., :1] / medians, np.nan)
+
+
+def head_scores(att: np.ndarray, causal: bool, value_norms: np.ndarray | None = None, *,
+                ratio: np.ndarray | None = None) -> dict[str, np.ndarray | None]:
+    """The pattern scores, each [L, H] (None where the text is too short to show it, and first_norm /
+    sink without value norms [L, H, T]). `ratio`: first_token_ratio(value_norms) when already computed."""
     a = np.asarray(att, dtype=np.float64)
     t = a.shape[-1]
     first_row = 1 if causal else 0
@@ -55,17 +87,29 @@ def head_scores(att: np.ndarray, causal: bool) -> dict[str, np.ndarray | None]:
         "self": _mean_over(diag, rows),
         "next": None if causal else _mean_over(following, np.arange(0, t - 1)),
         "entropy": _mean_over(entropy, rows[visible[rows] > 1]),
+        **_sink_scores(a, causal, ratio if ratio is not None or value_norms is None
+                       else first_token_ratio(value_norms, causal)),
     }
+
+
+def _sink_scores(a: np.ndarray, causal: bool, ratio: np.ndarray | None) -> dict[str, np.ndarray | None]:
+    if ratio is None:
+        return {"first_norm": None, "sink": None}
+    rows = np.arange(1 if causal else 0, a.shape[-1])
+    return {"first_norm": _mean_over(ratio, rows), "sink": _mean_over(a[..., 0] * ratio, rows)}
 
 
 def tags_for(scores: dict[str, np.ndarray | None], shape: tuple[int, int]) -> list[list[list[str]]]:
     """[L][H] lists of tag names whose threshold the head's score passes."""
     tags: list[list[list[str]]] = [[[] for _ in range(shape[1])] for _ in range(shape[0])]
-    for tag, (score, op, limit) in THRESHOLDS.items():
-        values = scores.get(score)
-        if values is None:
-            continue
-        hit = values > limit if op == ">" else values < limit
+    for tag, conditions in THRESHOLDS.items():
+        hit = np.ones(shape, dtype=bool)
+        for score, op, limit in conditions:
+            values = scores.get(score)
+            if values is None:
+                hit[:] = False
+                break
+            hit &= values > limit if op == ">" else values < limit
         for layer, head in zip(*np.nonzero(hit), strict=True):
             tags[layer][head].append(tag)
     return tags
@@ -76,12 +120,14 @@ def _rounded(values: np.ndarray | None) -> list | None:
     return None if values is None else np.round(np.asarray(values, dtype=np.float64), 4).tolist()
 
 
-def heads_stats(att: np.ndarray, causal: bool) -> dict:
+def heads_stats(att: np.ndarray, causal: bool, value_norms: np.ndarray | None = None) -> dict:
     """The API's `heads_stats`: [L][H] scores, per-query max weight and argmax key, and tags.
 
     Computed one layer at a time, so a 512-token text needs float64 room for one layer, not all of them.
     """
-    per_layer = [head_scores(np.asarray(att[layer:layer + 1], dtype=np.float32), causal)
+    ratio = None if value_norms is None else first_token_ratio(value_norms, causal)  # all layers at once: faster
+    per_layer = [head_scores(np.asarray(att[layer:layer + 1], dtype=np.float32), causal,
+                             ratio=None if ratio is None else ratio[layer:layer + 1])
                  for layer in range(att.shape[0])]
     scores = {name: None if per_layer[0][name] is None else np.concatenate([s[name] for s in per_layer])
               for name in SCORES}
@@ -111,5 +157,6 @@ def repeat_scores(att: np.ndarray, offset: int, length: int) -> dict[str, np.nda
 
 
 def thresholds_doc() -> dict[str, str]:
-    """Human-readable thresholds, e.g. {"previous-token": "previous > 0.5"}."""
-    return {tag: f"{score} {op} {limit}" for tag, (score, op, limit) in THRESHOLDS.items()}
+    """Human-readable thresholds, e.g. {"previous-token": "previous > 0.5", "sink": "first > 0.6 and first_norm < 0.5"}."""
+    return {tag: " and ".join(f"{score} {op} {limit}" for score, op, limit in conditions)
+            for tag, conditions in THRESHOLDS.items()}

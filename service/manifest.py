@@ -15,6 +15,7 @@ SUMMARY_FIELDS = (
     "id", "display_name", "architecture", "model_type", "causal", "layers", "heads", "kv_heads",
     "special_tokens", "weights", "parity", "heads_profile", "source", "exporter", "exported_at",
 )
+NO_QK_REASON = "exported before queries, keys and value norms were captured; re-run `make export`"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,18 @@ class Manifest:
     max_tokens: int
     special_tokens: dict[str, int]
     raw: dict = field(repr=False)
+    kv_heads: int = 0  # 0: same as heads
+    qk: bool = False  # the graph has queries.{i}, keys.{i}, value_norms.{i}
+    qk_reason: str | None = None  # why not, when qk is false
+    qk_scales: tuple[float, ...] = ()  # the attention scale of each layer (when qk)
+
+    def scale(self, layer: int) -> float:
+        """The factor q·kᵀ is multiplied by before the softmax in `layer`."""
+        return self.qk_scales[layer] if len(self.qk_scales) > 1 else self.qk_scales[0]
+
+    def kv_head(self, head: int) -> int:
+        """The key/value head query head `head` reads under grouped-query attention."""
+        return head // (self.heads // (self.kv_heads or self.heads))
 
     def summary(self) -> dict:
         out = {k: self.raw[k] for k in SUMMARY_FIELDS if k in self.raw}
@@ -44,6 +57,8 @@ class Manifest:
         out["layers"] = self.layers
         out["heads"] = self.heads
         out["max_tokens"] = self.max_tokens
+        out["qk"] = self.qk
+        out["qk_reason"] = self.qk_reason
         onnx = self.raw.get("onnx") if isinstance(self.raw.get("onnx"), dict) else {}
         out["onnx"] = {"sha256": self.onnx_sha256, "bytes": onnx.get("bytes"), "opset": onnx.get("opset")}
         return out
@@ -81,6 +96,17 @@ def load_manifest(model_dir: Path) -> Manifest:
         sha = sha256_files(*onnx_files)
     size = onnx.get("bytes") if isinstance(onnx.get("bytes"), int) else None
     special = raw.get("special_tokens") if isinstance(raw.get("special_tokens"), dict) else {}
+    heads = _int(raw, "heads", mpath)
+    kv_heads = raw.get("kv_heads") if isinstance(raw.get("kv_heads"), int) and raw.get("kv_heads") > 0 else heads
+    if heads % kv_heads:
+        raise ConfigError(f"{mpath}: heads ({heads}) is not a multiple of kv_heads ({kv_heads})")
+    qk = raw.get("qk") is True
+    scales = raw.get("qk_scales")
+    scales = tuple(float(v) for v in (scales if isinstance(scales, list) else [scales])
+                   if isinstance(v, int | float) and not isinstance(v, bool)) if qk else ()
+    if qk and len(scales) not in (1, _int(raw, "layers", mpath)):
+        raise ConfigError(f"{mpath}: qk_scales must be one number or one per layer, got {raw.get('qk_scales')!r}")
+    reason = None if qk else str(raw.get("qk_reason") or NO_QK_REASON)
     return Manifest(
         id=str(raw.get("id") or model_dir.name),
         path=model_dir,
@@ -92,10 +118,14 @@ def load_manifest(model_dir: Path) -> Manifest:
         sha256_from_manifest=from_manifest,
         causal=bool(raw.get("causal", False)),
         layers=_int(raw, "layers", mpath),
-        heads=_int(raw, "heads", mpath),
+        heads=heads,
         max_tokens=_int(raw, "max_tokens", mpath),
         special_tokens={str(k): int(v) for k, v in special.items() if isinstance(v, int)},
         raw=raw,
+        kv_heads=kv_heads,
+        qk=qk,
+        qk_reason=reason,
+        qk_scales=scales,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,6 +21,10 @@ class AttentionResult:
     batch_size: int = 1  # how many requests shared the onnxruntime run (0 when cached)
     causal: bool | None = None  # the model's attention is causal (None: not known to the sender)
     heads_stats: dict | None = None  # the API's `heads_stats` when the HTTP service sent them
+    value_norms: np.ndarray | None = None  # float32 [L, H, T] ‖v_j W_O^h‖; None for models without q/k
+    queries: np.ndarray | None = field(default=None, repr=False)  # [L, H, T, d] (engine only, not sent)
+    keys: np.ndarray | None = field(default=None, repr=False)  # [L, kv_heads, T, d] (engine only, not sent)
+    weighting: str = "attention"  # "value_norm": `attentions` rows are α_ij·‖f(x_j)‖ renormalised
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class GridResult:
     heads_stats: dict  # as in the API's heads_stats
     timing_ms: dict[str, float]
     cached: bool
+    value_norms: np.ndarray | None = None  # float32 [L, H, T]; None for models without q/k
+    weighting: str = "attention"  # "value_norm": weighted by the value norms before pooling
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,14 @@ class HeadResult:
     layer: int
     head: int
     tokens: list[dict]
-    attention: np.ndarray  # float32 [T, T]
+    attention: np.ndarray  # float32 [T, T] (weighted by the value norms when weighting is "value_norm")
     timing_ms: dict[str, float]
     cached: bool
+    value_norms: np.ndarray | None = None  # float32 [T]; None for models without q/k
+    weighting: str = "attention"
+    # only when asked for with qk=True:
+    queries: np.ndarray | None = None  # float32 [T, d] as the attention used them (after rotary embedding)
+    keys: np.ndarray | None = None  # float32 [T, d] of kv_head
+    scores: np.ndarray | None = None  # float32 [T, T] q·kᵀ·scale before the softmax; -inf where masked
+    kv_head: int | None = None  # the key/value head this query head reads (grouped-query attention)
+    scale: float | None = None

@@ -33,6 +33,13 @@ TEXT = Field(min_length=1, description="Not blank; no NUL/control characters exc
 MODEL = Field(None, description="A loaded model id; default: the default model.")
 
 
+WEIGHTING = Field("attention", description=(
+    "attention: the softmax weights α_ij; value_norm: each row α_ij·‖f(x_j)‖ renormalised to sum to 1, "
+    "with ‖f(x_j)‖ = ‖v_j W_O^h‖ the head's value norm of key j (Kobayashi et al. 2020); thumbnails are "
+    "max-pooled after weighting. heads_stats always use the raw weights. 422 invalid_weighting for another "
+    "value, 422 qk_unavailable for value_norm on a model exported without q/k"))
+
+
 class AttentionRequest(Closed):
     text: str = TEXT
     model: str | None = MODEL
@@ -41,6 +48,7 @@ class AttentionRequest(Closed):
         "full: every head's T×T matrix in `attentions` (texts up to --max-full-tokens tokens; longer ones "
         "get 422 full_detail_too_large); grid: per-head max-pooled thumbnails in `grid` instead (up to the "
         "model's max_tokens)"))
+    weighting: Literal["attention", "value_norm"] = WEIGHTING
     hide_first: bool = Field(False, description=(
         "detail=grid only: pool the thumbnails after removing the weight on token 0 and renormalising each "
         "query row over the other keys (a row with nothing left is zeros); heads_stats keep the raw weights"))
@@ -52,6 +60,10 @@ class HeadRequest(Closed):
     layer: int = Field(ge=0, description="0 .. layers-1 of the model")
     head: int = Field(ge=0, description="0 .. heads-1 of the model")
     format: Literal["float16", "json"] = "float16"
+    qk: bool = Field(False, description=(
+        "true: also send the head's queries, keys (of the kv head it reads) and scores before the softmax; "
+        "422 invalid_qk when not a boolean, 422 qk_unavailable for a model exported without q/k"))
+    weighting: Literal["attention", "value_norm"] = WEIGHTING
 
 
 class Token(Closed):
@@ -99,6 +111,31 @@ class HeadMatrix(Encoded):
     data: str | list[list[float]] = _data("T][T")
 
 
+class ValueNorms(Encoded):
+    """‖v_j W_O^h‖ per layer, head and token j: what token j passes on through that head."""
+
+    shape: Annotated[list[int], Field(min_length=3, max_length=3, description="[layers, heads, T]")]
+    data: str | list[list[list[float]]] = _data("L][H][T")
+
+
+class HeadVector(Encoded):
+    shape: Annotated[list[int], Field(min_length=1, max_length=1, description="[T]")]
+    data: str | list[float] = _data("T")
+
+
+class HeadVectors(Encoded):
+    shape: Annotated[list[int], Field(min_length=2, max_length=2, description="[T, head_dim]; row = token")]
+    data: str | list[list[float]] = _data("T][head_dim")
+
+
+class HeadScores(Encoded):
+    """q_i·k_j·scale before the softmax; masked entries (a causal model's keys after the query, j > i)
+    are -inf in float16 and null with format=json. softmax of a row gives the head's attention row."""
+
+    shape: Annotated[list[int], _shape("T, T")]
+    data: str | list[list[float | None]] = _data("T][T")
+
+
 Grid = list[list[float]] | None  # [L][H]; null when the text is too short to show the pattern
 PerQuery = list[list[list[float]]]  # [L][H][T]
 Tags = list[list[list[str]]]  # [L][H] lists of tag names
@@ -110,6 +147,10 @@ class Scores(Closed):
     self: Grid
     next: Grid
     entropy: Grid
+    first_norm: Grid = Field(description=(
+        "mean over query rows of n_0 / median(n_j, the row's other visible keys), n = value norms; null "
+        "without value norms"))
+    sink: Grid = Field(description="mean over query rows of A[i, 0] × that ratio; null without value norms")
 
 
 assert tuple(Scores.model_fields) == SCORES  # one list of per-text scores
@@ -139,6 +180,10 @@ class AttentionResponse(Closed):
     layers: int
     heads: int
     attentions: Attentions
+    value_norms: ValueNorms | None = Field(description=(
+        "[L, H, T] ‖v_j W_O^h‖ in the same encoding as the weights; null for a model exported without q/k "
+        "(GET /v1/models gives qk false and qk_reason)"))
+    weighting: Literal["attention", "value_norm"]
     heads_stats: HeadsStats = Field(description=(
         "service/head_analysis.py: per-head pattern scores (means over the query rows that can show them; "
         "causal models skip row 0), per-query max weight and argmax key, and tags by these thresholds: "
@@ -155,6 +200,10 @@ class AttentionGridResponse(Closed):
     layers: int
     heads: int
     grid: GridArray
+    value_norms: ValueNorms | None = Field(description=(
+        "[L, H, T] ‖v_j W_O^h‖ in the same encoding as the weights; null for a model exported without q/k "
+        "(GET /v1/models gives qk false and qk_reason)"))
+    weighting: Literal["attention", "value_norm"]
     heads_stats: HeadsStats
     timing_ms: Timing
     cached: bool
@@ -167,7 +216,15 @@ class HeadResponse(Closed):
     layer: int
     head: int
     tokens: list[Token]
+    weighting: Literal["attention", "value_norm"]
     attention: HeadMatrix
+    value_norms: HeadVector | None = Field(description="[T] this head's value norms; null without q/k")
+    queries: HeadVectors | None = Field(description="[T, d] as the attention used them (after rotary embedding); "
+                                                    "null unless qk was asked for")
+    keys: HeadVectors | None = Field(description="[T, d] of kv_head; null unless qk was asked for")
+    scores: HeadScores | None = Field(description="null unless qk was asked for")
+    kv_head: int | None = Field(description="the key/value head this query head reads: head // (heads / kv_heads)")
+    scale: float | None = Field(description="the layer's attention scale in the scores")
     timing_ms: Timing
     cached: bool
 
@@ -187,6 +244,8 @@ class ModelSummary(Closed):
     layers: int
     heads: int
     max_tokens: int = Field(description="min(--max-tokens, the manifest's max_tokens)")
+    qk: bool = Field(description="the model was exported with queries, keys and value norms")
+    qk_reason: str | None = Field(description="why not, when qk is false")
     onnx: OnnxSummary
     provider: str = Field(description="onnxruntime execution provider, e.g. CPUExecutionProvider")
     threads: int = Field(description="onnxruntime intra-op threads")
@@ -214,6 +273,19 @@ class Repeat(Closed):
     tokens: int
 
 
+class FirstTokenSummary(Closed):
+    """On one text: first-token heads (first > 0.6) and in how many the first token's value norm n_0 is
+    below the median of the other tokens'; median ratios n_0 / median(others)."""
+
+    text: str
+    tokens: int
+    heads: int
+    first_token_heads: int
+    below_median: int
+    median_ratio_first_token_heads: float | None
+    median_ratio_other_heads: float | None
+
+
 class HeadsProfile(Closed):
     """heads_profile.json from make export: mean scores over probe texts plus induction/duplicate-token."""
 
@@ -223,6 +295,7 @@ class HeadsProfile(Closed):
     tags: Tags
     tag_counts: dict[str, int]
     thresholds: dict[str, str]
+    first_token: FirstTokenSummary | None = Field(None, description="null for models without value norms")
 
 
 class Health(Closed):

@@ -52,7 +52,8 @@ class ByteLRU:
 
 
 class RecentStore(ByteLRU):
-    """(tokens, attentions [L, H, T, T]) by cache key; counted by the array's bytes."""
+    """(tokens, {"attentions": [L, H, T, T], and "value_norms", "queries", "keys" where the model has
+    them}) by cache key; counted by the arrays' bytes."""
 
-    def put_result(self, key: str, tokens: list[dict], attentions: np.ndarray) -> bool:
-        return self.put(key, (tokens, attentions), attentions.nbytes + 200 * len(tokens))
+    def put_result(self, key: str, tokens: list[dict], arrays: dict[str, np.ndarray]) -> bool:
+        return self.put(key, (tokens, arrays), sum(a.nbytes for a in arrays.values()) + 200 * len(tokens))

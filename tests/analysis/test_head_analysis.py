@@ -102,15 +102,50 @@ def test_stats_on_real_model_output_are_in_range(models_dir, model_id):
     manifest = json.loads((folder / "manifest.json").read_text())
     session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
     ids = Tokenizer.from_file(str(folder / "tokenizer.json")).encode("fluffy blue monster eats cake").ids
-    names = [f"attentions.{i}" for i in range(manifest["layers"])]
-    att = np.concatenate(session.run(names, pad_batch([ids], [i.name for i in session.get_inputs()])), axis=0)
+    layers = manifest["layers"]
+    names = [f"{kind}.{i}" for kind in ("attentions", "value_norms") for i in range(layers)]
+    outs = session.run(names, pad_batch([ids], [i.name for i in session.get_inputs()]))
+    att, vn = np.concatenate(outs[:layers], axis=0), np.concatenate(outs[layers:], axis=0)
     np.testing.assert_allclose(att.sum(-1), 1.0, atol=1e-4)
-    stats = heads_stats(att, manifest["causal"])
+    stats = heads_stats(att, manifest["causal"], vn)
     for name, values in stats["scores"].items():
         if values is None:
             assert name == "next" and manifest["causal"]
             continue
         arr = np.asarray(values)
         assert arr.shape == (manifest["layers"], manifest["heads"])
-        assert np.all((arr >= 0) & (arr <= 1)), name
+        if name in ("first_norm", "sink"):  # a ratio of norms: not bounded by 1
+            assert np.all(arr >= 0), name
+        else:
+            assert np.all((arr >= 0) & (arr <= 1)), name
+    assert stats["scores"]["sink"] == heads_stats(att, manifest["causal"], vn)["scores"]["sink"]
+    no_norms = heads_stats(att, manifest["causal"])
+    assert no_norms["scores"]["sink"] is None and no_norms["scores"]["first_norm"] is None
+    assert not any("sink" in head for row in no_norms["tags"] for head in row)
     assert np.asarray(stats["argmax"]).shape == (manifest["layers"], manifest["heads"], len(ids))
+
+
+def test_sink_score_weighs_first_token_attention_by_its_relative_value_norm():
+    """Causal, 4 tokens: every row pours 0.8 into token 0; value norms n = [1, 2, 4, 6].
+    Row i's other visible keys are 1..i: medians 2, 3, 4 → r = 1/2, 1/3, 1/4."""
+    att = np.zeros((1, 2, 4, 4))
+    for i in range(4):
+        att[0, :, i, 0] = 0.8 if i else 1.0
+        att[0, :, i, 1:i + 1] = 0.2 / i if i else 0
+    vn = np.array([[[1.0, 2, 4, 6], [8.0, 2, 4, 6]]])  # head 1: the first token passes on a lot
+    scores = head_scores(att, causal=True, value_norms=vn)
+    r = np.array([1 / 2, 1 / 3, 1 / 4])
+    np.testing.assert_allclose(scores["first_norm"][0], [r.mean(), (8 * r).mean()])
+    np.testing.assert_allclose(scores["sink"][0], [(0.8 * r).mean(), (0.8 * 8 * r).mean()])
+    tags = heads_stats(att, causal=True, value_norms=vn)["tags"][0]
+    assert "sink" in tags[0] and "first-token" in tags[0]
+    assert "sink" not in tags[1] and "first-token" in tags[1]
+
+
+def test_sink_score_bidirectional_uses_every_other_token():
+    att = np.full((1, 1, 3, 3), 1 / 3)
+    vn = np.array([[[1.0, 4, 2]]])  # median of the others: 3
+    scores = head_scores(att, causal=False, value_norms=vn)
+    np.testing.assert_allclose(scores["first_norm"], [[1 / 3]])
+    np.testing.assert_allclose(scores["sink"], [[1 / 9]])
+    assert head_scores(np.ones((1, 1, 1, 1)), causal=False, value_norms=np.ones((1, 1, 1)))["sink"] is None

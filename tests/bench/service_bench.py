@@ -9,6 +9,9 @@ Then, for a 512-token paragraph of prose per model: the grid request (detail=gri
 request and a repeated grid answered from the recent-results store, their response bytes, and the
 service's peak RSS (VmHWM) with both models loaded and the store filled with 512-token texts.
 
+Last, the cost of queries, keys and value norms (tests/bench/qk_bench.py): onnxruntime with and
+without those outputs at 12 tokens, and grid requests with weighting=value_norm on vs off.
+
 Usage: python -m tests.bench.service_bench [--models-dir models] [--iters 25] [--budget 15] [--models smollm2-135m,minilm-l6]
                                            [--threads N] [--json results.json]
 Torch is used here only (never in service/).
@@ -33,6 +36,7 @@ from service.batching import pad_batch
 from service.cache import make_backend
 from service.engine import Engine
 from service.tokens import load_tokenizer
+from tests.bench import qk_bench
 from tests.support.env import REPO, clean_env
 from tests.support.prose import prose_of_tokens
 from tests.support.service import ServiceProcess
@@ -268,9 +272,12 @@ def main() -> None:
           f"RSS at start {memory['at_start']:.0f} MiB; after: peak RSS (VmHWM) {memory['VmHWM']:.0f} MiB, "
           f"RSS {memory['VmRSS']:.0f} MiB, of which the store {memory['store']:.0f} MiB; goal <= 1.5 GB: "
           f"{'met' if memory['VmHWM'] <= 1536 else 'NOT met'} (1.5 GiB = 1536 MiB)")
+    ort_rows, grid_rows = qk_bench.run(args.models_dir, model_ids, args.threads, args.iters)
+    qk_bench.print_tables(ort_rows, grid_rows)
     if args.json:
         Path(args.json).write_bytes(orjson.dumps(
-            {"rows": [{**r, "text": t} for (_, t), r in rows.items()], "long": long_rows, "memory": memory},
+            {"rows": [{**r, "text": t} for (_, t), r in rows.items()], "long": long_rows, "memory": memory,
+             "qk_onnxruntime": ort_rows, "qk_weighting": grid_rows},
             option=orjson.OPT_INDENT_2))
 
 

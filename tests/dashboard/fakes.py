@@ -4,7 +4,7 @@ profile, a request held open).
 
 It raises the service's real exception types (`service.errors.ServiceError`,
 `ServiceUnavailable`) and returns the real `service.result` types, pooled and scored by the service's
-own code (`service.grid.thumbnails`, `service.head_analysis.heads_stats`); everything else is
+own code (`service.grid.max_pool`, `service.head_analysis.heads_stats`); everything else is
 tested with the real MiniLM engine (see `minilm_engine` in test_units.py).
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from service.errors import ServiceUnavailable, unknown_model
-from service.grid import thumbnails
+from service.grid import max_pool
 from service.head_analysis import heads_stats
 from service.result import AttentionResult, GridResult, HeadResult
 
@@ -59,7 +59,7 @@ class FakeBackend:
 
     def attention_grid(self, text, model=None, hide_first=False):
         res = self.attention(text, model)
-        grid, cells = thumbnails(res.attentions, hide_first)
+        grid, cells = max_pool(res.attentions, hide_first=hide_first)
         return GridResult(res.model, res.tokens, grid, cells, res.layers, res.heads,
                           heads_stats(res.attentions, res.causal), res.timing_ms, res.cached)
 

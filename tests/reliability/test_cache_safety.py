@@ -23,11 +23,17 @@ class Evil:
 
 
 def test_codec_round_trip_is_exact():
-    att = np.random.default_rng(0).random((2, 3, 4, 4), dtype=np.float32)
+    rng = np.random.default_rng(0)
+    arrays = {"attentions": rng.random((2, 3, 4, 4), dtype=np.float32),
+              "value_norms": rng.random((2, 3, 4), dtype=np.float32),
+              "queries": rng.random((2, 3, 4, 5), dtype=np.float32), "keys": rng.random((2, 1, 4, 5), dtype=np.float32)}
     tokens = [{"text": "ß", "id": 1, "start": 0, "end": 1, "special": False}]
-    got_tokens, got = unpack(pack(tokens, att))
-    assert got_tokens == tokens and got.dtype == np.float32
-    np.testing.assert_array_equal(got, att)
+    for kept in (["attentions"], list(arrays)):
+        got_tokens, got = unpack(pack(tokens, {name: arrays[name] for name in kept}))
+        assert got_tokens == tokens and list(got) == kept
+        for name in kept:
+            assert got[name].dtype == np.float32
+            np.testing.assert_array_equal(got[name], arrays[name])
 
 
 @pytest.mark.parametrize("backend", ["redis", "filesystem"])

@@ -164,9 +164,9 @@ def test_heads_stats_and_timing(server):
     att = decode(body["attentions"])
     t = att.shape[-1]
     assert set(stats) == {"scores", "max_weight", "argmax", "tags", "thresholds"}
-    assert set(stats["scores"]) == {"previous", "first", "self", "next", "entropy"}
+    assert set(stats["scores"]) == {"previous", "first", "self", "next", "entropy", "first_norm", "sink"}
     assert stats["scores"]["next"] is None  # a causal model cannot look ahead
-    for name in ("previous", "first", "self", "entropy"):
+    for name in ("previous", "first", "self", "entropy", "first_norm", "sink"):
         assert np.asarray(stats["scores"][name]).shape == (30, 9)
     np.testing.assert_allclose(stats["scores"]["first"], att[..., 1:, 0].mean(-1), atol=1e-4)  # row 0 skipped
     np.testing.assert_array_equal(stats["argmax"], att.argmax(-1))
@@ -191,7 +191,7 @@ def test_health_ready_and_openapi_document(server):
     assert set(doc["paths"]) == {"/v1/attention", "/v1/attention/head", "/v1/models", "/v1/models/{model_id}/heads", "/healthz", "/readyz",
                                  "/metrics", "/openapi.json"}
     req = doc["components"]["schemas"]["AttentionRequest"]
-    assert set(req["properties"]) == {"text", "model", "format", "detail", "hide_first"} and req["additionalProperties"] is False
+    assert set(req["properties"]) == {"text", "model", "format", "detail", "weighting", "hide_first"} and req["additionalProperties"] is False
     assert req["properties"]["model"]["anyOf"][0]["enum"] == ready["models"]
     assert req["properties"]["text"]["maxLength"] == 4000
     documented = set(doc["paths"]["/v1/attention"]["post"]["responses"])

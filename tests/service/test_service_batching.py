@@ -27,10 +27,15 @@ def test_padded_batch_equals_one_by_one(engine, model_id):
     model = engine._model(model_id)
     batch = [model.tokenizer.encode(t).ids for t in TEXTS]
     together = model.run_batch(batch)
-    for ids, got in zip(batch, together, strict=True):
+    man = model.manifest
+    for ids, outputs in zip(batch, together, strict=True):
         (alone,) = model.run_batch([ids])
-        assert got.shape == alone.shape == (model.manifest.layers, model.manifest.heads, len(ids), len(ids))
-        assert np.abs(got - alone).max() <= 1e-4
+        got = outputs["attentions"]
+        assert got.shape == alone["attentions"].shape == (man.layers, man.heads, len(ids), len(ids))
+        assert outputs["value_norms"].shape == (man.layers, man.heads, len(ids))
+        assert outputs["keys"].shape[:3] == (man.layers, man.kv_heads, len(ids))
+        for kind in model.kinds:  # padding changes nothing a request sees
+            np.testing.assert_allclose(outputs[kind], alone[kind], atol=1e-4, rtol=1e-4)
         np.testing.assert_allclose(got.sum(-1), 1.0, atol=1e-4)
         if model.manifest.causal:
             assert np.all(np.triu(got, k=1) == 0.0)
@@ -59,7 +64,7 @@ def test_requests_waiting_on_a_busy_model_share_the_next_run():
     assert calls == [1, 7]
     assert [o.batch_size for o in outcomes] == [1] + [7] * 7
     for i, o in enumerate(outcomes):  # each request got its own result back
-        assert o.attentions.shape[-1] == (1 if i == 0 else 2) and o.attentions.flat[0] == i
+        assert o.output.shape[-1] == (1 if i == 0 else 2) and o.output.flat[0] == i
 
 
 def test_max_batch_bounds_the_batch_and_errors_reach_every_waiter():

@@ -37,10 +37,12 @@ def test_client_and_engine_carry_causal_and_the_services_heads_stats(server, eng
         res, local = client.attention(text, model=model), engine.attention(text, model=model)
         assert res.causal is causal and local.causal is causal
         assert local.heads_stats is None  # the engine leaves the statistics to its caller
-        expected = heads_stats(local.attentions, causal)
+        expected = heads_stats(local.attentions, causal, local.value_norms)
         assert res.heads_stats["tags"] == expected["tags"]
         assert (res.heads_stats["scores"]["next"] is None) is causal
         np.testing.assert_allclose(res.heads_stats["scores"]["first"], expected["scores"]["first"], atol=2e-3)
+        np.testing.assert_allclose(res.heads_stats["scores"]["sink"], expected["scores"]["sink"], atol=2e-3)
+        np.testing.assert_allclose(res.value_norms, local.value_norms, rtol=1e-3)  # float16 on the wire
 
 
 def test_client_models_and_health(server):

@@ -17,7 +17,7 @@ def test_redis_cache_hits_and_survives_redis_dying(redis_server, minilm_dir, tmp
         text = f"shared through redis {uuid.uuid4().hex[:6]}"
         assert srv.post({"text": text}).json()["cached"] is False
         assert srv.post({"text": text}).json()["cached"] is True
-        assert any(k.startswith(b"headgaze:hg1:minilm-l6:") for k in client.keys("*"))
+        assert any(k.startswith(b"headgaze:hg2:minilm-l6:") for k in client.keys("*"))
         redis_server.stop()
         resp = srv.post({"text": text})  # the entry is gone with Redis; the request is still answered
         assert resp.status_code == 200 and resp.json()["cached"] is False
