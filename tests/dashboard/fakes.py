@@ -57,7 +57,7 @@ class FakeBackend:
                                causal=causal)
 
 
-    def attention_grid(self, text, model=None, hide_first=False):
+    def attention_grid(self, text, model=None, weighting=None, hide_first=False):
         res = self.attention(text, model)
         grid, cells = max_pool(res.attentions, hide_first=hide_first)
         return GridResult(res.model, res.tokens, grid, cells, res.layers, res.heads,

@@ -44,7 +44,7 @@ class Counting:
 
     def attention_grid(self, text, model=None, hide_first=False):
         self.calls += 1
-        return self.backend.attention_grid(text, model, hide_first)
+        return self.backend.attention_grid(text, model, hide_first=hide_first)
 
     def head(self, text, model, layer, head):
         self.head_calls += 1
