@@ -106,8 +106,8 @@ def attention_onnx_config(folder: Path, arch: Architecture):
     return AttentionOutputsConfig(AutoConfig.from_pretrained(folder), task=arch.task)
 
 
-def export_onnx(folder: Path, out_dir: Path, arch: Architecture):
+def export_onnx(folder: Path, out_dir: Path, arch: Architecture, model=None):
     """Export model.onnx into out_dir; returns (its path, what q/k outputs it has: qk_export.QkExport)."""
     from .qk_export import export_with_qk
 
-    return export_with_qk(folder, out_dir, arch, attention_onnx_config(folder, arch))
+    return export_with_qk(folder, out_dir, arch, attention_onnx_config(folder, arch), model)

@@ -1,0 +1,252 @@
+"""The lean attention graph: a Llama-like decoder rebuilt in ONNX from its own weights.
+
+Same inputs (`input_ids`, `attention_mask`, `position_ids`) and outputs (`attentions.{i}`,
+`queries.{i}`, `keys.{i}`, `value_norms.{i}`) as the generic optimum graph, but built node by node
+so that nothing is computed at run time that the weights already fix:
+- no shape arithmetic: every Reshape uses constant shapes (0 = keep that axis), the mask is built
+  once for all layers (padding keys masked, `is_causal` on the Attention node);
+- q, k and v come out of ONE MatMul over the concatenated projections (gate and up likewise);
+- RMSNorm and the residual add that precedes it are one com.microsoft
+  `SkipSimplifiedLayerNormalization` (pre-norm families);
+- rotary embedding is ONNX `RotaryEmbedding` (opset 23) reading a cos/sin cache with one row per
+  position the model supports (`max_position_embeddings`), taken from the model's own rotary module
+  (so rope scaling is whatever transformers computes);
+- attention is ONNX `Attention` (opset 23) with `qk_matmul_output_mode = 3`: its 4th output is
+  the softmax probabilities, i.e. `attentions.{i}`; grouped-query heads are handled by the operator,
+  no `repeat_kv` copy;
+- what no output needs is left out: the last layer's output projection and MLP, the final norm and
+  the LM head.
+
+Which models qualify is decided in lean_choice.py; the export's verification proves the result.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from onnx import TensorProto
+
+from .onnx_builder import CONTRIB, GraphBuilder
+from .qk_capture import value_factor
+
+BATCH, SEQ = "batch_size", "sequence_length"
+
+
+def decoder_base(model):
+    """The module that holds embed_tokens, layers and rotary_emb (LlamaModel inside LlamaForCausalLM)."""
+    inner = getattr(model, "model", None)
+    return inner if inner is not None and hasattr(inner, "layers") else model
+
+
+def rotary_cache(base, head_dim: int, positions: int) -> tuple[np.ndarray, np.ndarray]:
+    """cos and sin [positions, head_dim / 2] from the model's rotary module (non-interleaved halves)."""
+    with torch.no_grad():
+        cos, sin = base.rotary_emb(torch.zeros(1), torch.arange(positions)[None])
+    cos, sin = cos[0].float().numpy(), sin[0].float().numpy()
+    half = head_dim // 2
+    if cos.shape != (positions, head_dim) or not (
+        np.array_equal(cos[:, :half], cos[:, half:]) and np.array_equal(sin[:, :half], sin[:, half:])
+    ):
+        raise ValueError(f"rotary cache of shape {cos.shape} is not rotate-half over head_dim {head_dim}")
+    return cos[:, :half], sin[:, :half]
+
+
+def _eps(norm) -> float:
+    return float(getattr(norm, "variance_epsilon", None) or norm.eps)
+
+
+def _linear_weights(*linears) -> tuple[np.ndarray, np.ndarray | None]:
+    """[in, sum(out)] weight and the concatenated bias (zeros where a projection has none), or None."""
+    weight = np.concatenate([lin.weight.detach().float().numpy().T for lin in linears], axis=1)
+    if all(lin.bias is None for lin in linears):
+        return weight, None
+    bias = np.concatenate(
+        [
+            lin.bias.detach().float().numpy()
+            if lin.bias is not None
+            else np.zeros(lin.out_features, np.float32)
+            for lin in linears
+        ]
+    )
+    return weight, bias
+
+
+class LeanDecoder:
+    """Writes one decoder into a GraphBuilder; `build()` returns the builder."""
+
+    def __init__(self, model, spec):
+        self.base = decoder_base(model)
+        self.spec = spec
+        self.g = GraphBuilder("headgaze_lean")
+
+    def linear(self, x: str, name: str, *linears) -> str:
+        weight, bias = _linear_weights(*linears)
+        y = self.g.op("MatMul", [x, self.g.weight(f"{name}.weight", weight)], name=name)
+        return self.g.op("Add", [y, self.g.weight(f"{name}.bias", bias)]) if bias is not None else y
+
+    def rms(self, x: str, norm, name: str) -> str:
+        return self.g.op(
+            "SimplifiedLayerNormalization",
+            [x, self.g.weight(f"{name}.weight", norm.weight)],
+            axis=-1,
+            epsilon=_eps(norm),
+            stash_type=1,
+            name=name,
+        )
+
+    def skip_rms(self, branch: str, residual: str, norm, name: str) -> tuple[str, str]:
+        """(rms(residual + branch), residual + branch) in one node."""
+        normed, _, _, total = self.g.op(
+            "SkipSimplifiedLayerNormalization",
+            [branch, residual, self.g.weight(f"{name}.weight", norm.weight)],
+            outputs=[f"{name}.out", "", "", f"{name}.sum"],
+            domain=CONTRIB,
+            epsilon=_eps(norm),
+            name=name,
+        )
+        return normed, total
+
+    def scaled(self, x: str, factor: float) -> str:
+        if factor == 1.0:
+            return x
+        return self.g.op(
+            "Mul", [x, self.g.weight(f"const.f32.{self.g._count}", np.array(factor, np.float32))]
+        )
+
+    def build(self) -> GraphBuilder:
+        g, spec = self.g, self.spec
+        ids = g.add_input("input_ids", TensorProto.INT64, [BATCH, SEQ])
+        mask = g.add_input("attention_mask", TensorProto.INT64, [BATCH, SEQ])
+        self.positions = g.add_input("position_ids", TensorProto.INT64, [BATCH, SEQ])
+        # [B, 1, T, T]: key j allowed where attention_mask[b, j] = 1 (the causal part: is_causal)
+        keys_ok = g.op("Unsqueeze", [g.op("Cast", [mask], to=TensorProto.BOOL), g.ints(1, 2)])
+        rows = g.op("Unsqueeze", [g.op("GreaterOrEqual", [mask, g.weight("const.zero", np.array(0, np.int64))]),
+                                  g.ints(1, 3)])  # fmt: skip
+        self.mask = g.op("And", [rows, keys_ok], name="attention_mask_4d")
+        # [B, H, T, T], computed once: onnxruntime 1.31 infers the probabilities' last axis as 0 and
+        # warns on every run when that inferred shape reaches a graph output; a Reshape to a shape
+        # known only at run time (no copy) leaves the output's shape to the run
+        self.probs_shape = g.op("Mul", [g.op("Shape", [self.mask]), g.ints(1, spec.heads, 1, 1)])
+        cos, sin = rotary_cache(self.base, spec.head_dim, spec.max_positions)
+        self.cos, self.sin = g.weight("rotary.cos", cos), g.weight("rotary.sin", sin)
+
+        hidden = g.op("Gather", [g.weight("embed_tokens.weight", self.base.embed_tokens.weight), ids])
+        hidden = self.scaled(hidden, spec.embedding_multiplier)
+        branch = None  # the previous layer's MLP output, not yet added to `hidden`
+        last = len(self.base.layers) - 1
+        for i, layer in enumerate(self.base.layers):
+            if spec.post_norm:  # olmo2: h = h + norm(attn(h)); h = h + norm(mlp(h))
+                attn_out = self.attention(i, layer.self_attn, hidden)
+                if i == last:
+                    break
+                hidden = g.op(
+                    "Add",
+                    [
+                        hidden,
+                        self.rms(attn_out, layer.post_attention_layernorm, f"layers.{i}.post_attn_norm"),
+                    ],
+                )
+                mlp_out = self.mlp(i, layer.mlp, hidden)
+                hidden = g.op(
+                    "Add",
+                    [hidden, self.rms(mlp_out, layer.post_feedforward_layernorm, f"layers.{i}.post_ff_norm")],
+                )
+                continue
+            if branch is None:
+                x = self.rms(hidden, layer.input_layernorm, f"layers.{i}.input_norm")
+            else:
+                x, hidden = self.skip_rms(branch, hidden, layer.input_layernorm, f"layers.{i}.input_norm")
+            attn_out = self.attention(i, layer.self_attn, x)
+            if i == last:
+                break
+            x, hidden = self.skip_rms(self.scaled(attn_out, spec.residual_multiplier), hidden,
+                                      layer.post_attention_layernorm, f"layers.{i}.post_attn_norm")  # fmt: skip
+            branch = self.scaled(self.mlp(i, layer.mlp, x), spec.residual_multiplier)
+
+        heads, kv_heads, dim = spec.heads, spec.kv_heads, spec.head_dim
+        n = len(self.base.layers)
+        for i in range(n):
+            g.add_output(f"attentions.{i}", [BATCH, heads, SEQ, SEQ])
+        for i in range(n):
+            g.add_output(f"queries.{i}", [BATCH, heads, SEQ, dim])
+        for i in range(n):
+            g.add_output(f"keys.{i}", [BATCH, kv_heads, SEQ, dim])
+        for i in range(n):
+            g.add_output(f"value_norms.{i}", [BATCH, heads, SEQ])
+        return g
+
+    def heads_first(self, x: str, heads: int, norm, name: str, output: str, rotate: bool) -> str:
+        """[B, T, heads*d] → [B, heads, T, d] (+ per-head norm, + rotary), the last node writing `output`."""
+        g, dim = self.g, self.spec.head_dim
+        x = g.op("Reshape", [x, g.ints(0, 0, heads, dim)])
+        if norm is not None:  # qwen3: RMSNorm over each head's d values, before the rotary embedding
+            x = self.rms(x, norm, name)
+        if not rotate:
+            return g.op("Transpose", [x], perm=[0, 2, 1, 3], outputs=[output])
+        x = g.op("Transpose", [x], perm=[0, 2, 1, 3])
+        return g.op("RotaryEmbedding", [x, self.cos, self.sin, self.positions], outputs=[output])
+
+    def attention(self, i: int, attn, x: str) -> str:
+        g, spec = self.g, self.spec
+        heads, kv_heads, dim = spec.heads, spec.kv_heads, spec.head_dim
+        qkv = self.linear(x, f"layers.{i}.qkv", attn.q_proj, attn.k_proj, attn.v_proj)
+        q, k, v = g.op("Split", [qkv, g.ints(heads * dim, kv_heads * dim, kv_heads * dim)], n_out=3, axis=-1)
+        per_head = spec.qk_norm == "head"
+        if spec.qk_norm == "full":  # olmo2: RMSNorm over the whole projection, before splitting heads
+            q = self.rms(q, attn.q_norm, f"layers.{i}.q_norm")
+            k = self.rms(k, attn.k_norm, f"layers.{i}.k_norm")
+        rotate = bool(getattr(attn, "use_rope", True))  # smollm3 leaves rotary out of some layers
+        q4 = self.heads_first(
+            q, heads, attn.q_norm if per_head else None, f"layers.{i}.q_norm", f"queries.{i}", rotate
+        )
+        k4 = self.heads_first(
+            k, kv_heads, attn.k_norm if per_head else None, f"layers.{i}.k_norm", f"keys.{i}", rotate
+        )
+        v4 = g.op("Transpose", [g.op("Reshape", [v, g.ints(0, 0, kv_heads, dim)])], perm=[0, 2, 1, 3])
+        y, _, _, probs = g.op(
+            "Attention",
+            [q4, k4, v4, self.mask],
+            outputs=[f"layers.{i}.attn.y", "", "", f"layers.{i}.attn.probs"],
+            is_causal=1,
+            scale=float(attn.scaling),
+            qk_matmul_output_mode=3,
+            name=f"layers.{i}.attn",
+        )  # the 4th output, qk_matmul_output_mode 3: softmax(q·kᵀ·scale + mask)
+        g.op("Reshape", [probs, self.probs_shape], outputs=[f"attentions.{i}"])
+        self.value_norms(i, attn, v)
+        if i == len(self.base.layers) - 1:
+            return y
+        merged = g.op("Reshape", [g.op("Transpose", [y], perm=[0, 2, 1, 3]), g.ints(0, 0, heads * dim)])
+        return self.linear(merged, f"layers.{i}.o_proj", attn.o_proj)
+
+    def value_norms(self, i: int, attn, v: str) -> None:
+        """value_norms.{i} = ‖v_j W_O^h‖ = ‖v_j R_hᵀ‖ (W_O^h = Q R), all heads in one MatMul by a block matrix."""
+        g, spec = self.g, self.spec
+        heads, kv_heads, dim = spec.heads, spec.kv_heads, spec.head_dim
+        factor = value_factor(attn.o_proj.weight, heads).numpy()  # [H, d, d]
+        block = np.zeros((kv_heads * dim, heads * dim), np.float32)
+        group = heads // kv_heads
+        for h in range(heads):
+            kv = h // group
+            block[kv * dim : (kv + 1) * dim, h * dim : (h + 1) * dim] = factor[h]
+        per_head = g.op("Reshape", [g.op("MatMul", [v, g.weight(f"layers.{i}.value_norm_factor", block)]),
+                                    g.ints(0, 0, heads, dim)])  # fmt: skip
+        norms = g.op("ReduceL2", [per_head, g.ints(-1)], keepdims=0)
+        g.op("Transpose", [norms], perm=[0, 2, 1], outputs=[f"value_norms.{i}"])
+
+    def mlp(self, i: int, mlp, x: str) -> str:
+        g = self.g
+        gate, up = g.op("Split", [self.linear(x, f"layers.{i}.gate_up", mlp.gate_proj, mlp.up_proj),
+                                  g.ints(mlp.gate_proj.out_features, mlp.up_proj.out_features)], n_out=2, axis=-1)  # fmt: skip
+        act = g.op("Mul", [gate, g.op("Sigmoid", [gate])])  # SiLU
+        return self.linear(g.op("Mul", [act, up]), f"layers.{i}.down_proj", mlp.down_proj)
+
+
+def export_lean(model, spec, out_dir: Path) -> Path:
+    """Write out_dir/model.onnx (the lean graph of `model`); returns its path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "model.onnx"
+    LeanDecoder(model, spec).build().save(path)
+    return path
