@@ -215,26 +215,24 @@ class LeanDecoder:
             name=f"layers.{i}.attn",
         )  # the 4th output, qk_matmul_output_mode 3: softmax(q·kᵀ·scale + mask)
         g.op("Reshape", [probs, self.probs_shape], outputs=[f"attentions.{i}"])
-        self.value_norms(i, attn, v)
+        self.value_norms(i, attn, v4)
         if i == len(self.base.layers) - 1:
             return y
         merged = g.op("Reshape", [g.op("Transpose", [y], perm=[0, 2, 1, 3]), g.ints(0, 0, heads * dim)])
         return self.linear(merged, f"layers.{i}.o_proj", attn.o_proj)
 
-    def value_norms(self, i: int, attn, v: str) -> None:
-        """value_norms.{i} = ‖v_j W_O^h‖ = ‖v_j R_hᵀ‖ (W_O^h = Q R), all heads in one MatMul by a block matrix."""
+    def value_norms(self, i: int, attn, v4: str) -> None:
+        """value_norms.{i} = ‖v_j W_O^h‖ = ‖v_j R_hᵀ‖ (W_O^h = Q R): one broadcast MatMul of the values
+        [B, KV, 1, T, d] by the factors [KV, H/KV, d, d], then ReduceL2 → [B, KV, H/KV, T] → [B, H, T]."""
         g, spec = self.g, self.spec
         heads, kv_heads, dim = spec.heads, spec.kv_heads, spec.head_dim
-        factor = value_factor(attn.o_proj.weight, heads).numpy()  # [H, d, d]
-        block = np.zeros((kv_heads * dim, heads * dim), np.float32)
-        group = heads // kv_heads
-        for h in range(heads):
-            kv = h // group
-            block[kv * dim : (kv + 1) * dim, h * dim : (h + 1) * dim] = factor[h]
-        per_head = g.op("Reshape", [g.op("MatMul", [v, g.weight(f"layers.{i}.value_norm_factor", block)]),
-                                    g.ints(0, 0, heads, dim)])  # fmt: skip
+        factor = (
+            value_factor(attn.o_proj.weight, heads).numpy().reshape(kv_heads, heads // kv_heads, dim, dim)
+        )
+        grouped = g.op("Unsqueeze", [v4, g.ints(2)])
+        per_head = g.op("MatMul", [grouped, g.weight(f"layers.{i}.value_norm_factor", factor)])
         norms = g.op("ReduceL2", [per_head, g.ints(-1)], keepdims=0)
-        g.op("Transpose", [norms], perm=[0, 2, 1], outputs=[f"value_norms.{i}"])
+        g.op("Reshape", [norms, g.ints(0, heads, -1)], outputs=[f"value_norms.{i}"])
 
     def mlp(self, i: int, mlp, x: str) -> str:
         g = self.g

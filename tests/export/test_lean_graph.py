@@ -1,0 +1,144 @@
+"""The lean attention graph: chosen for the families it claims, equal to the generic graph and to
+PyTorch eager, exact in right-padded batches; every other family keeps the generic graph, with the
+reason in its manifest. Tiny random-weight models (2 layers, sharp attention), exported here."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from tokenizers import Tokenizer
+
+from export.batch_verify import LONGEST_TEXT_TOKENS
+from export.errors import ExportError
+from export.lean_choice import LEAN_FAMILIES
+from export.pipeline import export_model
+from export.sources import resolve
+from service.batching import crop, pad_batch
+from service.engine import DEFAULT_MAX_TOKENS
+from tests.export.tiny_models import FAMILIES, build_model, save_model
+
+LEAN = ["llama", "llama-no-head", "mistral-full", "qwen2", "qwen3", "granite", "smollm3", "olmo2"]
+GENERIC = {"gpt2": "not one of the lean families", "phi": "not one of the lean families",
+           "mistral": "sliding window of 8 tokens"}  # fmt: skip
+TEXTS = ("the fluffy blue monster ate the cookie, then the fox ate it again", "hi", "Ça coûte 3.50 ! 🍕")
+KINDS = ("attentions", "queries", "keys", "value_norms")
+pytestmark = pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    """family → {"auto": folder, "generic": folder (lean families only), "source": folder}."""
+    root = tmp_path_factory.mktemp("lean")
+    out = {}
+    for family in [*LEAN, *GENERIC]:
+        source = save_model(family, root / "src" / family)
+        out[family] = {"source": source, "auto": export_model(resolve(str(source), family), root / "auto")}
+        if family in LEAN:
+            out[family]["generic"] = export_model(
+                resolve(str(source), family), root / "generic", graph="generic"
+            )
+    return out
+
+
+def manifest(folder) -> dict:
+    return json.loads((folder / "manifest.json").read_text())
+
+
+def run(folder, texts) -> tuple[dict[str, list[np.ndarray]], list[list[int]]]:
+    """Every output of a right-padded batch of `texts`, cropped per text; and the token ids."""
+    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    ids = [Tokenizer.from_file(str(folder / "tokenizer.json")).encode(t).ids for t in texts]
+    layers = manifest(folder)["layers"]
+    names = [f"{k}.{i}" for k in KINDS for i in range(layers)]
+    outs = dict(
+        zip(names, session.run(names, pad_batch(ids, [i.name for i in session.get_inputs()])), strict=True)
+    )
+    cropped = {"attentions": crop([outs[f"attentions.{i}"] for i in range(layers)], [len(x) for x in ids])}
+    for kind in KINDS[1:]:
+        cropped[kind] = [np.stack([outs[f"{kind}.{i}"][row, :, : len(x)] for i in range(layers)])
+                         for row, x in enumerate(ids)]  # fmt: skip
+    return cropped, ids
+
+
+@pytest.mark.parametrize("family", LEAN)
+def test_claimed_family_gets_the_lean_graph_with_its_reason(exports, family):
+    m = manifest(exports[family]["auto"])
+    assert m["graph"]["kind"] == "lean", m["graph"]
+    assert FAMILIES[family][0] in m["graph"]["reason"]
+    assert manifest(exports[family]["generic"])["graph"] == {
+        "kind": "generic",
+        "reason": "asked for with --graph generic",
+    }
+    assert m["qk"] is True and m["parity"]["max_abs_diff"] <= 1e-4
+    assert m["parity"]["batch"]["max_abs_diff"] <= 1e-5
+    assert m["parity"]["long_text"]["tokens"] == min(LONGEST_TEXT_TOKENS, m["max_tokens"])
+    graph = onnx.load(str(exports[family]["auto"] / "model.onnx"))
+    ops = {n.op_type for n in graph.graph.node}
+    assert {"Attention", "MatMul"} <= ops and "Expand" not in ops  # no repeat_kv, no shape arithmetic
+    assert ("RotaryEmbedding" in ops) and sum(n.op_type == "Attention" for n in graph.graph.node) == m[
+        "layers"
+    ]
+    assert [o.name for o in graph.graph.output] == m["outputs"]
+
+
+@pytest.mark.parametrize("family", LEAN)
+def test_lean_equals_generic_and_pytorch_on_a_padded_batch(exports, family):
+    lean, ids = run(exports[family]["auto"], TEXTS)
+    generic, generic_ids = run(exports[family]["generic"], TEXTS)
+    assert ids == generic_ids
+    model, _ = build_model(family)
+    for row, text_ids in enumerate(ids):
+        t = torch.tensor([text_ids])
+        with torch.no_grad():
+            want = model(input_ids=t, attention_mask=torch.ones_like(t), output_attentions=True).attentions
+        want = np.stack([a[0].numpy() for a in want])
+        assert np.abs(lean["attentions"][row] - want).max() <= 1e-4
+        assert np.abs(lean["attentions"][row] - generic["attentions"][row]).max() <= 1e-4
+        assert np.all(lean["attentions"][row][..., np.triu_indices(len(text_ids), 1)[0],
+                                              np.triu_indices(len(text_ids), 1)[1]] == 0)  # fmt: skip
+        for kind in KINDS[1:]:  # q, k after rotary, value norms: same values, relative to their size
+            got, ref = lean[kind][row], generic[kind][row]
+            assert got.shape == ref.shape
+            assert np.abs(got - ref).max() <= 1e-4 * max(1.0, np.abs(ref).max()), kind
+
+
+@pytest.mark.parametrize("family", LEAN)
+def test_right_padded_batch_equals_each_text_alone(exports, family):
+    together, _ = run(exports[family]["auto"], TEXTS)
+    for row, text in enumerate(TEXTS):
+        alone, _ = run(exports[family]["auto"], [text])
+        for kind in KINDS:
+            assert np.abs(together[kind][row] - alone[kind][0]).max() <= 1e-5 * max(
+                1.0, np.abs(alone[kind][0]).max()
+            )
+
+
+@pytest.mark.parametrize("family", list(GENERIC))
+def test_unclaimed_family_keeps_the_generic_graph_and_says_why(exports, family):
+    m = manifest(exports[family]["auto"])
+    assert m["graph"]["kind"] == "generic"
+    assert GENERIC[family] in m["graph"]["reason"]
+    ops = {n.op_type for n in onnx.load(str(exports[family]["auto"] / "model.onnx")).graph.node}
+    assert "Attention" not in ops
+
+
+def test_graph_lean_on_an_unclaimed_family_is_refused_with_the_reason(exports, tmp_path):
+    with pytest.raises(ExportError, match="--graph lean: not possible for this model: model_type 'gpt2'"):
+        export_model(resolve(str(exports["gpt2"]["source"]), "gpt2-lean"), tmp_path, graph="lean")
+    assert not (tmp_path / "gpt2-lean").exists()
+
+
+def test_rotary_cache_has_a_row_per_supported_position(exports):
+    graph = onnx.load(str(exports["llama"]["auto"] / "model.onnx"))
+    cos = next(t for t in graph.graph.initializer if t.name == "rotary.cos")
+    assert list(cos.dims) == [manifest(exports["llama"]["auto"])["max_tokens"], 16 // 2]
+
+
+def test_the_lean_families_are_the_claimed_ones():
+    assert {FAMILIES[f][0] for f in LEAN} == set(LEAN_FAMILIES)
+    assert LONGEST_TEXT_TOKENS == DEFAULT_MAX_TOKENS  # the export proves the service's longest text
