@@ -142,3 +142,14 @@ def test_rotary_cache_has_a_row_per_supported_position(exports):
 def test_the_lean_families_are_the_claimed_ones():
     assert {FAMILIES[f][0] for f in LEAN} == set(LEAN_FAMILIES)
     assert LONGEST_TEXT_TOKENS == DEFAULT_MAX_TOKENS  # the export proves the service's longest text
+
+
+def test_positions_past_the_rotary_cache_are_refused_not_wrapped(exports):
+    """The service never sends them (its max tokens ≤ the manifest's); a direct caller gets an error."""
+    folder = exports["llama"]["auto"]
+    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    limit = manifest(folder)["max_tokens"]
+    assert session.run(["attentions.0"], pad_batch([[5] * limit], names))[0].shape[-1] == limit
+    with pytest.raises(Exception, match="RotaryEmbedding"):
+        session.run(["attentions.0"], pad_batch([[5] * (limit + 1)], names))
