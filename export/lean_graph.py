@@ -11,9 +11,10 @@ so that nothing is computed at run time that the weights already fix:
 - rotary embedding is ONNX `RotaryEmbedding` (opset 23) reading a cos/sin cache with one row per
   position the model supports (`max_position_embeddings`), taken from the model's own rotary module
   (so rope scaling is whatever transformers computes);
-- attention is ONNX `Attention` (opset 23) with `qk_matmul_output_mode = 3`: its 4th output is
-  the softmax probabilities, i.e. `attentions.{i}`; grouped-query heads are handled by the operator,
-  no `repeat_kv` copy;
+- attention is ONNX `Attention` (opset 23) on 3-D [B, T, heads*d] inputs with
+  `qk_matmul_output_mode = 3`: its 4th output is the softmax probabilities, i.e. `attentions.{i}`;
+  grouped-query heads are handled by the operator, no `repeat_kv` copy; q and k are transposed to
+  [B, heads, T, d] only for their own outputs;
 - what no output needs is left out: the last layer's output projection and MLP, the final norm and
   the LM head.
 
@@ -177,60 +178,70 @@ class LeanDecoder:
             g.add_output(f"value_norms.{i}", [BATCH, heads, SEQ])
         return g
 
-    def heads_first(self, x: str, heads: int, norm, name: str, output: str, rotate: bool) -> str:
-        """[B, T, heads*d] → [B, heads, T, d] (+ per-head norm, + rotary), the last node writing `output`."""
+    def rotated(self, x: str, heads: int, norm, name: str, rotate: bool) -> str:
+        """[B, T, heads*d] (+ per-head RMSNorm, qwen3) (+ rotary embedding), still [B, T, heads*d]."""
         g, dim = self.g, self.spec.head_dim
-        x = g.op("Reshape", [x, g.ints(0, 0, heads, dim)])
-        if norm is not None:  # qwen3: RMSNorm over each head's d values, before the rotary embedding
-            x = self.rms(x, norm, name)
+        if norm is not None:  # RMSNorm over each head's d values, before the rotary embedding
+            per_head = self.rms(g.op("Reshape", [x, g.ints(0, 0, heads, dim)]), norm, name)
+            x = g.op("Reshape", [per_head, g.ints(0, 0, heads * dim)])
         if not rotate:
-            return g.op("Transpose", [x], perm=[0, 2, 1, 3], outputs=[output])
-        x = g.op("Transpose", [x], perm=[0, 2, 1, 3])
-        return g.op("RotaryEmbedding", [x, self.cos, self.sin, self.positions], outputs=[output])
+            return x
+        return g.op("RotaryEmbedding", [x, self.cos, self.sin, self.positions], num_heads=heads)
+
+    def heads_first(self, x: str, heads: int, output: str) -> None:
+        """The graph output `output`: [B, T, heads*d] → [B, heads, T, d]."""
+        g = self.g
+        g.op("Transpose", [g.op("Reshape", [x, g.ints(0, 0, heads, self.spec.head_dim)])], perm=[0, 2, 1, 3],
+             outputs=[output])  # fmt: skip
 
     def attention(self, i: int, attn, x: str) -> str:
+        """Attention on [B, T, heads*d] tensors (3-D inputs: no transposes on its way in or out)."""
         g, spec = self.g, self.spec
         heads, kv_heads, dim = spec.heads, spec.kv_heads, spec.head_dim
         qkv = self.linear(x, f"layers.{i}.qkv", attn.q_proj, attn.k_proj, attn.v_proj)
         q, k, v = g.op("Split", [qkv, g.ints(heads * dim, kv_heads * dim, kv_heads * dim)], n_out=3, axis=-1)
-        per_head = spec.qk_norm == "head"
         if spec.qk_norm == "full":  # olmo2: RMSNorm over the whole projection, before splitting heads
             q = self.rms(q, attn.q_norm, f"layers.{i}.q_norm")
             k = self.rms(k, attn.k_norm, f"layers.{i}.k_norm")
+        per_head = spec.qk_norm == "head"
         rotate = bool(getattr(attn, "use_rope", True))  # smollm3 leaves rotary out of some layers
-        q4 = self.heads_first(
-            q, heads, attn.q_norm if per_head else None, f"layers.{i}.q_norm", f"queries.{i}", rotate
-        )
-        k4 = self.heads_first(
-            k, kv_heads, attn.k_norm if per_head else None, f"layers.{i}.k_norm", f"keys.{i}", rotate
-        )
-        v4 = g.op("Transpose", [g.op("Reshape", [v, g.ints(0, 0, kv_heads, dim)])], perm=[0, 2, 1, 3])
+        q = self.rotated(q, heads, attn.q_norm if per_head else None, f"layers.{i}.q_norm", rotate)
+        k = self.rotated(k, kv_heads, attn.k_norm if per_head else None, f"layers.{i}.k_norm", rotate)
+        self.heads_first(q, heads, f"queries.{i}")
+        self.heads_first(k, kv_heads, f"keys.{i}")
         y, _, _, probs = g.op(
             "Attention",
-            [q4, k4, v4, self.mask],
+            [q, k, v, self.mask],
             outputs=[f"layers.{i}.attn.y", "", "", f"layers.{i}.attn.probs"],
             is_causal=1,
             scale=float(attn.scaling),
             qk_matmul_output_mode=3,
+            q_num_heads=heads,
+            kv_num_heads=kv_heads,
             name=f"layers.{i}.attn",
         )  # the 4th output, qk_matmul_output_mode 3: softmax(q·kᵀ·scale + mask)
         g.op("Reshape", [probs, self.probs_shape], outputs=[f"attentions.{i}"])
-        self.value_norms(i, attn, v4)
+        self.value_norms(i, attn, v)
         if i == len(self.base.layers) - 1:
             return y
-        merged = g.op("Reshape", [g.op("Transpose", [y], perm=[0, 2, 1, 3]), g.ints(0, 0, heads * dim)])
-        return self.linear(merged, f"layers.{i}.o_proj", attn.o_proj)
+        return self.linear(y, f"layers.{i}.o_proj", attn.o_proj)
 
-    def value_norms(self, i: int, attn, v4: str) -> None:
-        """value_norms.{i} = ‖v_j W_O^h‖ = ‖v_j R_hᵀ‖ (W_O^h = Q R): one broadcast MatMul of the values
-        [B, KV, 1, T, d] by the factors [KV, H/KV, d, d], then ReduceL2 → [B, KV, H/KV, T] → [B, H, T]."""
+    def value_norms(self, i: int, attn, v: str) -> None:
+        """value_norms.{i} = ‖v_j W_O^h‖ = ‖v_j R_hᵀ‖ (W_O^h = Q R): the values [B, T, KV*d] as
+        [B, KV, 1, T, d], one broadcast MatMul by the factors [KV, H/KV, d, d], ReduceL2 → [B, H, T]."""
         g, spec = self.g, self.spec
         heads, kv_heads, dim = spec.heads, spec.kv_heads, spec.head_dim
-        factor = (
-            value_factor(attn.o_proj.weight, heads).numpy().reshape(kv_heads, heads // kv_heads, dim, dim)
+        factor = value_factor(attn.o_proj.weight, heads).numpy()
+        v4 = g.op("Transpose", [g.op("Reshape", [v, g.ints(0, 0, kv_heads, 1, dim)])], perm=[0, 2, 3, 1, 4])
+        per_head = g.op(
+            "MatMul",
+            [
+                v4,
+                g.weight(
+                    f"layers.{i}.value_norm_factor", factor.reshape(kv_heads, heads // kv_heads, dim, dim)
+                ),
+            ],
         )
-        grouped = g.op("Unsqueeze", [v4, g.ints(2)])
-        per_head = g.op("MatMul", [grouped, g.weight(f"layers.{i}.value_norm_factor", factor)])
         norms = g.op("ReduceL2", [per_head, g.ints(-1)], keepdims=0)
         g.op("Reshape", [norms, g.ints(0, heads, -1)], outputs=[f"value_norms.{i}"])
 
