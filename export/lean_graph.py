@@ -23,11 +23,13 @@ Which models qualify is decided in lean_choice.py; the export's verification pro
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from onnx import TensorProto
+from torch import nn
 
 from .onnx_builder import CONTRIB, GraphBuilder
 from .qk_capture import value_factor
@@ -52,6 +54,27 @@ def rotary_cache(base, head_dim: int, positions: int) -> tuple[np.ndarray, np.nd
     ):
         raise ValueError(f"rotary cache of shape {cos.shape} is not rotate-half over head_dim {head_dim}")
     return cos[:, :half], sin[:, :half]
+
+
+@dataclass(frozen=True)
+class Projections:
+    """One layer's attention as the graph needs it, whatever the family names its modules."""
+
+    q: nn.Linear
+    k: nn.Linear
+    v: nn.Linear
+    o: nn.Linear  # W_O, for the value norms
+    scale: float
+    rotate: bool = False
+    q_norm: nn.Module | None = None
+    k_norm: nn.Module | None = None
+
+    @classmethod
+    def of(cls, attn) -> Projections:
+        """A Llama-like attention module (q_proj, k_proj, v_proj, o_proj, scaling, maybe q_norm/k_norm)."""
+        return cls(attn.q_proj, attn.k_proj, attn.v_proj, attn.o_proj, float(attn.scaling),
+                   bool(getattr(attn, "use_rope", True)),  # smollm3 leaves rotary out of some layers
+                   getattr(attn, "q_norm", None), getattr(attn, "k_norm", None))  # fmt: skip
 
 
 def _eps(norm) -> float:
@@ -116,20 +139,33 @@ class LeanDecoder:
             "Mul", [x, self.g.weight(f"const.f32.{self.g._count}", np.array(factor, np.float32))]
         )
 
-    def build(self) -> GraphBuilder:
-        g, spec = self.g, self.spec
-        ids = g.add_input("input_ids", TensorProto.INT64, [BATCH, SEQ])
-        mask = g.add_input("attention_mask", TensorProto.INT64, [BATCH, SEQ])
-        self.positions = g.add_input("position_ids", TensorProto.INT64, [BATCH, SEQ])
-        # [B, 1, T, T]: key j allowed where attention_mask[b, j] = 1 (the causal part: is_causal)
+    def attention_mask(self, mask: str) -> None:
+        """self.mask [B, 1, T, T] (key j allowed where attention_mask[b, j] = 1; causality comes from
+        the Attention node's is_causal) and self.probs_shape, both computed once for all layers."""
+        g = self.g
         keys_ok = g.op("Unsqueeze", [g.op("Cast", [mask], to=TensorProto.BOOL), g.ints(1, 2)])
         rows = g.op("Unsqueeze", [g.op("GreaterOrEqual", [mask, g.weight("const.zero", np.array(0, np.int64))]),
                                   g.ints(1, 3)])  # fmt: skip
         self.mask = g.op("And", [rows, keys_ok], name="attention_mask_4d")
-        # [B, H, T, T], computed once: onnxruntime 1.31 infers the probabilities' last axis as 0 and
-        # warns on every run when that inferred shape reaches a graph output; a Reshape to a shape
-        # known only at run time (no copy) leaves the output's shape to the run
-        self.probs_shape = g.op("Mul", [g.op("Shape", [self.mask]), g.ints(1, spec.heads, 1, 1)])
+        # [B, H, T, T]: onnxruntime 1.31 infers the probabilities' last axis as 0 and warns on every
+        # run when that inferred shape reaches a graph output; a Reshape to a shape known only at
+        # run time (no copy) leaves the output's shape to the run
+        self.probs_shape = g.op("Mul", [g.op("Shape", [self.mask]), g.ints(1, self.spec.heads, 1, 1)])
+
+    def declare_outputs(self, layers: int) -> None:
+        """attentions.*, queries.*, keys.*, value_norms.*: the generic graph's outputs, in its order."""
+        heads, kv_heads, dim = self.spec.heads, self.spec.kv_heads, self.spec.head_dim
+        shapes = {"attentions": [BATCH, heads, SEQ, SEQ], "queries": [BATCH, heads, SEQ, dim],
+                  "keys": [BATCH, kv_heads, SEQ, dim], "value_norms": [BATCH, heads, SEQ]}  # fmt: skip
+        for kind, shape in shapes.items():
+            for i in range(layers):
+                self.g.add_output(f"{kind}.{i}", shape)
+
+    def build(self) -> GraphBuilder:
+        g, spec = self.g, self.spec
+        ids = g.add_input("input_ids", TensorProto.INT64, [BATCH, SEQ])
+        self.attention_mask(g.add_input("attention_mask", TensorProto.INT64, [BATCH, SEQ]))
+        self.positions = g.add_input("position_ids", TensorProto.INT64, [BATCH, SEQ])
         cos, sin = rotary_cache(self.base, spec.head_dim, spec.max_positions)
         self.cos, self.sin = g.weight("rotary.cos", cos), g.weight("rotary.sin", sin)
 
@@ -138,44 +174,30 @@ class LeanDecoder:
         branch = None  # the previous layer's MLP output, not yet added to `hidden`
         last = len(self.base.layers) - 1
         for i, layer in enumerate(self.base.layers):
+            attn = layer.self_attn
             if spec.post_norm:  # olmo2: h = h + norm(attn(h)); h = h + norm(mlp(h))
-                attn_out = self.attention(i, layer.self_attn, hidden)
+                context = self.attention(i, Projections.of(attn), hidden)
                 if i == last:
                     break
-                hidden = g.op(
-                    "Add",
-                    [
-                        hidden,
-                        self.rms(attn_out, layer.post_attention_layernorm, f"layers.{i}.post_attn_norm"),
-                    ],
-                )
-                mlp_out = self.mlp(i, layer.mlp, hidden)
-                hidden = g.op(
-                    "Add",
-                    [hidden, self.rms(mlp_out, layer.post_feedforward_layernorm, f"layers.{i}.post_ff_norm")],
-                )
+                attn_out = self.linear(context, f"layers.{i}.o_proj", attn.o_proj)
+                normed = self.rms(attn_out, layer.post_attention_layernorm, f"layers.{i}.post_attn_norm")
+                hidden = g.op("Add", [hidden, normed])
+                normed = self.rms(self.mlp(i, layer.mlp, hidden), layer.post_feedforward_layernorm,
+                                  f"layers.{i}.post_ff_norm")  # fmt: skip
+                hidden = g.op("Add", [hidden, normed])
                 continue
             if branch is None:
                 x = self.rms(hidden, layer.input_layernorm, f"layers.{i}.input_norm")
             else:
                 x, hidden = self.skip_rms(branch, hidden, layer.input_layernorm, f"layers.{i}.input_norm")
-            attn_out = self.attention(i, layer.self_attn, x)
+            context = self.attention(i, Projections.of(attn), x)
             if i == last:
                 break
+            attn_out = self.linear(context, f"layers.{i}.o_proj", attn.o_proj)
             x, hidden = self.skip_rms(self.scaled(attn_out, spec.residual_multiplier), hidden,
                                       layer.post_attention_layernorm, f"layers.{i}.post_attn_norm")  # fmt: skip
             branch = self.scaled(self.mlp(i, layer.mlp, x), spec.residual_multiplier)
-
-        heads, kv_heads, dim = spec.heads, spec.kv_heads, spec.head_dim
-        n = len(self.base.layers)
-        for i in range(n):
-            g.add_output(f"attentions.{i}", [BATCH, heads, SEQ, SEQ])
-        for i in range(n):
-            g.add_output(f"queries.{i}", [BATCH, heads, SEQ, dim])
-        for i in range(n):
-            g.add_output(f"keys.{i}", [BATCH, kv_heads, SEQ, dim])
-        for i in range(n):
-            g.add_output(f"value_norms.{i}", [BATCH, heads, SEQ])
+        self.declare_outputs(len(self.base.layers))
         return g
 
     def rotated(self, x: str, heads: int, norm, name: str, rotate: bool) -> str:
@@ -194,44 +216,43 @@ class LeanDecoder:
         g.op("Transpose", [g.op("Reshape", [x, g.ints(0, 0, heads, self.spec.head_dim)])], perm=[0, 2, 1, 3],
              outputs=[output])  # fmt: skip
 
-    def attention(self, i: int, attn, x: str) -> str:
-        """Attention on [B, T, heads*d] tensors (3-D inputs: no transposes on its way in or out)."""
+    def attention(self, i: int, p: Projections, x: str, causal: bool = True) -> str:
+        """One layer's attention on [B, T, heads*d] tensors (3-D inputs: no transposes on the way in or
+        out); writes attentions.{i}, queries.{i}, keys.{i}, value_norms.{i}; returns the context
+        [B, T, heads*d] before the output projection."""
         g, spec = self.g, self.spec
         heads, kv_heads, dim = spec.heads, spec.kv_heads, spec.head_dim
-        qkv = self.linear(x, f"layers.{i}.qkv", attn.q_proj, attn.k_proj, attn.v_proj)
+        qkv = self.linear(x, f"layers.{i}.qkv", p.q, p.k, p.v)
         q, k, v = g.op("Split", [qkv, g.ints(heads * dim, kv_heads * dim, kv_heads * dim)], n_out=3, axis=-1)
         if spec.qk_norm == "full":  # olmo2: RMSNorm over the whole projection, before splitting heads
-            q = self.rms(q, attn.q_norm, f"layers.{i}.q_norm")
-            k = self.rms(k, attn.k_norm, f"layers.{i}.k_norm")
+            q = self.rms(q, p.q_norm, f"layers.{i}.q_norm")
+            k = self.rms(k, p.k_norm, f"layers.{i}.k_norm")
         per_head = spec.qk_norm == "head"
-        rotate = bool(getattr(attn, "use_rope", True))  # smollm3 leaves rotary out of some layers
-        q = self.rotated(q, heads, attn.q_norm if per_head else None, f"layers.{i}.q_norm", rotate)
-        k = self.rotated(k, kv_heads, attn.k_norm if per_head else None, f"layers.{i}.k_norm", rotate)
+        q = self.rotated(q, heads, p.q_norm if per_head else None, f"layers.{i}.q_norm", p.rotate)
+        k = self.rotated(k, kv_heads, p.k_norm if per_head else None, f"layers.{i}.k_norm", p.rotate)
         self.heads_first(q, heads, f"queries.{i}")
         self.heads_first(k, kv_heads, f"keys.{i}")
-        y, _, _, probs = g.op(
+        context, _, _, probs = g.op(
             "Attention",
             [q, k, v, self.mask],
-            outputs=[f"layers.{i}.attn.y", "", "", f"layers.{i}.attn.probs"],
-            is_causal=1,
-            scale=float(attn.scaling),
+            outputs=[f"layers.{i}.attn.context", "", "", f"layers.{i}.attn.probs"],
+            is_causal=int(causal),
+            scale=p.scale,
             qk_matmul_output_mode=3,
             q_num_heads=heads,
             kv_num_heads=kv_heads,
             name=f"layers.{i}.attn",
         )  # the 4th output, qk_matmul_output_mode 3: softmax(q·kᵀ·scale + mask)
         g.op("Reshape", [probs, self.probs_shape], outputs=[f"attentions.{i}"])
-        self.value_norms(i, attn, v)
-        if i == len(self.base.layers) - 1:
-            return y
-        return self.linear(y, f"layers.{i}.o_proj", attn.o_proj)
+        self.value_norms(i, p.o.weight, v)
+        return context
 
-    def value_norms(self, i: int, attn, v: str) -> None:
+    def value_norms(self, i: int, o_weight, v: str) -> None:
         """value_norms.{i} = ‖v_j W_O^h‖ = ‖v_j R_hᵀ‖ (W_O^h = Q R): the values [B, T, KV*d] as
         [B, KV, 1, T, d], one broadcast MatMul by the factors [KV, H/KV, d, d], ReduceL2 → [B, H, T]."""
         g, spec = self.g, self.spec
         heads, kv_heads, dim = spec.heads, spec.kv_heads, spec.head_dim
-        factor = value_factor(attn.o_proj.weight, heads).numpy()
+        factor = value_factor(o_weight, heads).numpy()
         v4 = g.op("Transpose", [g.op("Reshape", [v, g.ints(0, 0, kv_heads, 1, dim)])], perm=[0, 2, 3, 1, 4])
         per_head = g.op(
             "MatMul",
