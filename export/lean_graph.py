@@ -216,7 +216,7 @@ class LeanDecoder:
         g.op("Transpose", [g.op("Reshape", [x, g.ints(0, 0, heads, self.spec.head_dim)])], perm=[0, 2, 1, 3],
              outputs=[output])  # fmt: skip
 
-    def attention(self, i: int, p: Projections, x: str, causal: bool = True) -> str:
+    def attention(self, i: int, p: Projections, x: str) -> str:
         """One layer's attention on [B, T, heads*d] tensors (3-D inputs: no transposes on the way in or
         out); writes attentions.{i}, queries.{i}, keys.{i}, value_norms.{i}; returns the context
         [B, T, heads*d] before the output projection."""
@@ -236,7 +236,7 @@ class LeanDecoder:
             "Attention",
             [q, k, v, self.mask],
             outputs=[f"layers.{i}.attn.context", "", "", f"layers.{i}.attn.probs"],
-            is_causal=int(causal),
+            is_causal=1,
             scale=p.scale,
             qk_matmul_output_mode=3,
             q_num_heads=heads,
