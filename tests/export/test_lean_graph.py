@@ -21,6 +21,7 @@ from export.sources import resolve
 from service.batching import crop, pad_batch
 from service.engine import DEFAULT_MAX_TOKENS
 from tests.export.tiny_models import FAMILIES, build_model, save_model
+from tests.support.service import ServiceProcess
 
 LEAN = ["llama", "llama-no-head", "mistral-full", "qwen2", "qwen3", "granite", "smollm3", "olmo2"]
 GENERIC = {"gpt2": "not one of the lean families", "phi": "not one of the lean families",
@@ -32,17 +33,29 @@ pytestmark = pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory):
-    """family → {"auto": folder, "generic": folder (lean families only), "source": folder}."""
+    """family → {"auto": folder, "generic": folder (lean families only), "source": folder}; all in
+    one models folder (the generic exports as <family>-generic), which `served` serves."""
     root = tmp_path_factory.mktemp("lean")
+    models = root / "models"
     out = {}
     for family in [*LEAN, *GENERIC]:
         source = save_model(family, root / "src" / family)
-        out[family] = {"source": source, "auto": export_model(resolve(str(source), family), root / "auto")}
+        out[family] = {"source": source, "auto": export_model(resolve(str(source), family), models)}
         if family in LEAN:
-            out[family]["generic"] = export_model(
-                resolve(str(source), family), root / "generic", graph="generic"
-            )
+            generic = resolve(str(source), f"{family}-generic")
+            out[family]["generic"] = export_model(generic, models, graph="generic")
     return out
+
+
+@pytest.fixture(scope="module")
+def served(exports, tmp_path_factory):
+    """One real `python -m service` over every export of this module."""
+    service = ServiceProcess.for_models(
+        exports["llama"]["auto"].parent, tmp_path_factory.mktemp("svc") / "log"
+    )
+    service.start()
+    yield service
+    service.stop()
 
 
 def manifest(folder) -> dict:
@@ -153,3 +166,20 @@ def test_positions_past_the_rotary_cache_are_refused_not_wrapped(exports):
     assert session.run(["attentions.0"], pad_batch([[5] * limit], names))[0].shape[-1] == limit
     with pytest.raises(Exception, match="RotaryEmbedding"):
         session.run(["attentions.0"], pad_batch([[5] * (limit + 1)], names))
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen3", "olmo2"])
+def test_service_serves_the_lean_graph_like_the_generic_one(served, family):
+    """Real HTTP: same tokens, same [L, H, T, T] shape, same weights within 1e-4; lean and generic
+    requested together so the service batches each model's requests as it does in production."""
+    text = "Every head looks at the quick brown fox, then again at the fox!"
+    bodies = {}
+    for model_id in (family, f"{family}-generic"):
+        resp = served.post({"text": text, "model": model_id, "format": "json"})
+        assert resp.status_code == 200, resp.text[:300]
+        bodies[model_id] = resp.json()
+    lean, generic = bodies[family], bodies[f"{family}-generic"]
+    assert lean["tokens"] == generic["tokens"]
+    assert lean["attentions"]["shape"] == generic["attentions"]["shape"]
+    got, want = (np.asarray(b["attentions"]["data"], dtype=np.float32) for b in (lean, generic))
+    assert np.abs(got - want).max() <= 1e-4
