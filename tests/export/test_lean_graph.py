@@ -183,3 +183,13 @@ def test_service_serves_the_lean_graph_like_the_generic_one(served, family):
     assert lean["attentions"]["shape"] == generic["attentions"]["shape"]
     got, want = (np.asarray(b["attentions"]["data"], dtype=np.float32) for b in (lean, generic))
     assert np.abs(got - want).max() <= 1e-4
+
+
+@pytest.mark.parametrize(("model_id", "kind"), [("smollm2-135m", "lean"), ("minilm-l6", "generic")])
+def test_default_models_record_their_graph_and_the_extra_proofs(models_dir, model_id, kind):
+    m = manifest(models_dir / model_id)
+    assert m["graph"]["kind"] == kind and m["graph"]["reason"]
+    assert m["parity"]["batch"]["texts"] == len(m["parity"]["probes"])
+    assert m["parity"]["batch"]["max_abs_diff"] <= m["parity"]["batch"]["tolerance"] == 1e-5
+    assert m["parity"]["long_text"]["tokens"] == LONGEST_TEXT_TOKENS
+    assert m["parity"]["long_text"]["max_abs_diff"] <= 1e-4
