@@ -94,7 +94,8 @@ def graphs(models_dir: Path, generic_dir: Path, model: str) -> dict[str, Path]:
 
 def bench_model(args, model: str) -> None:
     found = graphs(Path(args.models_dir), Path(args.generic_dir), model)
-    layers = json.loads((found["generic"] / "manifest.json").read_text())["layers"]
+    info = json.loads((found["generic"] / "manifest.json").read_text())
+    layers = info["layers"]
     floor_path = floor_graph(found.get("lean", found["generic"]) / "model.onnx",
                              Path(args.generic_dir) / f".{model}-floor.onnx")  # fmt: skip
     sessions, load_s = {}, {}
@@ -116,7 +117,7 @@ def bench_model(args, model: str) -> None:
         else " generic / floor |"
     )
     print(head + "\n" + "|---" * head.count(" |") + "|")
-    for tokens in TOKENS:
+    for tokens in [t for t in TOKENS if t <= info["max_tokens"]]:
         ids = tokenizer.encode(prose_of_tokens(tokenizer, tokens)).ids
         feeds = {k: pad_batch([ids], [i.name for i in sessions[k].get_inputs()]) for k in graphs_run}
         feeds["floor"] = {i.name: rng.standard_normal((1, tokens, i.shape[2]), dtype=np.float32)
