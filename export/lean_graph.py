@@ -135,9 +135,7 @@ class LeanDecoder:
     def scaled(self, x: str, factor: float) -> str:
         if factor == 1.0:
             return x
-        return self.g.op(
-            "Mul", [x, self.g.weight(f"const.f32.{self.g._count}", np.array(factor, np.float32))]
-        )
+        return self.g.op("Mul", [x, self.g.scalar(factor)])
 
     def attention_mask(self, mask: str) -> None:
         """self.mask [B, 1, T, T] (key j allowed where attention_mask[b, j] = 1; causality comes from

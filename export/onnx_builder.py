@@ -48,6 +48,15 @@ class GraphBuilder:
             )
         return self._consts[key]
 
+    def scalar(self, value: float) -> str:
+        """A shared float32 scalar constant."""
+        key = ("f32", float(value))
+        if key not in self._consts:
+            self._consts[key] = self.weight(
+                f"const.f32.{len(self._consts)}", np.array(value, dtype=np.float32)
+            )
+        return self._consts[key]
+
     def op(
         self,
         op_type: str,
