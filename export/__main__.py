@@ -57,9 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     warnings.filterwarnings("ignore")  # tracer warnings from torch.onnx drown the progress lines
+    import onnxruntime
     from transformers.utils import logging as hf_logging
 
     from .pipeline import export_model  # imports torch: after argument errors have been reported
+
+    # onnxruntime 1.31 warns on every run of a lean graph that the attention output's inferred shape
+    # {-1, H, -1, 0} differs from the real one (a shape-inference bug of its Attention op): errors only
+    onnxruntime.set_default_logger_severity(3)
 
     hf_logging.set_verbosity_error()
 

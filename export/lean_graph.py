@@ -139,16 +139,12 @@ class LeanDecoder:
 
     def attention_mask(self, mask: str) -> None:
         """self.mask [B, 1, T, T] (key j allowed where attention_mask[b, j] = 1; causality comes from
-        the Attention node's is_causal) and self.probs_shape, both computed once for all layers."""
+        the Attention node's is_causal), computed once for all layers."""
         g = self.g
         keys_ok = g.op("Unsqueeze", [g.op("Cast", [mask], to=TensorProto.BOOL), g.ints(1, 2)])
         rows = g.op("Unsqueeze", [g.op("GreaterOrEqual", [mask, g.weight("const.zero", np.array(0, np.int64))]),
                                   g.ints(1, 3)])  # fmt: skip
         self.mask = g.op("And", [rows, keys_ok], name="attention_mask_4d")
-        # [B, H, T, T]: onnxruntime 1.31 infers the probabilities' last axis as 0 and warns on every
-        # run when that inferred shape reaches a graph output; a Reshape to a shape known only at
-        # run time (no copy) leaves the output's shape to the run
-        self.probs_shape = g.op("Mul", [g.op("Shape", [self.mask]), g.ints(1, self.spec.heads, 1, 1)])
 
     def declare_outputs(self, layers: int) -> None:
         """attentions.*, queries.*, keys.*, value_norms.*: the generic graph's outputs, in its order."""
@@ -230,18 +226,21 @@ class LeanDecoder:
         k = self.rotated(k, kv_heads, p.k_norm if per_head else None, f"layers.{i}.k_norm", p.rotate)
         self.heads_first(q, heads, f"queries.{i}")
         self.heads_first(k, kv_heads, f"keys.{i}")
-        context, _, _, probs = g.op(
+        # the 4th output (qk_matmul_output_mode 3) is softmax(q·kᵀ·scale + mask), written straight to the
+        # graph output: onnxruntime 1.31 infers its last axis as 0 and warns about it on every run at
+        # the default log level (the service logs errors only); an extra Reshape to silence it made
+        # onnxruntime keep a second copy of every layer's probabilities (+350 MB at 512 tokens)
+        context = g.op(
             "Attention",
             [q, k, v, self.mask],
-            outputs=[f"layers.{i}.attn.context", "", "", f"layers.{i}.attn.probs"],
+            outputs=[f"layers.{i}.attn.context", "", "", f"attentions.{i}"],
             is_causal=1,
             scale=p.scale,
             qk_matmul_output_mode=3,
             q_num_heads=heads,
             kv_num_heads=kv_heads,
             name=f"layers.{i}.attn",
-        )  # the 4th output, qk_matmul_output_mode 3: softmax(q·kᵀ·scale + mask)
-        g.op("Reshape", [probs, self.probs_shape], outputs=[f"attentions.{i}"])
+        )[0]
         self.value_norms(i, p.o.weight, v)
         return context
 
