@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 from .errors import ExportError
+from .lean_choice import AUTO, GRAPH_KINDS
 from .sources import DEFAULT_MODELS, KNOWN_MODELS, resolve
 from .verify import DEFAULT_ATOL
 
@@ -39,6 +40,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_ATOL,
         help=f"max |onnx - torch| attention difference allowed (default {DEFAULT_ATOL:g})",
     )
+    parser.add_argument(
+        "--graph",
+        choices=GRAPH_KINDS,
+        default=AUTO,
+        help="lean: the decoder rebuilt with fused ONNX ops (Llama-like families); generic: optimum's "
+        "graph; auto (default): lean where it applies, else generic",
+    )
     args = parser.parse_args(argv)
     if args.model_id and len(args.models) != 1:
         parser.error("--id needs exactly one MODEL")
@@ -49,15 +57,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     warnings.filterwarnings("ignore")  # tracer warnings from torch.onnx drown the progress lines
+    import onnxruntime
     from transformers.utils import logging as hf_logging
 
     from .pipeline import export_model  # imports torch: after argument errors have been reported
+
+    # onnxruntime 1.31 warns on every run of a lean graph that the attention output's inferred shape
+    # {-1, H, -1, 0} differs from the real one (a shape-inference bug of its Attention op): errors only
+    onnxruntime.set_default_logger_severity(3)
 
     hf_logging.set_verbosity_error()
 
     try:
         for arg in args.models or DEFAULT_MODELS:
-            export_model(resolve(arg, args.model_id), args.models_dir, force=args.force, atol=args.atol)
+            export_model(
+                resolve(arg, args.model_id),
+                args.models_dir,
+                force=args.force,
+                atol=args.atol,
+                graph=args.graph,
+            )
     except ExportError as exc:
         print(f"export failed: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -24,6 +24,9 @@ TEXT_GENERATION = "text-generation"
 FEATURE_EXTRACTION = "feature-extraction"
 # model_type → the optimum config it borrows: same inputs (input_ids, attention_mask, position_ids)
 FALLBACK_CONFIGS = {"starcoder2": "mistral"}
+# families whose positions start after the padding id (position of token t = pad_token_id + 1 + t):
+# they take max_position_embeddings - pad_token_id - 1 tokens (xlm-roberta: 514 - 2 = 512)
+PADDING_OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert", "mpnet", "longformer", "data2vec-text")
 README_LIST = "README 'Exporting models' lists the tested families"
 
 
@@ -82,8 +85,16 @@ def inspect_architecture(folder: Path) -> Architecture:
         layers=text.num_hidden_layers,
         heads=heads,
         kv_heads=getattr(text, "num_key_value_heads", None) or heads,
-        max_tokens=int(getattr(text, "max_position_embeddings", 512)),
+        max_tokens=max_tokens(text, config.model_type),
     )
+
+
+def max_tokens(text_config, model_type: str) -> int:
+    """The longest sequence the model accepts: its positions, less the padding offset where there is one."""
+    positions = int(getattr(text_config, "max_position_embeddings", 512))
+    if model_type in PADDING_OFFSET_POSITIONS:
+        positions -= int(getattr(text_config, "pad_token_id", None) or 0) + 1
+    return positions
 
 
 def attention_onnx_config(folder: Path, arch: Architecture):
@@ -106,8 +117,8 @@ def attention_onnx_config(folder: Path, arch: Architecture):
     return AttentionOutputsConfig(AutoConfig.from_pretrained(folder), task=arch.task)
 
 
-def export_onnx(folder: Path, out_dir: Path, arch: Architecture):
+def export_onnx(folder: Path, out_dir: Path, arch: Architecture, model=None):
     """Export model.onnx into out_dir; returns (its path, what q/k outputs it has: qk_export.QkExport)."""
     from .qk_export import export_with_qk
 
-    return export_with_qk(folder, out_dir, arch, attention_onnx_config(folder, arch))
+    return export_with_qk(folder, out_dir, arch, attention_onnx_config(folder, arch), model)

@@ -16,9 +16,12 @@ from tokenizers import Tokenizer
 
 from service.hashing import sha256_files
 
+from .batch_verify import verify_batching, verify_long_text
 from .causality import decide_causal
+from .graph_export import export_graph
+from .lean_choice import AUTO
 from .manifest import MANIFEST, build_manifest, fingerprint, read_manifest, write_manifest
-from .onnx_graph import TEXT_GENERATION, export_onnx, inspect_architecture
+from .onnx_graph import TEXT_GENERATION, inspect_architecture
 from .profile import write_profile
 from .progress import StageClock
 from .qk_export import manifest_fields, progress_line
@@ -37,11 +40,18 @@ def is_current(folder: Path, fp: str) -> bool:
 
 
 def export_model(
-    source: ModelSource, models_dir: Path, *, force: bool = False, atol: float = DEFAULT_ATOL
+    source: ModelSource,
+    models_dir: Path,
+    *,
+    force: bool = False,
+    atol: float = DEFAULT_ATOL,
+    graph: str = AUTO,
 ) -> Path:
-    """Export `source` into models_dir/<id>; returns that folder. Skips when already current."""
+    """Export `source` into models_dir/<id>; returns that folder. Skips when already current.
+
+    `graph`: auto (the lean graph where it applies, else the generic one), lean or generic."""
     final = models_dir / source.id
-    fp = fingerprint(source.info)
+    fp = fingerprint({**source.info, "graph": graph})
     clock = StageClock(source.id)
     if not force and is_current(final, fp):
         clock.say(f"up to date ({final}/{MANIFEST}, fingerprint {fp}); use --force to re-export")
@@ -52,7 +62,7 @@ def export_model(
     try:
         out = work / "artifact"
         out.mkdir()
-        _run_stages(source, work, out, clock, atol, fp)
+        _run_stages(source, work, out, clock, atol, fp, graph)
         _replace(out, final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -60,15 +70,18 @@ def export_model(
     return final
 
 
-def _run_stages(source: ModelSource, work: Path, out: Path, clock: StageClock, atol: float, fp: str) -> None:
+def _run_stages(
+    source: ModelSource, work: Path, out: Path, clock: StageClock, atol: float, fp: str, graph: str
+) -> None:
     with clock.stage("load", f"materialise {source.info.get('file') or source.folder}"):
         folder = source.materialise(work / "source")
         arch = inspect_architecture(folder)
         hf_tokenizer = load_hf_tokenizer(folder)
     clock.say(f"{arch.name} ({arch.model_type}): {arch.layers} layers x {arch.heads} heads, task {arch.task}")
 
-    with clock.stage("export", "optimum ONNX export with attentions.{i} outputs"):
-        onnx_path, qk = export_onnx(folder, work / "onnx", arch)
+    with clock.stage("export", f"ONNX graph with attentions.{{i}} outputs (--graph {graph})"):
+        onnx_path, qk, choice = export_graph(folder, work / "onnx", arch, graph)
+        clock.say(f"graph: {choice.kind} ({choice.reason})")
         for produced in sorted(onnx_path.parent.glob("model.onnx*")):  # model.onnx (+ external data)
             shutil.move(produced, out / produced.name)
         write_tokenizer(hf_tokenizer, out / "tokenizer.json")
@@ -96,12 +109,28 @@ def _run_stages(source: ModelSource, work: Path, out: Path, clock: StageClock, a
                 out / "model.onnx", reference, Tokenizer.from_file(str(out / "tokenizer.json")),
                 arch.layers, qk.scales, arch.causal, [p["text"] for p in parity["probes"]],
             )  # fmt: skip
+        parity["batch"] = verify_batching(out / "model.onnx", Tokenizer.from_file(str(out / "tokenizer.json")),
+                                          [p["text"] for p in parity["probes"]], arch.layers)  # fmt: skip
+        parity["long_text"] = verify_long_text(
+            out / "model.onnx",
+            reference,
+            Tokenizer.from_file(str(out / "tokenizer.json")),
+            arch.layers,
+            arch.max_tokens,
+            arch.causal,
+            atol,
+        )
         weights = weight_breakdown(reference)
         del reference
     clock.say(
         f"parity: max |onnx - torch| = {parity['max_abs_diff']:.2e} over {len(parity['probes'])} probes"
     )
     clock.say(progress_line(parity["qk"]) if qk.enabled else f"qk: attentions only ({qk.reason})")
+    clock.say(
+        f"batch: {parity['batch']['texts']} texts right-padded to {parity['batch']['width']} tokens = "
+        f"each alone within {parity['batch']['max_abs_diff']:.2e}; {parity['long_text']['tokens']}-token text: "
+        f"max |onnx - torch| = {parity['long_text']['max_abs_diff']:.2e}"
+    )
 
     special = special_tokens(hf_tokenizer)
     with clock.stage("profile", "head pattern profile (probe texts + repeated random tokens)"):
@@ -138,6 +167,7 @@ def _run_stages(source: ModelSource, work: Path, out: Path, clock: StageClock, a
         fp=fp,
     )
     manifest.update(manifest_fields(qk, outputs))
+    manifest["graph"] = choice.as_manifest()
     write_manifest(out, manifest)
 
 

@@ -57,12 +57,14 @@ def load_for_export(folder: Path, arch):
     ).eval()
 
 
-def export_with_qk(folder: Path, out_dir: Path, arch, onnx_config) -> tuple[Path, QkExport]:
-    """Export model.onnx into out_dir: attentions, plus q/k/value norms where the model allows."""
+def export_with_qk(folder: Path, out_dir: Path, arch, onnx_config, model=None) -> tuple[Path, QkExport]:
+    """Export model.onnx into out_dir: attentions, plus q/k/value norms where the model allows.
+
+    `model`: the model already loaded by load_for_export (loaded here when None)."""
     from optimum.exporters.onnx import onnx_export_from_model
 
     logging.getLogger("optimum").setLevel(logging.ERROR)
-    model = load_for_export(folder, arch)
+    model = model if model is not None else load_for_export(folder, arch)
     parts, reason = qk_support(model, arch.layers)
     qk = QkExport(enabled=parts is not None, reason=reason, parts=parts or [])
     if qk.enabled:

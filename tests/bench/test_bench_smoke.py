@@ -11,7 +11,10 @@ import sys
 
 import pytest
 
+from export.pipeline import export_model
+from export.sources import resolve
 from tests.conftest import REPO
+from tests.export.tiny_models import save_model
 
 
 def run(*args: str, timeout: int = 300) -> str:
@@ -59,3 +62,17 @@ def test_browser_bench_measures_hover_without_server_requests(models_dir):
               "--models-dir", str(models_dir))
     assert "Process → model view drawn" in out and "bytes sent for the model view" in out
     assert "hover token → hover view (0 server requests)" in out
+
+
+@pytest.mark.slow
+def test_graph_bench_prints_lean_generic_and_floor_per_length(tmp_path):
+    source = save_model("llama", tmp_path / "src")  # max 256 positions: the 512-token row is left out
+    export_model(resolve(str(source), "tiny"), tmp_path / "models")
+    export_model(resolve(str(source), "tiny"), tmp_path / "generic", graph="generic")
+    out = run("-m", "tests.bench.graph_bench", "--models", "tiny", "--iters", "2",
+              "--models-dir", str(tmp_path / "models"), "--generic-dir", str(tmp_path / "generic"))
+    rows = [r for r in (line.strip("|").split("|") for line in out.splitlines() if line.startswith("| "))
+            if r[0].strip().isdigit()]
+    assert [int(r[0]) for r in rows] == [5, 12, 50]
+    assert all(float(r[-1]) <= 1e-4 for r in rows)  # max abs diff lean vs generic
+    assert "goal ≥ 1.25x" in out and "start-up (session creation) | generic | lean | floor" in out

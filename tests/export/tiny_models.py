@@ -32,6 +32,7 @@ FAMILIES: dict[str, tuple[str, dict, str, bool]] = {
     "llama": ("llama", DECODER, "AutoModelForCausalLM", True),
     "llama-no-head": ("llama", DECODER, "AutoModel", True),  # a decoder-based embedding model
     "mistral": ("mistral", dict(DECODER, sliding_window=8), "AutoModelForCausalLM", True),
+    "mistral-full": ("mistral", dict(DECODER, sliding_window=None), "AutoModelForCausalLM", True),  # lean graph
     "qwen2": ("qwen2", DECODER, "AutoModelForCausalLM", True),
     "qwen3": ("qwen3", dict(DECODER, head_dim=16), "AutoModelForCausalLM", True),
     "gemma": ("gemma", GEMMA, "AutoModelForCausalLM", True),
@@ -48,7 +49,9 @@ FAMILIES: dict[str, tuple[str, dict, str, bool]] = {
     "falcon": ("falcon", ENCODER, "AutoModelForCausalLM", True),
     "stablelm": ("stablelm", DECODER, "AutoModelForCausalLM", True),
     "olmo2": ("olmo2", DECODER, "AutoModelForCausalLM", True),
-    "granite": ("granite", DECODER, "AutoModelForCausalLM", True),
+    "granite": ("granite", dict(DECODER, embedding_multiplier=4.0, residual_multiplier=0.5, attention_multiplier=0.25),
+                "AutoModelForCausalLM", True),
+    "smollm3": ("smollm3", dict(DECODER, no_rope_layer_interval=2), "AutoModelForCausalLM", True),  # layer 1: no rope
     "starcoder2": ("starcoder2", DECODER, "AutoModelForCausalLM", True),
     "bert": ("bert", ENCODER, "AutoModel", False),
     "roberta": ("roberta", ENCODER, "AutoModel", False),

@@ -1,0 +1,169 @@
+"""`make bench` (first table): the lean graph against the generic graph and the memory floor.
+
+Three onnxruntime sessions with the service's own session options (service/providers.py), timed
+interleaved in one process so that other load on the box hits all three alike:
+- **generic**: optimum's graph (`python -m export --graph generic`, in --generic-dir);
+- **lean**: the graph `make export` builds for the model (export/lean_graph.py);
+- **floor**: reading every weight matrix once and nothing else: one MatMul per input width over the
+  lean graph's own MatMul weights concatenated, fed [1, T, width] activations.
+At 5, 12, 50 and 512 tokens: median ms of each, lean's speed-up over generic, lean / floor, and
+max |lean - generic| over the attentions. Then start-up: the seconds to create each session.
+Goals at 12 tokens: lean ≥ 1.25x faster than generic, lean ≤ 1.3x the floor.
+
+A model without a lean graph (an encoder: MiniLM) gets generic vs floor only: the most a lean
+graph could gain there.
+
+Usage: python -m tests.bench.graph_bench [--models-dir models] [--generic-dir build/generic-models]
+                                         [--models smollm2-135m,minilm-l6] [--iters 30] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+from tokenizers import Tokenizer
+
+from export.onnx_builder import GraphBuilder
+from service.batching import pad_batch
+from service.providers import default_threads, make_session
+from tests.support.prose import prose_of_tokens
+
+TOKENS = (5, 12, 50, 512)
+LONG_ITERS = 6  # 512 tokens: each run is ~0.5 s
+GOAL_SPEEDUP, GOAL_FLOOR = 1.25, 1.3
+GOAL_TOKENS = 12
+
+
+def floor_graph(lean_onnx: Path, out: Path) -> Path:
+    """One MatMul per input width over a graph's 2-D MatMul weights, concatenated by columns."""
+    model = onnx.load(str(lean_onnx))
+    weights = {t.name: t for t in model.graph.initializer}
+    by_width: dict[int, list[np.ndarray]] = defaultdict(list)
+    for node in model.graph.node:
+        if node.op_type == "MatMul" and node.input[1] in weights:
+            w = numpy_helper.to_array(weights[node.input[1]])
+            if w.ndim == 2:  # the weight matrices (not the per-head value-norm factors, [KV, H/KV, d, d])
+                by_width[w.shape[0]].append(w)
+    del model, weights
+    g = GraphBuilder("headgaze_floor")
+    for width, mats in sorted(by_width.items()):
+        x = g.add_input(f"x{width}", onnx.TensorProto.FLOAT, [1, "sequence_length", width])
+        g.op("MatMul", [x, g.weight(f"w{width}", np.concatenate(mats, axis=1))], outputs=[f"y{width}"])
+        g.add_output(f"y{width}", [1, "sequence_length", sum(m.shape[1] for m in mats)])
+    g.save(out)
+    return out
+
+
+def timed_session(path: Path, threads: int):
+    start = time.perf_counter()
+    session = make_session(str(path), "cpu", threads)
+    return session, time.perf_counter() - start
+
+
+def graphs(models_dir: Path, generic_dir: Path, model: str) -> dict[str, Path]:
+    """name → model folder: "lean" where models/<id> is lean, "generic" from --generic-dir or models/<id>."""
+
+    def kind(folder: Path) -> str | None:
+        manifest = folder / "manifest.json"
+        return (
+            json.loads(manifest.read_text()).get("graph", {}).get("kind", "generic")
+            if manifest.is_file()
+            else None
+        )
+
+    found = {}
+    if kind(generic_dir / model) == "generic":
+        found["generic"] = generic_dir / model
+    own = kind(models_dir / model)
+    if own is not None:
+        found.setdefault(own, models_dir / model)
+    if "generic" not in found:
+        raise SystemExit(
+            f"{model}: no generic graph in {generic_dir} or {models_dir} "
+            f"(python -m export --graph generic --models-dir {generic_dir} {model})"
+        )
+    return found
+
+
+def bench_model(args, model: str) -> None:
+    found = graphs(Path(args.models_dir), Path(args.generic_dir), model)
+    info = json.loads((found["generic"] / "manifest.json").read_text())
+    layers = info["layers"]
+    floor_path = floor_graph(found.get("lean", found["generic"]) / "model.onnx",
+                             Path(args.generic_dir) / f".{model}-floor.onnx")  # fmt: skip
+    sessions, load_s = {}, {}
+    for name, folder in found.items():
+        sessions[name], load_s[name] = timed_session(folder / "model.onnx", args.threads)
+    sessions["floor"], load_s["floor"] = timed_session(floor_path, args.threads)
+    tokenizer = Tokenizer.from_file(str(found["generic"] / "tokenizer.json"))
+    names = [f"attentions.{i}" for i in range(layers)]
+    graphs_run = [k for k in ("generic", "lean") if k in sessions]
+    rng = np.random.default_rng(0)
+    lean = "lean" in sessions
+
+    print(f"\n{' vs '.join(sessions)}: {model}, onnxruntime CPU, {args.threads} threads, "
+          f"interleaved medians of {args.iters} runs ({LONG_ITERS} at 512 tokens)\n")  # fmt: skip
+    head = "| tokens | generic p50 ms |" + (" lean p50 ms |" if lean else "") + " floor p50 ms |"
+    head += (
+        " lean speed-up vs generic | lean / floor | max abs diff lean vs generic |"
+        if lean
+        else " generic / floor |"
+    )
+    print(head + "\n" + "|---" * head.count(" |") + "|")
+    for tokens in [t for t in TOKENS if t <= info["max_tokens"]]:
+        ids = tokenizer.encode(prose_of_tokens(tokenizer, tokens)).ids
+        feeds = {k: pad_batch([ids], [i.name for i in sessions[k].get_inputs()]) for k in graphs_run}
+        feeds["floor"] = {i.name: rng.standard_normal((1, tokens, i.shape[2]), dtype=np.float32)
+                          for i in sessions["floor"].get_inputs()}  # fmt: skip
+        diff = 0.0
+        if lean:
+            outs = {k: sessions[k].run(names, feeds[k]) for k in graphs_run}
+            diff = max(float(np.abs(a - b).max()) for a, b in zip(outs["generic"], outs["lean"], strict=True))
+            del outs
+        times = defaultdict(list)
+        order = list(sessions)
+        for it in range(LONG_ITERS if tokens > 100 else args.iters):
+            for name in order[it % len(order) :] + order[: it % len(order)]:  # rotate who goes first
+                start = time.perf_counter()
+                sessions[name].run(None if name == "floor" else names, feeds[name])
+                times[name].append((time.perf_counter() - start) * 1000)
+        p50 = {k: float(np.median(v)) for k, v in times.items()}
+        if not lean:
+            print(
+                f"| {tokens} | {p50['generic']:.1f} | {p50['floor']:.1f} | {p50['generic'] / p50['floor']:.2f}x |"
+            )
+            continue
+        speedup, to_floor = p50["generic"] / p50["lean"], p50["lean"] / p50["floor"]
+        goal = (f" (goal ≥ {GOAL_SPEEDUP}x: {'met' if speedup >= GOAL_SPEEDUP else 'NOT met'})",
+                f" (goal ≤ {GOAL_FLOOR}x: {'met' if to_floor <= GOAL_FLOOR else 'NOT met'})") \
+            if tokens == GOAL_TOKENS else ("", "")  # fmt: skip
+        print(f"| {tokens} | {p50['generic']:.1f} | {p50['lean']:.1f} | {p50['floor']:.1f} | "
+              f"{speedup:.2f}x{goal[0]} | {to_floor:.2f}x{goal[1]} | {diff:.1e} |")  # fmt: skip
+    print(
+        "\n| start-up (session creation) | " + " | ".join(load_s) + " |\n" + "|---" * (len(load_s) + 1) + "|"
+    )
+    print("| seconds | " + " | ".join(f"{v:.2f}" for v in load_s.values()) + " |")
+    floor_path.unlink(missing_ok=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models-dir", default="models")
+    parser.add_argument("--generic-dir", default="build/generic-models")
+    parser.add_argument("--models", default="smollm2-135m,minilm-l6", help="comma-separated model ids")
+    parser.add_argument("--iters", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=default_threads())
+    args = parser.parse_args()
+    for model in args.models.split(","):
+        bench_model(args, model)
+
+
+if __name__ == "__main__":
+    main()
