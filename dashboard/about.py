@@ -1,4 +1,5 @@
-"""The "About attention" panel: a short explanation plus the chosen model's real attention share."""
+"""The "About attention" panel: a short explanation plus two measured sentences on the chosen model:
+its attention share of the weights (manifest) and how little its first-token heads pass on (profile)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def about_panel() -> html.Details:
                 "rows are queries, columns are keys.",
             ]),
             html.P(id="attention-share", className="hg-share"),
+            html.P(id="first-token-share", className="hg-share"),
         ])],
     )
 
@@ -59,3 +61,16 @@ def share_text(info: dict | None) -> str:
         text += (f" ({_m(w['attention'])} attention vs {_m(w['mlp'])} MLP; the embeddings add "
                  f"{_m(w['embedding'])}, {_m(w['total'])} parameters in all)")
     return text + "."
+
+
+def first_token_text(profile: dict | None) -> str:
+    """Sentence measured on the About text with the model's profile (``first_token``, see
+    service/head_profile.py): how many heads attend mostly to the first token, and in how many of them
+    that token passes on less than the median token (value norms). Empty when the profile lacks it."""
+    ft = (profile or {}).get("first_token")
+    if not ft or ft.get("first_token_heads") is None:
+        return ""
+    n, total, below = ft["first_token_heads"], ft["heads"], ft["below_median"]
+    return (f"On “{ft['text']}”, {n} of {total} heads are first-token heads; in {below} of them the first "
+            "token passes on less than the median token (‖v W_O‖ of that head), so much of their weight "
+            "goes nowhere — switch “weight × value norm” on to see it.")

@@ -10,15 +10,17 @@ from __future__ import annotations
 import numpy as np
 from dash import ClientsideFunction, Dash, Input, Output, Patch, State, dcc, no_update
 
-from .about import share_text
+from .about import first_token_text, share_text
 from .data import AttentionData, DashboardError
 from .head_panels import counts_panel, stats_table, tag_note
 from .heads import head_summary, hide_first_token, matrix_csv
+from .layout import WEIGHTING_LEGEND, empty_figure, weighting_options
 from .view_query import parse_view_query
 from .views.head_view import head_view_figure, heatmap_figure
 from .views.hover_view import display_token, hover_view_children
 from .views.layer_view import layer_view_figure
 from .views.model_view import badge_points, dim_shapes, model_view_figure, mosaic_u2, typed_array
+from .views.qk_view import qk_payload, qk_view_figure
 
 
 def _cs(name: str) -> ClientsideFunction:
@@ -60,14 +62,22 @@ def view_tags(tags_store: dict | None, source: str | None) -> list | None:
     return tags_store.get("profile") if source == "profile" else tags_store.get("text")
 
 
-def head_matrix(data: AttentionData, res: dict, layer: int, head: int, hide_first=None) -> np.ndarray:
-    """One head's T×T weights (rows = queries) as shown: fetched for the selected head only, raw or
-    with token 0 hidden and each row renormalised."""
-    m = data.head(res, layer, head)
+def head_matrix(data: AttentionData, res: dict, layer: int, head: int, hide_first=None,
+                weighting: str = "attention") -> np.ndarray:
+    """One head's T×T weights (rows = queries) as shown: fetched for the selected head only, as the
+    backend weighted them (``weighting``), raw or with token 0 hidden and each row renormalised."""
+    m = data.head(res, layer, head, weighting)
     return hide_first_token(m) if is_hidden(hide_first) else m
 
 
-def head_payload(res: dict, layer: int, head: int, hide_first=None) -> dict:
+def csv_name(model: str, layer: int, head: int, hide_first=None, weighting: str = "attention") -> str:
+    """The CSV export's file name: the head and what was done to its weights."""
+    suffix = ("-value-norm-weighted" if weighting == "value_norm" else "") + (
+        "-first-token-hidden" if is_hidden(hide_first) else "")
+    return f"headgaze-{model}-layer{layer}-head{head}{suffix}.csv"
+
+
+def head_payload(res: dict, layer: int, head: int, hide_first=None, weighting: str = "attention") -> dict:
     """What the browser needs for one head's hover besides its matrix: which head and the tokens. The
     T×T matrix is sent once, as the heatmap's z (hover_view.js reads it from there)."""
     return {
@@ -77,6 +87,7 @@ def head_payload(res: dict, layer: int, head: int, hide_first=None) -> dict:
         "head": head,
         "tokens": [{"text": display_token(t), "special": bool(t.get("special"))} for t in res["tokens"]],
         "hide_first": is_hidden(hide_first),
+        "weighting": weighting,
     }
 
 
@@ -103,9 +114,19 @@ def register(app: Dash, data: AttentionData) -> None:
                             State("hg-config", "data"))
     app.clientside_callback(_cs("panelSize"), Output("panel-size", "data"), Input("url", "pathname"))
 
-    @app.callback(Output("attention-share", "children"), Input("model-select", "value"))
+    @app.callback(Output("attention-share", "children"), Output("first-token-share", "children"),
+                  Input("model-select", "value"))
     def _share(model_id):
-        return share_text(data.model_info(model_id))
+        return share_text(data.model_info(model_id)), first_token_text(data.heads_profile(model_id) if model_id else None)
+
+    @app.callback(Output("weighting", "options"), Output("weighting-note", "children"),
+                  Output("weighting-legend", "children"), Input("model-select", "value"), Input("weighting", "value"))
+    def _weighting_ui(model_id, weighting):
+        """The switch (disabled, saying why, for a model without value norms) and the legend's note."""
+        reason = data.qk_reason(model_id)
+        note = f"(weight × value norm: not available for this model: {reason})" if reason else ""
+        legend = WEIGHTING_LEGEND if data.weighting(model_id, weighting) == "value_norm" else ""
+        return weighting_options(reason), note, legend
 
     @app.callback(
         Output("model-view", "figure"),
@@ -116,6 +137,7 @@ def register(app: Dash, data: AttentionData) -> None:
         Output("head-tags", "data"),
         Output("tag-counts", "children"),
         Output("tag-note", "children"),
+        Output("weighting", "value", allow_duplicate=True),
         Input("process-button", "n_clicks"),
         Input("text-input", "n_submit"),
         Input("model-select", "value"),
@@ -126,19 +148,23 @@ def register(app: Dash, data: AttentionData) -> None:
         State("tag-source", "value"),
         State("tag-filter", "value"),
         State("panel-size", "data"),
+        State("weighting", "value"),
         running=[(Output("process-button", "disabled"), True, False),
                  (Output("process-button", "children"), "Processing…", "Process")],
         prevent_initial_call=True,
     )
-    def _process(_clicks, _submit, model, text, selection, previous, hide_first, source, tag, panel):
-        """Process, Enter in the text box, or a model change: compute and draw the model view."""
+    def _process(_clicks, _submit, model, text, selection, previous, hide_first, source, tag, panel, weighting):
+        """Process, Enter in the text box, or a model change: compute and draw the model view (weighted
+        as the switch says; a model without value norms turns the switch back to attention weights)."""
+        shown = data.weighting(model, weighting)
+        switch = shown if shown != (weighting or "attention") else no_update
         try:
-            res = data.grid(text, model, is_hidden(hide_first))
+            res = data.grid(text, model, is_hidden(hide_first), shown)
         except DashboardError as exc:
             msg = exc.message
             if previous:
                 msg += f" The views still show “{previous['text']}” with {previous['model']}."
-            return no_update, no_update, no_update, msg, "hg-status hg-error", no_update, no_update, no_update
+            return no_update, no_update, no_update, msg, "hg-status hg-error", no_update, no_update, no_update, switch
         sel = clamp_selection(selection, res["layers"], res["heads"])
         # Only a selection the new grid cannot hold is changed: a tile clicked while this request
         # was in flight stays selected.
@@ -152,21 +178,22 @@ def register(app: Dash, data: AttentionData) -> None:
                 "heads": res["heads"], "tokens": len(res["tokens"]), "cells": len(res["cells"])}
         total = res["layers"] * res["heads"]
         return (fig, meta, new_sel, status_text(res), "hg-status hg-ok", tags_store, counts_panel(stats, profile, total),
-                tag_note(tags, tag, source, total))
+                tag_note(tags, tag, source, total), switch)
 
     @app.callback(
         Output("model-view", "figure", allow_duplicate=True),
         Input("hide-first-token", "value"),
+        Input("weighting", "value"),
         State("result-meta", "data"),
         prevent_initial_call=True,
     )
-    def _redraw(hide_first, meta):
-        """Hide-first-token changed: the thumbnails pooled by the service after hiding token 0 (or the
-        raw ones) replace the mosaic's values, nothing else of the figure."""
+    def _redraw(hide_first, weighting, meta):
+        """Hide-first-token or the weighting changed: the thumbnails pooled by the service after the
+        weighting and hiding token 0 (or the raw ones) replace the mosaic's values, nothing else."""
         if not meta:
             return no_update
         try:
-            res = data.grid(meta["text"], meta["model"], is_hidden(hide_first))
+            res = data.grid(meta["text"], meta["model"], is_hidden(hide_first), data.weighting(meta["model"], weighting))
         except DashboardError:
             return no_update
         patch = Patch()
@@ -201,7 +228,7 @@ def register(app: Dash, data: AttentionData) -> None:
     app.clientside_callback(_cs("writeUrl"), Output("url-state", "data"),
                             Input("result-meta", "data"), Input("selection", "data"), Input("tag-filter", "value"),
                             Input("tag-source", "value"), Input("hide-first-token", "value"),
-                            prevent_initial_call=True)
+                            Input("weighting", "value"), prevent_initial_call=True)
 
     @app.callback(
         Output("text-input", "value"),
@@ -210,6 +237,7 @@ def register(app: Dash, data: AttentionData) -> None:
         Output("tag-filter", "value"),
         Output("tag-source", "value"),
         Output("hide-first-token", "value"),
+        Output("weighting", "value"),
         Output("process-button", "n_clicks"),
         Input("url", "search"),
         State("result-meta", "data"),
@@ -220,13 +248,15 @@ def register(app: Dash, data: AttentionData) -> None:
     def _restore(search, meta, clicks, current_model):
         """Page load: restore the view of a copied link, then Process (the example text otherwise)."""
         if meta:
-            return (no_update,) * 7
+            return (no_update,) * 8
         model_ids = [m["id"] for m in data.model_info_list()]
         view = parse_view_query(search, model_ids, data.max_chars)
         if view is None:
-            return (no_update,) * 6 + ((clicks or 0) + 1,) if model_ids else (no_update,) * 7
-        return (view["text"], view["model"] or current_model, {"layer": view["layer"], "head": view["head"]},
-                view["tag"], view["source"], ["hide"] if view["hide_first"] else [], (clicks or 0) + 1)
+            return (no_update,) * 7 + ((clicks or 0) + 1,) if model_ids else (no_update,) * 8
+        model = view["model"] or current_model
+        return (view["text"], model, {"layer": view["layer"], "head": view["head"]},
+                view["tag"], view["source"], ["hide"] if view["hide_first"] else [],
+                data.weighting(model, view["weighting"]), (clicks or 0) + 1)
 
     @app.callback(
         Output("download-csv", "data"),
@@ -234,19 +264,20 @@ def register(app: Dash, data: AttentionData) -> None:
         State("result-meta", "data"),
         State("selection", "data"),
         State("hide-first-token", "value"),
+        State("weighting", "value"),
         prevent_initial_call=True,
     )
-    def _export_csv(_clicks, meta, selection, hide_first):
+    def _export_csv(_clicks, meta, selection, hide_first, weighting):
         if not meta:
             return no_update
+        weighting = data.weighting(meta["model"], weighting)
         try:
             res, sel = shown_result(data, meta, selection)
-            matrix = head_matrix(data, res, sel["layer"], sel["head"], hide_first)
+            matrix = head_matrix(data, res, sel["layer"], sel["head"], hide_first, weighting)
         except DashboardError:
             return no_update
         body = matrix_csv(matrix, [display_token(t) for t in res["tokens"]])
-        suffix = "-first-token-hidden" if is_hidden(hide_first) else ""
-        name = f"headgaze-{res['model']}-layer{sel['layer']}-head{sel['head']}{suffix}.csv"
+        name = csv_name(res["model"], sel["layer"], sel["head"], hide_first, weighting)
         return dcc.send_string(body, name, type="text/csv")
 
     # Selection → outline on the grid (browser side, a Patch of the outline trace only). Clicks and
@@ -267,23 +298,26 @@ def register(app: Dash, data: AttentionData) -> None:
         Input("selection", "data"),
         Input("result-meta", "data"),
         Input("hide-first-token", "value"),
+        Input("weighting", "value"),
         prevent_initial_call=True,
     )
-    def _select(selection, meta, hide_first):
-        """The selected head: its matrix (fetched for this head only) for the browser, head view,
-        heatmap, hover view and scores."""
+    def _select(selection, meta, hide_first, weighting):
+        """The selected head: its matrix (fetched for this head only, weighted as the switch says) for
+        the browser, head view, heatmap, hover view and scores."""
         if not meta:
             return (no_update,) * 8
+        weighting = data.weighting(meta["model"], weighting)
         try:
             res, sel = shown_result(data, meta, selection)
             layer, head = sel["layer"], sel["head"]
-            matrix = head_matrix(data, res, layer, head, hide_first)
+            matrix = head_matrix(data, res, layer, head, hide_first, weighting)
         except DashboardError as exc:
             return (no_update,) * 5 + (exc.message, "hg-status hg-error", no_update)
         tokens = res["tokens"]
         summary = head_summary(data.heads_stats(res), data.heads_profile(res["model"]), layer, head)
-        return (head_payload(res, layer, head, hide_first), head_view_figure(matrix, tokens, layer=layer, head=head),
-                heatmap_figure(matrix, tokens, layer=layer, head=head),
+        return (head_payload(res, layer, head, hide_first, weighting),
+                head_view_figure(matrix, tokens, layer=layer, head=head),
+                heatmap_figure(matrix, tokens, layer=layer, head=head, weighting=weighting),
                 hover_view_children(res["text"], tokens, res["key"], layer, head),
                 f"layer {layer} · head {head}", no_update, no_update, stats_table(summary))
 
@@ -293,16 +327,17 @@ def register(app: Dash, data: AttentionData) -> None:
         State("selection", "data"),
         State("result-meta", "data"),
         State("hide-first-token", "value"),
+        State("weighting", "value"),
         prevent_initial_call=True,
     )
-    def _layer(_shown, selection, meta, hide_first):
+    def _layer(_shown, selection, meta, hide_first, weighting):
         """The selected head's layer: every head of it (one cached head request each), overlaid. It
         follows the head's views (their answer sets ``selected-head``), so it does not delay them."""
         if not meta:
             return no_update
         try:
             res, sel = shown_result(data, meta, selection)
-            layer_att = data.layer(res, sel["layer"])
+            layer_att = data.layer(res, sel["layer"], data.weighting(meta["model"], weighting))
         except DashboardError:
             return no_update  # the head callback reports the error in the status line
         layer_att = hide_first_token(layer_att) if is_hidden(hide_first) else layer_att
@@ -314,3 +349,35 @@ def register(app: Dash, data: AttentionData) -> None:
     app.clientside_callback(_cs("headData"), Output("hover-head", "children"),
                             Input("head-data", "data"), State("head-heatmap", "figure"), State("hg-config", "data"))
 
+
+    @app.callback(
+        Output("qk-view", "figure"),
+        Output("qk-data", "data"),
+        Output("qk-note", "children"),
+        Input("selected-head", "children"),
+        State("selection", "data"),
+        State("result-meta", "data"),
+        prevent_initial_call=True,
+    )
+    def _qk(_shown, selection, meta):
+        """The selected head's query · key view: its q and k fetched once (cached), drawn for the default
+        query and handed to the browser, which redraws the view on hover (qk_view.js). A model without
+        q/k gets the manifest's reason instead."""
+        if not meta:
+            return no_update, no_update, no_update
+        try:
+            res, sel = shown_result(data, meta, selection)
+            qk = data.head_qk(res, sel["layer"], sel["head"])
+        except DashboardError as exc:
+            return empty_figure(exc.message, 120), None, exc.message
+        causal = bool((data.model_info(res["model"]) or {}).get("causal"))
+        args = (qk["queries"], qk["keys"], qk["scale"])
+        where = {"layer": sel["layer"], "head": sel["head"], "causal": causal}
+        return (qk_view_figure(*args, res["tokens"], **where), qk_payload(*args, key=res["key"], **where),
+                f"kv head {qk['kv_head']} · scale {qk['scale']:.4f} · {qk['queries'].shape[1]} dimensions")
+
+    # Hovering a query token of the head view or a row of the heatmap: the q·k view for that query,
+    # computed in the browser from qk-data (no server request).
+    app.clientside_callback(_cs("qkView"), Output("qk-view", "figure", allow_duplicate=True),
+                            Input("head-view", "hoverData"), Input("head-heatmap", "hoverData"),
+                            State("qk-data", "data"), State("qk-view", "figure"), prevent_initial_call=True)

@@ -3,11 +3,13 @@
 The backend is either the HTTP service (through ``service.client.ServiceClient``) or an in-process
 ``service.engine.Engine``; both expose ``models()``, ``attention_grid(text, model)`` (per-head
 max-pooled thumbnails, tokens, heads_stats) and ``head(text, model, layer, head)`` (one head's full
-T×T matrix). The dashboard never fetches every head's full matrix: the model view is drawn from the
-thumbnails, and a head's matrix is fetched when the head is selected. This module turns the answers
-into plain, cacheable dicts, caches them with flask-caching (the grid by (model, text), a head by
-the grid's key + layer + head) and maps every failure onto a :class:`DashboardError` whose message
-is fit to show in the page.
+T×T matrix; with ``qk=True`` also its queries and keys). The dashboard never fetches every head's
+full matrix: the model view is drawn from the thumbnails, and a head's matrix is fetched when the
+head is selected. Both take ``weighting="value_norm"`` (weight × value norm, models with q/k only).
+This module turns the answers into plain, cacheable dicts, caches them with flask-caching (the grid
+by (model, text, weighting, hide-first), a head by the grid's key + layer + head + weighting, its
+q/k by the same key + ``qk``) and maps every failure onto a :class:`DashboardError` whose message is
+fit to show in the page.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from service.errors import ServiceError, ServiceUnavailable
 from .views.constants import DEFAULT_MAX_CHARS
 
 MAX_CHARS = DEFAULT_MAX_CHARS
+WEIGHTINGS = ("attention", "value_norm")
 PER_QUERY_STATS = ("max_weight", "argmax")  # parts of heads_stats the page does not use
 
 
@@ -38,7 +41,8 @@ class Backend(Protocol):
     def attention_grid(self, text: str, model: str | None = None, weighting: str | None = None,
                        hide_first: bool = False) -> Any: ...
 
-    def head(self, text: str, model: str | None, layer: int, head: int) -> Any: ...
+    def head(self, text: str, model: str | None, layer: int, head: int, *, qk: bool = False,
+             weighting: str | None = None) -> Any: ...
 
     # optional: ``heads_profile(model) -> dict`` (the model's heads_profile.json)
 
@@ -93,6 +97,8 @@ def _translate(exc: Exception) -> DashboardError:
     if isinstance(exc, ServiceError):
         if exc.code in ("unknown_model", "model_not_found"):
             return DashboardError(exc.code, f"Unknown model: {exc.message}")
+        if exc.code == "qk_unavailable":
+            return DashboardError(exc.code, exc.message)
         return DashboardError(exc.code, f"The service refused the request: {exc.message}")
     return DashboardError("internal", f"Something went wrong while computing attention "
                                       f"({type(exc).__name__}: {exc}).")
@@ -144,6 +150,18 @@ class AttentionData:
         """The known model summaries (fetched once if needed; empty when the service is down)."""
         return self._models or self._safe_models()
 
+    def qk_reason(self, model_id: str | None) -> str | None:
+        """Why the model has no queries, keys or value norms (its manifest's ``qk_reason``), or None when
+        it has them (or nothing is known of it: the service then answers for itself)."""
+        info = self.model_info(model_id)
+        if info is None or info.get("qk", True):
+            return None
+        return info.get("qk_reason") or "the export did not include them"
+
+    def weighting(self, model_id: str | None, weighting: str | None) -> str:
+        """The weighting the page can show for this model: "value_norm" only when asked and available."""
+        return "value_norm" if weighting == "value_norm" and self.qk_reason(model_id) is None else "attention"
+
     def _safe_models(self) -> list[dict]:
         try:
             return self.models()
@@ -167,19 +185,28 @@ class AttentionData:
         except Exception as exc:
             raise _translate(exc) from exc
 
-    def grid(self, text: str, model: str | None, hide_first: bool = False) -> dict:
+    @staticmethod
+    def _weighting_kw(weighting: str) -> dict:
+        """The backend's keyword for a weighting (none for plain attention: any backend takes that)."""
+        if weighting not in WEIGHTINGS:
+            raise DashboardError("invalid_weighting", f"Unknown weighting {weighting!r}.")
+        return {"weighting": weighting} if weighting != "attention" else {}
+
+    def grid(self, text: str, model: str | None, hide_first: bool = False, weighting: str = "attention") -> dict:
         """The text's model-view data as a plain dict (cached): tokens, thumbnails float32 [L,H,t,t]
-        with their token ``cells`` (``hide_first``: pooled by the backend after hiding token 0),
-        heads_stats without the per-query arrays; DashboardError for the page. ``key`` names the text's
-        result, whichever thumbnails: the heads are cached under it."""
+        with their token ``cells`` (pooled by the backend after the weighting — ``"value_norm"``: each
+        row α_ij·‖f(x_j)‖ renormalised — and, with ``hide_first``, after hiding token 0), heads_stats
+        (of the raw weights) without the per-query arrays; DashboardError for the page. ``key`` names
+        the text's result, whichever thumbnails: the heads are cached under it."""
         text = validate_text(text, self.max_chars)
         key = self.key(model, text)
-        stored = key + (":hide-first" if hide_first else "")
+        stored = key + (":hide-first" if hide_first else "") + (f":{weighting}" if weighting != "attention" else "")
+        flag = {"hide_first": True} if hide_first else {}
+        flag.update(self._weighting_kw(weighting))
         hit = self.cache.get(stored)
         if hit is not None:
             return {**hit, "dashboard_cached": True, "latency_ms": 0.0}
         t0 = time.perf_counter()
-        flag = {"hide_first": True} if hide_first else {}
         res = self._call(lambda: self.backend.attention_grid(text, model, **flag))
         latency = (time.perf_counter() - t0) * 1000.0
         stats = {k: v for k, v in (res.heads_stats or {}).items() if k not in PER_QUERY_STATS}
@@ -199,21 +226,42 @@ class AttentionData:
         self.cache.set(stored, data)
         return {**data, "dashboard_cached": False, "latency_ms": latency}
 
-    def head(self, res: dict, layer: int, head: int) -> np.ndarray:
-        """One head's full float32 [T, T] matrix for the result ``res`` of :meth:`grid` (cached by the
-        result's key, layer and head); DashboardError for the page."""
-        key = f"{res['key']}:{layer}:{head}"
+    def head(self, res: dict, layer: int, head: int, weighting: str = "attention") -> np.ndarray:
+        """One head's full float32 [T, T] matrix for the result ``res`` of :meth:`grid`, weighted by the
+        backend as asked (cached by the result's key, layer, head and weighting); DashboardError for
+        the page."""
+        key = f"{res['key']}:{layer}:{head}" + (f":{weighting}" if weighting != "attention" else "")
+        flag = self._weighting_kw(weighting)
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        out = self._call(lambda: self.backend.head(res["text"], res["model"], layer, head))
+        out = self._call(lambda: self.backend.head(res["text"], res["model"], layer, head, **flag))
         matrix = np.asarray(out.attention, dtype=np.float32)
         self.cache.set(key, matrix)
         return matrix
 
-    def layer(self, res: dict, layer: int) -> np.ndarray:
+    def head_qk(self, res: dict, layer: int, head: int) -> dict:
+        """The head's queries and keys float32 [T, d] as its attention used them (keys of the kv head
+        it reads) and the score scale, one request per head (cached by the result's key, layer and
+        head); DashboardError ``qk_unavailable`` with the manifest's reason for a model without them."""
+        reason = self.qk_reason(res["model"])
+        if reason is not None:
+            raise DashboardError("qk_unavailable", f"{res['model']} has no queries or keys: {reason}.")
+        key = f"{res['key']}:{layer}:{head}:qk"
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        out = self._call(lambda: self.backend.head(res["text"], res["model"], layer, head, qk=True))
+        qk = {"queries": np.asarray(out.queries, dtype=np.float32), "keys": np.asarray(out.keys, dtype=np.float32),
+              "scale": float(out.scale), "kv_head": getattr(out, "kv_head", head)}
+        self.cache.set(key, qk)
+        if self.cache.get(f"{res['key']}:{layer}:{head}") is None:  # the same answer holds the raw weights
+            self.cache.set(f"{res['key']}:{layer}:{head}", np.asarray(out.attention, dtype=np.float32))
+        return qk
+
+    def layer(self, res: dict, layer: int, weighting: str = "attention") -> np.ndarray:
         """All heads of one layer, float32 [H, T, T], one (cached) head request each."""
-        return np.stack([self.head(res, layer, h) for h in range(res["heads"])])
+        return np.stack([self.head(res, layer, h, weighting) for h in range(res["heads"])])
 
     # -- head analysis -----------------------------------------------------------------------
     def heads_stats(self, res: dict) -> dict | None:

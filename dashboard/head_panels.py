@@ -52,7 +52,9 @@ def stats_table(summary: dict) -> list:
     """The selected head's scores (this text, model profile), tags and thresholds, as HTML."""
     names = [("previous", "previous token: mean A[i, i−1]"), ("first", "first token (sink): mean A[i, 0]"),
              ("self", "self: mean A[i, i]"), ("next", "next token: mean A[i, i+1]"),
-             ("entropy", "entropy (normalised, 0–1)"), ("induction", "induction (profile only)"),
+             ("entropy", "entropy (normalised, 0–1)"),
+             ("first_norm", "first token's value norm ÷ the row's median (1 = typical)"),
+             ("sink", "sink: mean A[i, 0] × that ratio"), ("induction", "induction (profile only)"),
              ("duplicate", "duplicate token (profile only)")]
     rows = [html.Tr([html.Th("score"), html.Th("this text"), html.Th("model profile")])]
     for key, label in names:

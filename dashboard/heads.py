@@ -14,7 +14,9 @@ import io
 import numpy as np
 
 from service.grid import hide_first_token
-from service.head_analysis import TAGS, THRESHOLDS, heads_stats, thresholds_doc
+from service.head_analysis import ALL_TAGS, THRESHOLDS, heads_stats, thresholds_doc
+
+TAGS = ALL_TAGS  # the page filters and counts every tag, "sink" (needs value norms) included
 
 __all__ = ["TAGS", "THRESHOLDS", "heads_stats", "thresholds_doc", "hide_first_token", "tag_counts",
            "tagged_heads", "matrix_csv", "head_summary"]
@@ -29,7 +31,10 @@ TAG_LABELS = {
     "focused": "focused",
     "induction": "induction",
     "duplicate-token": "duplicate token",
+    "sink": "sink: mostly on a first token that passes on little",
 }
+TEXT_SCORES = ("previous", "first", "self", "next", "entropy", "first_norm", "sink")
+PROFILE_SCORES = (*TEXT_SCORES, "induction", "duplicate")
 
 
 def tag_counts(tags: list | None) -> dict[str, int]:
@@ -71,12 +76,11 @@ def _score(scores: dict | None, name: str, layer: int, head: int):
 def head_summary(stats: dict | None, profile: dict | None, layer: int, head: int) -> dict:
     """One head's scores and tags, from this text's statistics (None: unavailable) and the model profile."""
     stats = stats or {}
-    text_scores = {n: _score(stats.get("scores"), n, layer, head) for n in ("previous", "first", "self", "next", "entropy")}
+    text_scores = {n: _score(stats.get("scores"), n, layer, head) for n in TEXT_SCORES}
     prof_scores = {}
     prof_tags = None
     if profile:
-        prof_scores = {n: _score(profile.get("scores"), n, layer, head)
-                       for n in ("previous", "first", "self", "next", "entropy", "induction", "duplicate")}
+        prof_scores = {n: _score(profile.get("scores"), n, layer, head) for n in PROFILE_SCORES}
         try:
             prof_tags = list(profile["tags"][layer][head])
         except (KeyError, IndexError, TypeError):

@@ -2,7 +2,8 @@
 
 Ids other tools rely on: text-input, model-select, process-button, model-view, head-view,
 head-heatmap, layer-view, hover-view, selected-head, status; head analysis: tag-source,
-tag-filter, tag-counts, head-stats, hide-first-token, export-csv, export-png; the view state lives
+tag-filter, tag-counts, head-stats, hide-first-token, weighting, export-csv, export-png; the selected
+head's query · key view: qk-view (its q and k in the qk-data store); the view state lives
 in the URL (dcc.Location ``url``). The layout is a function so that the model list is fetched when
 a page is opened (the service may start after the dashboard).
 
@@ -19,9 +20,16 @@ from .data import AttentionData, DashboardError
 from .heads import TAG_LABELS, TAGS
 from .views.constants import BADGE_COLOR, MIN_LINE_WEIGHT, TOP_K, browser_config
 from .views.model_view import legend_gradient
+from .views.qk_view import CAPTION as QK_CAPTION
 
 EXAMPLE_TEXT = "The fluffy blue monster ate the cookie."
 BERTVIZ_URL = "https://github.com/jessevig/bertviz"
+WEIGHTING_LABELS = {"attention": " attention weights", "value_norm": " weight × value norm"}
+WEIGHTING_LEGEND = "weight × value norm: each row α_ij·‖f(x_j)‖ renormalised to sum to 1"
+WEIGHTING_HINT = ("Weight × value norm (Kobayashi et al. 2020): each weight α_ij times ‖f(x_j)‖ = ‖v_j W_O‖, what "
+                  "token j passes on through this head, each row renormalised to sum to 1. A head that looks at a "
+                  "token passing on little (an attention sink) fades. Applies to every view and the CSV export; "
+                  "the scores and tags keep the raw weights.")
 
 GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": True, "scrollZoom": False,
                 "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "zoom2d", "pan2d",
@@ -93,8 +101,21 @@ def controls(models: list[dict], max_chars: int) -> list:
             html.Span("(?)", className="hg-hint", title="Hide first token drops the weight on token 0 and renormalises "
                       "each row over the other keys; a row with nothing left (row 0 of a causal model) shows as zeros. "
                       "The model view's tiles are pooled after hiding; the scores keep the raw weights."),
+            html.Span("Show", className="hg-label"),
+            dcc.RadioItems(id="weighting", className="hg-radio", inline=True, value="attention",
+                           options=weighting_options(None)),
+            html.Span("(?)", className="hg-hint", title=WEIGHTING_HINT),
+            html.Span(id="weighting-note", className="hg-muted"),
         ]),
     ]
+
+
+def weighting_options(reason: str | None) -> list[dict]:
+    """The weighting switch's options; "weight × value norm" disabled, saying why, for a model
+    without value norms (``reason``: its manifest's qk_reason)."""
+    return [{"label": WEIGHTING_LABELS["attention"], "value": "attention"},
+            {"label": WEIGHTING_LABELS["value_norm"], "value": "value_norm", "disabled": reason is not None,
+             "title": f"Not available for this model: {reason}" if reason else WEIGHTING_HINT}]
 
 
 def model_panel() -> html.Section:
@@ -116,6 +137,7 @@ def model_panel() -> html.Section:
         html.Div(className="hg-legend", children=[
             html.Span("weight 0"), html.Span(className="hg-gradient", style={"background": legend_gradient()}),
             html.Span("1"),
+            html.Span(id="weighting-legend", className="hg-weighting-legend"),
             html.Span([html.Span("●", style={"color": BADGE_COLOR}), " tagged head (hover the dot); "
                        "long texts: each tile cell is the largest weight of a block of tokens"],
                       className="hg-muted"),
@@ -156,6 +178,12 @@ def head_panel() -> html.Section:
                className="hg-help"),
         html.Div(id="hover-view", className="hg-hover-view", children=[]),
         html.Div(id="hover-detail", className="hg-hover-detail"),
+        html.H3("Query · key view"),
+        html.P([QK_CAPTION, " In the words of “About attention”: the hovered token's question (query) is "
+                "compared with each token's answer (key). Hover a query token in the head view or a row of the "
+                "heatmap."], className="hg-help"),
+        html.Div(id="qk-note", className="hg-muted", role="status"),
+        dcc.Graph(id="qk-view", figure=empty_figure("Select a head."), config=graph_config("headgaze-qk-view", zoom=True)),
         html.H3("Layer view"),
         html.P(f"All heads of the selected layer, one colour each; {lines}. Click a head in the legend to "
                "switch it off or on, double-click to show it alone.", className="hg-help"),
@@ -193,6 +221,7 @@ def build_layout(data: AttentionData):
             dcc.Store(id="selection", data={"layer": 0, "head": 0}),
             dcc.Store(id="head-data"),
             dcc.Store(id="head-base"),
+            dcc.Store(id="qk-data"),
             dcc.Store(id="head-tags"),
             dcc.Store(id="url-state"),
             dcc.Store(id="png-done"),

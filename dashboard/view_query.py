@@ -1,4 +1,5 @@
-"""The view state in a link: parse `?model=…&text=…&layer=…&head=…` back into what the page shows."""
+"""The view state in a link: parse `?model=…&text=…&layer=…&head=…` (and `tag`, `tags`, `hide_first`,
+`weighting`) back into what the page shows."""
 
 from __future__ import annotations
 
@@ -41,4 +42,5 @@ def parse_view_query(search: str | None, model_ids: list[str], max_chars: int = 
         "tag": tag if tag in TAGS else "",
         "source": source if source in ("text", "profile") else "text",
         "hide_first": one("hide_first") in ("1", "true", "yes"),
+        "weighting": "value_norm" if one("weighting") == "value_norm" else "attention",
     }

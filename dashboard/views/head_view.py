@@ -96,17 +96,23 @@ def axis_labels(tokens: list[dict]) -> list[str]:
     return [f"{i} {display_token(t)}" for i, t in enumerate(tokens)]
 
 
-def heatmap_figure(matrix: np.ndarray, tokens: list[dict], *, layer: int, head: int, size: int = 420) -> dict:
-    """The head's full T×T matrix, queries as rows (top to bottom), keys as columns, labelled."""
+WEIGHTING_NAMES = {"attention": "weight", "value_norm": "weight × value norm"}
+
+
+def heatmap_figure(matrix: np.ndarray, tokens: list[dict], *, layer: int, head: int, size: int = 420,
+                   weighting: str = "attention") -> dict:
+    """The head's full T×T matrix, queries as rows (top to bottom), keys as columns, labelled; the
+    colour bar names the weighting (``"value_norm"``: rows of α_ij·‖f(x_j)‖ renormalised)."""
     T = len(tokens)
     labels = axis_labels(tokens)
+    name = WEIGHTING_NAMES[weighting]
     return {
         "data": [{"type": "heatmap", "z": typed_array(np.asarray(matrix, dtype=np.float32)), "x": labels,
                   "y": labels, "zmin": 0.0, "zmax": 1.0, "colorscale": COLORSCALE, "name": "head",
-                  "hovertemplate": "query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>",
-                  "colorbar": {"thickness": 10, "len": 0.8, "title": {"text": "weight", "side": "right"}}}],
+                  "hovertemplate": f"query %{{y}}<br>key %{{x}}<br>{name} %{{z:.3f}}<extra></extra>",
+                  "colorbar": {"thickness": 10, "len": 0.8, "title": {"text": name, "side": "right"}}}],
         "layout": {
-            "meta": {"layer": layer, "head": head, "tokens": T, "view": "heatmap"},
+            "meta": {"layer": layer, "head": head, "tokens": T, "view": "heatmap", "weighting": weighting},
             "height": size, "autosize": True, "margin": {"l": 90, "r": 10, "t": 28, "b": 80}, "font": FONT,
             "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff",
             "xaxis": {"title": {"text": "key"}, "type": "category", "tickangle": -60, "tickfont": {"size": 10},

@@ -32,8 +32,11 @@ from .constants import (
     badge_xy,
 )
 
-GAP_VALUE = 65535  # u2 mosaic: weights are round(w * SCALE), gaps are GAP_VALUE (drawn white)
-SCALE = 65534
+# u2 mosaic: weights are round(w * SCALE), gaps are GAP_VALUE (drawn white). 0x5555 (bits 0101…) and not
+# 0xFFFF: Dash's JSON writes each "/" of the base64 (six 1-bits in a row) as "\u002f", 6 bytes for 1, and a
+# gap of all ones made a long text's model view 25 % larger. Steps of 1/21844 are finer than any colour.
+GAP_VALUE = 0x5555
+SCALE = GAP_VALUE - 1
 MARGIN = {"l": 48, "r": 10, "t": 38, "b": 6}
 BADGE_TRACE, SELECTED_TRACE, CURSOR_TRACE = 1, 2, 3
 

@@ -63,8 +63,12 @@
       var nu = window.dash_clientside.no_update, ctx = window.dash_clientside.callback_context;
       var meta = fig && fig.layout && fig.layout.meta;
       if (!qd || !meta || meta.view !== "qk" || meta.layer !== qd.layer || meta.head !== qd.head) { return nu; }
-      var trigger = (ctx.triggered[0] && ctx.triggered[0].prop_id) || "";
-      var query = hoveredQuery(trigger, headHover, mapHover);
+      // Leaving the head view for the heatmap clears one hover as the other starts: both may arrive in
+      // one call, so the first trigger that names a query wins.
+      var query = null;
+      (ctx.triggered || []).forEach(function (t) {
+        if (query === null) { query = hoveredQuery(t.prop_id || "", headHover, mapHover); }
+      });
       if (query === null || isNaN(query) || query < 0 || query >= qd.T || query === meta.query) { return nu; }
       var p = parts(qd, query), labels = meta.labels;
       return new window.dash_clientside.Patch()

@@ -12,7 +12,10 @@ with performance.now()), with the issue's goals and whether the median meets the
   - bytes of the Process callback's response (the model view and what comes with it);
   - tile click → head view and heatmap show the new head (its matrix fetched from the service);
   - hover a token → hover view updated, and how many server requests the hovers sent (goal 0);
-  - hover a token in the head view → head view redrawn (no goal).
+  - hover a token in the head view → head view redrawn (no goal);
+  - hover a query token in the head view → q·k view redrawn for it (goal ≤ 50 ms, 0 server requests);
+  - Process with the weighting switch on "weight × value norm" (goal: median within 10 % of the
+    switch off, measured in the same run).
 Timings are reported, never asserted.
 """
 
@@ -80,6 +83,19 @@ HEAD_HOVER_ARM_JS = """(i) => { window.__hgBench = new Promise((resolve) => {
     const tick = () => {
         if (t0 !== null && gd._fullLayout.meta.hovered === i) { resolve(performance.now() - t0); }
         else { requestAnimationFrame(tick); }
+    };
+    requestAnimationFrame(tick);
+}); }"""
+
+QK_HOVER_ARM_JS = """(i) => { window.__hgBench = new Promise((resolve) => {
+    const hv = document.querySelector('#head-view .js-plotly-plot');
+    const gd = document.querySelector('#qk-view .js-plotly-plot');
+    let t0 = null;
+    hv.addEventListener('mousemove', (ev) => { if (t0 === null) { t0 = ev.timeStamp; } });
+    const tick = () => {
+        if (t0 !== null && gd._fullLayout.meta.query === i) {
+            requestAnimationFrame(() => resolve(performance.now() - t0));
+        } else { requestAnimationFrame(tick); }
     };
     requestAnimationFrame(tick);
 }); }"""
@@ -201,6 +217,8 @@ def run(url: str, case: Case, runs: int, models_dir: Path) -> list[tuple[str, di
             page.mouse.move(x, y)
             head_hovers.append(wait_bench(page))
         rows.append(row("hover token → head view redrawn", head_hovers, None, "ms"))
+        rows += qk_rows(page, runs, n_tok, goals["hover"])
+        rows.append(weighting_row(page, case, runs, models_dir, times))
     finally:
         ctx.close()
         br.close()
@@ -208,6 +226,44 @@ def run(url: str, case: Case, runs: int, models_dir: Path) -> list[tuple[str, di
     if problems:
         print("browser problems:", problems, file=sys.stderr)
     return rows
+
+
+def qk_rows(page, runs: int, n_tok: int, goal: float) -> list:
+    """Hover a query token in the head view → the q·k view shows that query (computed in the page)."""
+    page.wait_for_function("() => { const gd = document.querySelector('#qk-view .js-plotly-plot');"
+                           " return gd && gd._fullLayout.meta && gd._fullLayout.meta.view === 'qk'"
+                           " && gd._fullLayout.meta.layer === window.headgaze.head.layer"
+                           " && gd._fullLayout.meta.head === window.headgaze.head.head; }")
+    shown = page.evaluate("() => document.querySelector('#qk-view .js-plotly-plot')._fullLayout.meta.query")
+    qk_hovers = []
+    n_before = page.evaluate("performance.getEntriesByType('resource').length")
+    for i in range(runs * 2):
+        page.mouse.move(5, 5)
+        idx = 1 + (i * 37) % max(1, n_tok - 1)
+        idx = idx if idx != shown else (idx % (n_tok - 1)) + 1
+        page.evaluate("(i) => { const box = document.querySelector('#head-view').closest('.hg-scroll-box');"
+                      " box.scrollTop = Math.max(0, i * 22 - 100); }", idx)
+        page.locator("#head-view").scroll_into_view_if_needed()
+        x, y = head_view_point(page, "query", idx)
+        page.evaluate(QK_HOVER_ARM_JS, idx)
+        page.mouse.move(x, y)
+        qk_hovers.append(wait_bench(page))
+        shown = idx
+    calls = page.evaluate(SERVER_CALLS_JS, n_before)
+    return [row(f"hover query → q·k view ({calls} server requests)", qk_hovers, goal, "ms", ok=calls == 0)]
+
+
+def weighting_row(page, case: Case, runs: int, models_dir: Path, off: list[float]):
+    """Process with "weight × value norm" on, new texts; goal: median within 10 % of ``off``'s."""
+    page.locator("#weighting label", has_text="weight × value norm").locator("input").check()
+    page.wait_for_function("() => window.headgaze.head && window.headgaze.head.weighting === 'value_norm'")
+    times = []
+    for i in range(runs):
+        page.fill("#text-input", case.text(100 + i, models_dir))
+        times.append(process(page)[0])
+    page.locator("#weighting label", has_text="attention weights").locator("input").check()
+    page.wait_for_function("() => window.headgaze.head && window.headgaze.head.weighting === 'attention'")
+    return row("Process, weight × value norm on (goal off+10 %)", times, round(1.1 * statistics.median(off), 1), "ms")
 
 
 def row(name: str, xs: list[float], goal: float | None, unit: str, ok: bool = True) -> tuple[str, dict, str, str]:

@@ -69,9 +69,11 @@ def open_page(page: Page, url: str) -> None:
 def wait_views_follow(page: Page) -> None:
     """When the grid shows a result, the selected head's views show the same one (the callbacks that
     follow Process have answered), so the next action does not race them."""
+    # Plotly draws after Dash sets the status: a status saying "ok" with no grid yet means "not drawn yet".
     page.wait_for_function(f"""() => {{ const gd = {GRID_JS};
         const key = gd && gd._fullLayout && gd._fullLayout.meta && gd._fullLayout.meta.key;
-        return !key || (window.headgaze.head && window.headgaze.head.key === key
+        if (!key) {{ return !/hg-ok/.test(document.querySelector('#status').className); }}
+        return (window.headgaze.head && window.headgaze.head.key === key
                         && document.querySelectorAll('#hover-view .hg-token').length === window.headgaze.head.tokens.length); }}""")
 
 

@@ -41,6 +41,16 @@ def dashboard_url(service):
 
 
 @pytest.fixture(scope="session")
+def minilm_engine(models_dir, tmp_path_factory):
+    """The real in-process engine on a models dir holding only MiniLM (bidirectional, 6×12 heads)."""
+    from service.engine import Engine
+
+    only = tmp_path_factory.mktemp("models-minilm")
+    (only / "minilm-l6").symlink_to((models_dir / "minilm-l6").resolve(), target_is_directory=True)
+    return Engine(only, threads=1, warmup=False)
+
+
+@pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (.ci/run does this); "

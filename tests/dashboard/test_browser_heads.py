@@ -75,7 +75,7 @@ def test_tags_filter_stats_hide_first_token_and_export(page, dashboard_url, serv
         profile = c.heads_profile("smollm2-135m")
     att = ref.attentions
     L, H, T, _ = att.shape
-    stats = heads_stats(att, causal=True, value_norms=ref.value_norms)  # the sink tag needs the value norms
+    stats = heads_stats(att, causal=True, value_norms=ref.value_norms)  # the page shows the sink tag too
     open_page(page, dashboard_url)
     page.fill("#text-input", TEXT)
     click_process(page)

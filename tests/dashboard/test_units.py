@@ -23,16 +23,6 @@ from service.result import GridResult
 from tests.dashboard.fakes import FakeBackend
 
 
-@pytest.fixture(scope="module")
-def minilm_engine(models_dir, tmp_path_factory):
-    """The real in-process engine on a models dir holding only MiniLM (bidirectional, 6×12 heads)."""
-    from service.engine import Engine
-
-    only = tmp_path_factory.mktemp("models-minilm")
-    (only / "minilm-l6").symlink_to((models_dir / "minilm-l6").resolve(), target_is_directory=True)
-    return Engine(only, threads=1, warmup=False)
-
-
 class Counting:
     """Wraps a backend and counts its grid and head calls."""
 
@@ -42,13 +32,13 @@ class Counting:
     def models(self):
         return self.backend.models()
 
-    def attention_grid(self, text, model=None, hide_first=False):
+    def attention_grid(self, text, model=None, **kw):
         self.calls += 1
-        return self.backend.attention_grid(text, model, hide_first=hide_first)
+        return self.backend.attention_grid(text, model, **kw)
 
-    def head(self, text, model, layer, head):
+    def head(self, text, model, layer, head, **kw):
         self.head_calls += 1
-        return self.backend.head(text, model, layer, head)
+        return self.backend.head(text, model, layer, head, **kw)
 
 
 def make_data(backend) -> AttentionData:
@@ -348,10 +338,12 @@ def test_parse_view_query_restores_and_sanitises():
     from dashboard.view_query import parse_view_query
 
     ids = ["smollm2-135m", "minilm-l6"]
-    v = parse_view_query("?model=minilm-l6&text=Hi+there%21&layer=3&head=5&tag=self&tags=profile&hide_first=1", ids)
-    assert v == {"text": "Hi there!", "model": "minilm-l6", "layer": 3, "head": 5, "tag": "self",
-                 "source": "profile", "hide_first": True}
-    v = parse_view_query("?model=evil&text=" + "x" * 80 + "&layer=-2&head=abc&tag=<b>&tags=zzz", ids)
+    v = parse_view_query("?model=minilm-l6&text=Hi+there%21&layer=3&head=5&tag=sink&tags=profile&hide_first=1"
+                         "&weighting=value_norm", ids)
+    assert v == {"text": "Hi there!", "model": "minilm-l6", "layer": 3, "head": 5, "tag": "sink",
+                 "source": "profile", "hide_first": True, "weighting": "value_norm"}
+    v = parse_view_query("?model=evil&text=" + "x" * 80 + "&layer=-2&head=abc&tag=<b>&tags=zzz&weighting=x", ids)
+    assert v["weighting"] == "attention"
     assert v["model"] is None and len(v["text"]) == 50 and (v["layer"], v["head"]) == (0, 0)
     assert len(parse_view_query("?text=" + "x" * 80, ids, max_chars=70)["text"]) == 70
     assert (v["tag"], v["source"], v["hide_first"]) == ("", "text", False)
