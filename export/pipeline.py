@@ -138,8 +138,10 @@ def _run_stages(
     clock.say("head tags: " + ", ".join(f"{tag} {n}" for tag, n in profile["tag_counts"].items()))
     if profile["first_token"]:
         ft = profile["first_token"]
-        clock.say(f"first token on {ft['text']!r}: {ft['first_token_heads']} of {ft['heads']} heads are first-token "
-                  f"heads, in {ft['below_median']} of them it passes on less than the median token")
+        clock.say(
+            f"first token on {ft['text']!r}: {ft['first_token_heads']} of {ft['heads']} heads are first-token "
+            f"heads, in {ft['below_median']} of them it passes on less than the median token"
+        )
 
     with clock.stage("write", "hash model.onnx, write manifest.json"):
         graph = onnx.load(str(out / "model.onnx"), load_external_data=False)

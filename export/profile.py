@@ -27,10 +27,14 @@ def write_profile(out: Path, causal: bool, special_ids: set[int]) -> dict:
 
     def run(ids: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
         outs = session.run(attentions + value_norms, pad_batch([ids], names))
-        att = np.concatenate(outs[:len(attentions)], axis=0)
-        return att, np.concatenate(outs[len(attentions):], axis=0) if value_norms else None
+        att = np.concatenate(outs[: len(attentions)], axis=0)
+        return att, np.concatenate(outs[len(attentions) :], axis=0) if value_norms else None
 
     profile = compute_profile(run, tokenizer, causal, special_ids)
     (out / PROFILE_FILE).write_text(json.dumps(profile) + "\n")
-    return {"file": PROFILE_FILE, "tag_counts": profile["tag_counts"], "thresholds": profile["thresholds"],
-            "first_token": profile["first_token"]}
+    return {
+        "file": PROFILE_FILE,
+        "tag_counts": profile["tag_counts"],
+        "thresholds": profile["thresholds"],
+        "first_token": profile["first_token"],
+    }

@@ -221,7 +221,10 @@ def qk_support(model: nn.Module, layers: int) -> tuple[list[AttentionParts] | No
     if getattr(text, "position_embedding_type", "absolute") not in ("absolute", None):
         return None, f"position_embedding_type {text.position_embedding_type!r} adds relative terms to q·kᵀ"
     if getattr(text, "sliding_window", None) and getattr(text, "use_sliding_window", True):
-        return None, "sliding-window layers: the export's softmax(q·kᵀ·scale + mask) check knows only a causal mask"
+        return (
+            None,
+            "sliding-window layers: the export's softmax(q·kᵀ·scale + mask) check knows only a causal mask",
+        )
     parts = attention_parts(model)
     if len(parts) != layers:
         return (
