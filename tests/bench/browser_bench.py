@@ -207,15 +207,7 @@ def run(url: str, case: Case, runs: int, models_dir: Path) -> list[tuple[str, di
 
         head_hovers = []
         for i in range(runs):
-            page.mouse.move(5, 5)
-            idx = 1 + (i * 37) % max(1, n_tok - 1)
-            page.evaluate("(i) => { const box = document.querySelector('#head-view').closest('.hg-scroll-box');"
-                          " box.scrollTop = Math.max(0, i * 22 - 100); }", idx)
-            page.locator("#head-view").scroll_into_view_if_needed()
-            x, y = head_view_point(page, "query", idx)
-            page.evaluate(HEAD_HOVER_ARM_JS, idx)
-            page.mouse.move(x, y)
-            head_hovers.append(wait_bench(page))
+            head_hovers.append(hover_head_query(page, 1 + (i * 37) % max(1, n_tok - 1), HEAD_HOVER_ARM_JS))
         rows.append(row("hover token → head view redrawn", head_hovers, None, "ms"))
         rows += qk_rows(page, runs, n_tok, goals["hover"])
         rows.append(weighting_row(page, case, runs, models_dir, times))
@@ -228,6 +220,19 @@ def run(url: str, case: Case, runs: int, models_dir: Path) -> list[tuple[str, di
     return rows
 
 
+def hover_head_query(page, idx: int, arm_js: str) -> float:
+    """Move the pointer off, scroll the head view to query token ``idx``, arm ``arm_js`` (what to wait
+    for) and hover that token's marker; the ms until the armed change is drawn."""
+    page.mouse.move(5, 5)
+    page.evaluate("(i) => { const box = document.querySelector('#head-view').closest('.hg-scroll-box');"
+                  " box.scrollTop = Math.max(0, i * 22 - 100); }", idx)
+    page.locator("#head-view").scroll_into_view_if_needed()
+    x, y = head_view_point(page, "query", idx)
+    page.evaluate(arm_js, idx)
+    page.mouse.move(x, y)
+    return wait_bench(page)
+
+
 def qk_rows(page, runs: int, n_tok: int, goal: float) -> list:
     """Hover a query token in the head view → the q·k view shows that query (computed in the page)."""
     page.wait_for_function("() => { const gd = document.querySelector('#qk-view .js-plotly-plot');"
@@ -238,16 +243,9 @@ def qk_rows(page, runs: int, n_tok: int, goal: float) -> list:
     qk_hovers = []
     n_before = page.evaluate("performance.getEntriesByType('resource').length")
     for i in range(runs * 2):
-        page.mouse.move(5, 5)
         idx = 1 + (i * 37) % max(1, n_tok - 1)
         idx = idx if idx != shown else (idx % (n_tok - 1)) + 1
-        page.evaluate("(i) => { const box = document.querySelector('#head-view').closest('.hg-scroll-box');"
-                      " box.scrollTop = Math.max(0, i * 22 - 100); }", idx)
-        page.locator("#head-view").scroll_into_view_if_needed()
-        x, y = head_view_point(page, "query", idx)
-        page.evaluate(QK_HOVER_ARM_JS, idx)
-        page.mouse.move(x, y)
-        qk_hovers.append(wait_bench(page))
+        qk_hovers.append(hover_head_query(page, idx, QK_HOVER_ARM_JS))
         shown = idx
     calls = page.evaluate(SERVER_CALLS_JS, n_before)
     return [row(f"hover query → q·k view ({calls} server requests)", qk_hovers, goal, "ms", ok=calls == 0)]
