@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from .half import to_float16
+
 RunBatch = Callable[[list[list[int]]], list[Any]]
 
 
@@ -147,8 +149,10 @@ def crop(outputs: list[np.ndarray], lengths: list[int], dtypes: list[np.dtype] |
     out = []
     for row, n in enumerate(lengths):
         rest = (n,) if square else outputs[0].shape[3:]
-        arr = np.empty((len(outputs), outputs[0].shape[1], n, *rest), dtype=dtypes[row] if dtypes else np.float32)
+        dtype = np.dtype(dtypes[row] if dtypes else np.float32)
+        arr = np.empty((len(outputs), outputs[0].shape[1], n, *rest), dtype=dtype)
         for i, layer in enumerate(outputs):
-            arr[i] = layer[row, :, :n, :n] if square else layer[row, :, :n]
+            part = layer[row, :, :n, :n] if square else layer[row, :, :n]
+            arr[i] = to_float16(part) if dtype == np.float16 else part
         out.append(arr)
     return out

@@ -7,6 +7,7 @@ import base64
 import numpy as np
 
 from .errors import ServiceError
+from .half import to_float16
 
 FORMATS = ("float16", "json")
 
@@ -25,7 +26,8 @@ def encode(att: np.ndarray, fmt: str) -> dict:
     if fmt == "json":
         # orjson serialises the float32 ndarray itself (OPT_SERIALIZE_NUMPY) as nested lists
         return {"dtype": "float32", "shape": shape, "encoding": "json", "data": np.ascontiguousarray(att, "<f4")}
-    data = base64.b64encode(np.ascontiguousarray(att, dtype="<f2").tobytes()).decode("ascii")
+    half = att if att.dtype == np.float16 else to_float16(att)
+    data = base64.b64encode(np.ascontiguousarray(half, dtype="<f2").tobytes()).decode("ascii")
     return {"dtype": "float16", "shape": shape, "encoding": "base64", "byte_order": "little", "data": data}
 
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .half import to_float32
+
 THRESHOLDS = {
     "previous-token": (("previous", ">", 0.5),),
     "first-token": (("first", ">", 0.6),),
@@ -46,7 +48,7 @@ def _mean_over(values: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
     """Mean over the selected query rows of [L, H, T] values; None when no row qualifies."""
     if rows.size == 0:
         return None
-    return values[..., rows].mean(-1)
+    return values[..., rows].mean(-1, dtype=np.float64)
 
 
 def first_token_ratio(value_norms: np.ndarray, causal: bool) -> np.ndarray | None:
@@ -58,26 +60,51 @@ def first_token_ratio(value_norms: np.ndarray, causal: bool) -> np.ndarray | Non
         return None
     if causal:
         medians = np.full(vn.shape, np.nan)
-        for i in range(1, t):
-            medians[..., i] = np.median(vn[..., 1:i + 1], axis=-1)
+        medians[..., 1:] = prefix_medians(vn[..., 1:])
     else:
         medians = np.repeat(np.median(vn[..., 1:], axis=-1, keepdims=True), t, axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(medians > 0, vn[..., :1] / medians, np.nan)
 
 
+def prefix_medians(x: np.ndarray) -> np.ndarray:
+    """m[..., k] = np.median(x[..., :k + 1], axis=-1) for every k, in O(n·m²) memory moves instead of
+    m median calls: each series' values are replaced by their ranks, and the ranks of all series,
+    offset by series (key = series · m + rank, exact integers), are kept in one sorted array into
+    which step k inserts every series' k-th key; series s then holds positions s·(k+1) … s·(k+1)+k,
+    in order. Equal to np.median's result (the two middle values averaged as (a + b) / 2)."""
+    shape = x.shape
+    m = shape[-1]
+    flat = np.asarray(x, dtype=np.float64).reshape(-1, m)
+    n = flat.shape[0]
+    order = np.argsort(flat, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(m), axis=1)
+    ordered = np.take_along_axis(flat, order, axis=1).ravel()  # series s's values sorted: ordered[s·m + rank]
+    keys = ranks + np.arange(n)[:, None] * m
+    held = np.empty(0, dtype=keys.dtype)
+    out = np.empty((n, m))
+    starts = np.arange(n)
+    for k in range(m):
+        held = np.insert(held, np.searchsorted(held, keys[:, k]), keys[:, k])
+        base = starts * (k + 1)
+        low, high = ordered[held[base + k // 2]], ordered[held[base + (k + 1) // 2]]
+        out[:, k] = (low + high) / 2
+    return out.reshape(shape)
+
+
 def head_scores(att: np.ndarray, causal: bool, value_norms: np.ndarray | None = None, *,
                 ratio: np.ndarray | None = None) -> dict[str, np.ndarray | None]:
     """The pattern scores, each [L, H] (None where the text is too short to show it, and first_norm /
     sink without value norms [L, H, T]). `ratio`: first_token_ratio(value_norms) when already computed."""
-    a = np.asarray(att, dtype=np.float64)
+    a = np.asarray(att, dtype=np.float32)  # weights in float32 (as computed); sums and means in float64
     t = a.shape[-1]
     first_row = 1 if causal else 0
     rows = np.arange(first_row, t)
     visible = np.arange(1, t + 1) if causal else np.full(t, t)  # keys row i may see
+    logs = np.log(a, where=a > 0, out=np.zeros_like(a))  # 0·log 0 counts as 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        plogp = np.where(a > 0, a * np.log(np.where(a > 0, a, 1.0)), 0.0)
-        entropy = -plogp.sum(-1) / np.log(visible)  # rows seeing one key: nan, never selected
+        entropy = -(a * logs).sum(-1, dtype=np.float64) / np.log(visible)  # rows seeing one key: nan, never selected
     diag = np.diagonal(a, axis1=-2, axis2=-1)
     previous = np.diagonal(a, offset=-1, axis1=-2, axis2=-1)  # entry k is A[k+1, k]
     following = np.diagonal(a, offset=1, axis1=-2, axis2=-1)  # entry k is A[k, k+1]
@@ -123,18 +150,22 @@ def _rounded(values: np.ndarray | None) -> list | None:
 def heads_stats(att: np.ndarray, causal: bool, value_norms: np.ndarray | None = None) -> dict:
     """The API's `heads_stats`: [L][H] scores, per-query max weight and argmax key, and tags.
 
-    Computed one layer at a time, so a 512-token text needs float64 room for one layer, not all of them.
+    Computed one layer at a time in float32 (float16 results of long texts converted by table, see
+    service/half.py), so a 512-token text needs room for one layer, not all of them.
     """
     ratio = None if value_norms is None else first_token_ratio(value_norms, causal)  # all layers at once: faster
-    per_layer = [head_scores(np.asarray(att[layer:layer + 1], dtype=np.float32), causal,
-                             ratio=None if ratio is None else ratio[layer:layer + 1])
-                 for layer in range(att.shape[0])]
+    per_layer, max_weight, argmax = [], [], []
+    for layer in range(att.shape[0]):
+        a = to_float32(att[layer:layer + 1])
+        per_layer.append(head_scores(a, causal, ratio=None if ratio is None else ratio[layer:layer + 1]))
+        max_weight.append(a.max(-1))
+        argmax.append(a.argmax(-1))
     scores = {name: None if per_layer[0][name] is None else np.concatenate([s[name] for s in per_layer])
               for name in SCORES}
     return {
         "scores": {name: _rounded(values) for name, values in scores.items()},
-        "max_weight": _rounded(att.max(-1)),  # [L][H][T]
-        "argmax": att.argmax(-1).tolist(),  # [L][H][T]
+        "max_weight": _rounded(np.concatenate(max_weight)),  # [L][H][T]
+        "argmax": np.concatenate(argmax).tolist(),  # [L][H][T]
         "tags": tags_for(scores, att.shape[:2]),
         "thresholds": thresholds_doc(),
     }

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ServiceError
-from .grid import float32, max_pool
+from .grid import max_pool
+from .half import to_float32
 
 WEIGHTINGS = ("attention", "value_norm")
 
@@ -36,7 +37,7 @@ def qk_unavailable(model: str, reason: str | None) -> ServiceError:
 
 def weigh(att: np.ndarray, value_norms: np.ndarray) -> np.ndarray:
     """float32 α_ij·‖f(x_j)‖ renormalised per row, for att [..., T, T] and value_norms [..., T]."""
-    w = float32(att)  # a copy: `att` may be the stored result
+    w = to_float32(att)  # a copy: `att` may be the stored result
     w *= np.asarray(value_norms, dtype=np.float32)[..., None, :]
     total = w.sum(-1, keepdims=True)
     # weights and norms are >= 0: a row whose total is 0 is all zeros already and stays so

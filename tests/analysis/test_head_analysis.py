@@ -10,7 +10,7 @@ import pytest
 from tokenizers import Tokenizer
 
 from service.batching import pad_batch
-from service.head_analysis import head_scores, heads_stats, repeat_scores
+from service.head_analysis import head_scores, heads_stats, prefix_medians, repeat_scores
 
 T = 6
 
@@ -149,3 +149,15 @@ def test_sink_score_bidirectional_uses_every_other_token():
     np.testing.assert_allclose(scores["first_norm"], [[1 / 3]])
     np.testing.assert_allclose(scores["sink"], [[1 / 9]])
     assert head_scores(np.ones((1, 1, 1, 1)), causal=False, value_norms=np.ones((1, 1, 1)))["sink"] is None
+
+
+@pytest.mark.parametrize("shape", [(1,), (2, 5), (3, 4, 1), (2, 3, 64)])
+def test_prefix_medians_equal_numpy_median_of_every_prefix(shape):
+    """The causal first-token ratio's medians (row i sees keys 1..i): equal to np.median, ties and
+    even counts included."""
+    rng = np.random.default_rng(len(shape))
+    x = rng.gamma(2.0, size=shape)
+    x[..., ::3] = 1.5  # ties
+    reference = np.stack([np.median(x[..., :k + 1], axis=-1) for k in range(shape[-1])], axis=-1)
+    assert np.array_equal(prefix_medians(x), reference)
+    assert prefix_medians(np.array([4.0, 1.0, 3.0, 2.0])).tolist() == [4.0, 2.5, 3.0, 2.5]
