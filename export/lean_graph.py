@@ -13,8 +13,9 @@ so that nothing is computed at run time that the weights already fix:
   (so rope scaling is whatever transformers computes);
 - attention is ONNX `Attention` (opset 23) on 3-D [B, T, heads*d] inputs with
   `qk_matmul_output_mode = 3`: its 4th output is the softmax probabilities, i.e. `attentions.{i}`;
-  grouped-query heads are handled by the operator, no `repeat_kv` copy; q and k are transposed to
-  [B, heads, T, d] only for their own outputs;
+  grouped-query heads are handled by the operator, no `repeat_kv` copy; its present key and value
+  outputs are k and v as [B, kv_heads, T, d]: `keys.{i}` and the value norms' input, with no
+  Reshape + Transpose of our own; only q is transposed to [B, heads, T, d], for its own output;
 - what no output needs is left out: the last layer's output projection and MLP, the final norm and
   the LM head.
 
@@ -225,41 +226,35 @@ class LeanDecoder:
         q = self.rotated(q, heads, p.q_norm if per_head else None, f"layers.{i}.q_norm", p.rotate)
         k = self.rotated(k, kv_heads, p.k_norm if per_head else None, f"layers.{i}.k_norm", p.rotate)
         self.heads_first(q, heads, f"queries.{i}")
-        self.heads_first(k, kv_heads, f"keys.{i}")
-        # the 4th output (qk_matmul_output_mode 3) is softmax(q·kᵀ·scale + mask), written straight to the
+        # the 2nd and 3rd outputs (present key and value, no past given) are k and v as [B, kv_heads, T, d]:
+        # keys.{i} as the graph wants it and the values in the layout the value norms need, without a
+        # Reshape + Transpose of our own (onnxruntime lays them out for its kernel anyway).
+        # The 4th output (qk_matmul_output_mode 3) is softmax(q·kᵀ·scale + mask), written straight to the
         # graph output: onnxruntime 1.31 infers its last axis as 0 and warns about it on every run at
         # the default log level (the service logs errors only); an extra Reshape to silence it made
         # onnxruntime keep a second copy of every layer's probabilities (+350 MB at 512 tokens)
-        context = g.op(
+        context, _, values, _ = g.op(
             "Attention",
             [q, k, v, self.mask],
-            outputs=[f"layers.{i}.attn.context", "", "", f"attentions.{i}"],
+            outputs=[f"layers.{i}.attn.context", f"keys.{i}", f"layers.{i}.attn.values", f"attentions.{i}"],
             is_causal=1,
             scale=p.scale,
             qk_matmul_output_mode=3,
             q_num_heads=heads,
             kv_num_heads=kv_heads,
             name=f"layers.{i}.attn",
-        )[0]
-        self.value_norms(i, p.o.weight, v)
+        )
+        self.value_norms(i, p.o.weight, values)
         return context
 
-    def value_norms(self, i: int, o_weight, v: str) -> None:
-        """value_norms.{i} = ‖v_j W_O^h‖ = ‖v_j R_hᵀ‖ (W_O^h = Q R): the values [B, T, KV*d] as
+    def value_norms(self, i: int, o_weight, values: str) -> None:
+        """value_norms.{i} = ‖v_j W_O^h‖ = ‖v_j R_hᵀ‖ (W_O^h = Q R): the values [B, KV, T, d] as
         [B, KV, 1, T, d], one broadcast MatMul by the factors [KV, H/KV, d, d], ReduceL2 → [B, H, T]."""
         g, spec = self.g, self.spec
         heads, kv_heads, dim = spec.heads, spec.kv_heads, spec.head_dim
-        factor = value_factor(o_weight, heads).numpy()
-        v4 = g.op("Transpose", [g.op("Reshape", [v, g.ints(0, 0, kv_heads, 1, dim)])], perm=[0, 2, 3, 1, 4])
-        per_head = g.op(
-            "MatMul",
-            [
-                v4,
-                g.weight(
-                    f"layers.{i}.value_norm_factor", factor.reshape(kv_heads, heads // kv_heads, dim, dim)
-                ),
-            ],
-        )
+        factor = value_factor(o_weight, heads).numpy().reshape(kv_heads, heads // kv_heads, dim, dim)
+        v5 = g.op("Reshape", [values, g.ints(0, 0, 1, -1, dim)])
+        per_head = g.op("MatMul", [v5, g.weight(f"layers.{i}.value_norm_factor", factor)])
         norms = g.op("ReduceL2", [per_head, g.ints(-1)], keepdims=0)
         g.op("Reshape", [norms, g.ints(0, heads, -1)], outputs=[f"value_norms.{i}"])
 
