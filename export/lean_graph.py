@@ -13,8 +13,9 @@ so that nothing is computed at run time that the weights already fix:
   (so rope scaling is whatever transformers computes);
 - attention is ONNX `Attention` (opset 23) on 3-D [B, T, heads*d] inputs with
   `qk_matmul_output_mode = 3`: its 4th output is the softmax probabilities, i.e. `attentions.{i}`;
-  grouped-query heads are handled by the operator, no `repeat_kv` copy; q and k are transposed to
-  [B, heads, T, d] only for their own outputs;
+  grouped-query heads are handled by the operator, no `repeat_kv` copy; its present key and value
+  outputs are k and v as [B, kv_heads, T, d]: `keys.{i}` and the value norms' input, with no
+  Reshape + Transpose of our own; only q is transposed to [B, heads, T, d], for its own output;
 - what no output needs is left out: the last layer's output projection and MLP, the final norm and
   the LM head.
 
@@ -104,6 +105,9 @@ class LeanDecoder:
         self.base = decoder_base(model)
         self.spec = spec
         self.g = GraphBuilder("headgaze_lean")
+        self.queries: list[str] = []  # each layer's rotated q [B, T, H*d], for stacked_queries()
+        self.values: list[str] = []  # each layer's v [B, KV, T, d], for stacked_value_norms()
+        self.factors: list[np.ndarray] = []  # each layer's value-norm factors [H, d, d]
 
     def linear(self, x: str, name: str, *linears) -> str:
         weight, bias = _linear_weights(*linears)
@@ -191,6 +195,8 @@ class LeanDecoder:
             x, hidden = self.skip_rms(self.scaled(attn_out, spec.residual_multiplier), hidden,
                                       layer.post_attention_layernorm, f"layers.{i}.post_attn_norm")  # fmt: skip
             branch = self.scaled(self.mlp(i, layer.mlp, x), spec.residual_multiplier)
+        self.stacked_queries()
+        self.stacked_value_norms()
         self.declare_outputs(len(self.base.layers))
         return g
 
@@ -203,12 +209,6 @@ class LeanDecoder:
         if not rotate:
             return x
         return g.op("RotaryEmbedding", [x, self.cos, self.sin, self.positions], num_heads=heads)
-
-    def heads_first(self, x: str, heads: int, output: str) -> None:
-        """The graph output `output`: [B, T, heads*d] → [B, heads, T, d]."""
-        g = self.g
-        g.op("Transpose", [g.op("Reshape", [x, g.ints(0, 0, heads, self.spec.head_dim)])], perm=[0, 2, 1, 3],
-             outputs=[output])  # fmt: skip
 
     def attention(self, i: int, p: Projections, x: str) -> str:
         """One layer's attention on [B, T, heads*d] tensors (3-D inputs: no transposes on the way in or
@@ -224,44 +224,61 @@ class LeanDecoder:
         per_head = spec.qk_norm == "head"
         q = self.rotated(q, heads, p.q_norm if per_head else None, f"layers.{i}.q_norm", p.rotate)
         k = self.rotated(k, kv_heads, p.k_norm if per_head else None, f"layers.{i}.k_norm", p.rotate)
-        self.heads_first(q, heads, f"queries.{i}")
-        self.heads_first(k, kv_heads, f"keys.{i}")
-        # the 4th output (qk_matmul_output_mode 3) is softmax(q·kᵀ·scale + mask), written straight to the
+        self.queries.append(q)
+        # the 2nd and 3rd outputs (present key and value, no past given) are k and v as [B, kv_heads, T, d]:
+        # keys.{i} as the graph wants it and the values in the layout the value norms need, without a
+        # Reshape + Transpose of our own (onnxruntime lays them out for its kernel anyway).
+        # The 4th output (qk_matmul_output_mode 3) is softmax(q·kᵀ·scale + mask), written straight to the
         # graph output: onnxruntime 1.31 infers its last axis as 0 and warns about it on every run at
         # the default log level (the service logs errors only); an extra Reshape to silence it made
         # onnxruntime keep a second copy of every layer's probabilities (+350 MB at 512 tokens)
-        context = g.op(
+        context, _, values, _ = g.op(
             "Attention",
             [q, k, v, self.mask],
-            outputs=[f"layers.{i}.attn.context", "", "", f"attentions.{i}"],
+            outputs=[f"layers.{i}.attn.context", f"keys.{i}", f"layers.{i}.attn.values", f"attentions.{i}"],
             is_causal=1,
             scale=p.scale,
             qk_matmul_output_mode=3,
             q_num_heads=heads,
             kv_num_heads=kv_heads,
             name=f"layers.{i}.attn",
-        )[0]
-        self.value_norms(i, p.o.weight, v)
+        )
+        self.values.append(values)
+        self.factors.append(value_factor(p.o.weight, heads).numpy())
         return context
 
-    def value_norms(self, i: int, o_weight, v: str) -> None:
-        """value_norms.{i} = ‖v_j W_O^h‖ = ‖v_j R_hᵀ‖ (W_O^h = Q R): the values [B, T, KV*d] as
-        [B, KV, 1, T, d], one broadcast MatMul by the factors [KV, H/KV, d, d], ReduceL2 → [B, H, T]."""
-        g, spec = self.g, self.spec
+    def stacked_queries(self) -> None:
+        """queries.{i} [B, H, T, d] for all layers at once: the rotated q of every layer stacked along
+        the token axis, one Reshape + Transpose, split back per layer (4 nodes, not 2 per layer)."""
+        g, heads, layers = self.g, self.spec.heads, len(self.queries)
+        stacked = g.op("Concat", self.queries, axis=1)  # [B, L*T, H*d]
+        per_head = g.op("Reshape", [stacked, g.ints(0, 0, heads, self.spec.head_dim)])
+        g.op("Split", [g.op("Transpose", [per_head], perm=[0, 2, 1, 3])], axis=2, num_outputs=layers,
+             outputs=[f"queries.{i}" for i in range(layers)])  # fmt: skip
+
+    def stacked_value_norms(self) -> None:
+        """value_norms.{i} = ‖v_j W_O^h‖ = ‖v_j R_hᵀ‖ (W_O^h = Q R) for all layers at once: the values
+        [B, KV, T, d] of every layer stacked as [B, KV, L, T, d], one broadcast MatMul by the factors
+        [KV, L, d, H/KV*d] (grouped-query head h = kv*(H/KV) + r reads kv head kv), ReduceL2 over
+        each head's d, [B, H, L*T], split back per layer (8 nodes, not 4 per layer)."""
+        g, spec, layers = self.g, self.spec, len(self.values)
         heads, kv_heads, dim = spec.heads, spec.kv_heads, spec.head_dim
-        factor = value_factor(o_weight, heads).numpy()
-        v4 = g.op("Transpose", [g.op("Reshape", [v, g.ints(0, 0, kv_heads, 1, dim)])], perm=[0, 2, 3, 1, 4])
-        per_head = g.op(
-            "MatMul",
-            [
-                v4,
-                g.weight(
-                    f"layers.{i}.value_norm_factor", factor.reshape(kv_heads, heads // kv_heads, dim, dim)
-                ),
-            ],
+        group = heads // kv_heads
+        factors = np.stack([f.reshape(kv_heads, group, dim, dim).transpose(0, 2, 1, 3).reshape(kv_heads, dim, -1)
+                            for f in self.factors], axis=1)  # fmt: skip
+        stacked = g.op("Reshape", [g.op("Concat", self.values, axis=2), g.ints(0, 0, layers, -1, dim)])
+        # [B, KV, L, T, d] @ [KV, L, d, group*d] → [B, KV, L, T, group*d]
+        per_head = g.op("MatMul", [stacked, g.weight("value_norm_factors", factors)])
+        norms = g.op("ReduceL2", [g.op("Reshape", [per_head, g.ints(0, 0, 0, 0, group, dim)]), g.ints(-1)],
+                     keepdims=0)  # fmt: skip
+        by_head = g.op("Reshape", [g.op("Transpose", [norms], perm=[0, 1, 4, 2, 3]), g.ints(0, heads, -1)])
+        g.op(
+            "Split",
+            [by_head],
+            axis=-1,
+            num_outputs=layers,
+            outputs=[f"value_norms.{i}" for i in range(layers)],
         )
-        norms = g.op("ReduceL2", [per_head, g.ints(-1)], keepdims=0)
-        g.op("Reshape", [norms, g.ints(0, heads, -1)], outputs=[f"value_norms.{i}"])
 
     def mlp(self, i: int, mlp, x: str) -> str:
         g = self.g

@@ -1,16 +1,20 @@
 """`make bench` (first table): the lean graph against the generic graph and the memory floor.
 
-Three onnxruntime sessions with the service's own session options (service/providers.py), timed
-interleaved in one process so that other load on the box hits all three alike:
+Four onnxruntime sessions with the service's own session options (service/providers.py), timed
+interleaved in one process so that other load on the box hits all four alike:
 - **generic**: optimum's graph (`python -m export --graph generic`, in --generic-dir);
 - **lean**: the graph `make export` builds for the model (export/lean_graph.py);
 - **floor**: reading every weight matrix once and nothing else: one MatMul per input width over the
-  lean graph's own MatMul weights concatenated, fed [1, T, width] activations.
-At 5, 12, 50 and 512 tokens: median ms of each, lean's speed-up over generic, lean / floor, and
-max |lean - generic| over the attentions. Then start-up: the seconds to create each session.
+  lean graph's own MatMul weights concatenated, fed [1, T, width] activations;
+- **layered floor**: the same weight matrices as separate MatMuls (117 for SmolLM2), one per matrix,
+  nothing else: the cost of reading the weights layer by layer, as any decoder must (each layer
+  needs the previous one's output), so lean / layered floor is what the lean graph's other nodes add.
+At 5, 12, 50 and 512 tokens: median ms of each, lean's speed-up over generic, lean / floor,
+lean / layered floor, and max |lean - generic| over the attentions. Then start-up: the seconds to
+create each session.
 Goals at 12 tokens: lean ≥ 1.25x faster than generic, lean ≤ 1.3x the floor.
 
-A model without a lean graph (an encoder: MiniLM) gets generic vs floor only: the most a lean
+A model without a lean graph (an encoder: MiniLM) gets generic vs the floors only: the most a lean
 graph could gain there.
 
 Usage: python -m tests.bench.graph_bench [--models-dir models] [--generic-dir build/generic-models]
@@ -41,22 +45,44 @@ GOAL_SPEEDUP, GOAL_FLOOR = 1.25, 1.3
 GOAL_TOKENS = 12
 
 
-def floor_graph(lean_onnx: Path, out: Path) -> Path:
-    """One MatMul per input width over a graph's 2-D MatMul weights, concatenated by columns."""
-    model = onnx.load(str(lean_onnx))
+def weight_matrices(onnx_file: Path) -> list[np.ndarray]:
+    """A graph's 2-D MatMul weights in node order (not the per-head value-norm factors, [KV, H/KV, d, d])."""
+    model = onnx.load(str(onnx_file))
     weights = {t.name: t for t in model.graph.initializer}
-    by_width: dict[int, list[np.ndarray]] = defaultdict(list)
+    found = []
     for node in model.graph.node:
         if node.op_type == "MatMul" and node.input[1] in weights:
             w = numpy_helper.to_array(weights[node.input[1]])
-            if w.ndim == 2:  # the weight matrices (not the per-head value-norm factors, [KV, H/KV, d, d])
-                by_width[w.shape[0]].append(w)
-    del model, weights
+            if w.ndim == 2:
+                found.append(w)
+    return found
+
+
+def floor_graph(mats: list[np.ndarray], out: Path) -> Path:
+    """One MatMul per input width over the weight matrices, concatenated by columns."""
+    by_width: dict[int, list[np.ndarray]] = defaultdict(list)
+    for w in mats:
+        by_width[w.shape[0]].append(w)
     g = GraphBuilder("headgaze_floor")
-    for width, mats in sorted(by_width.items()):
+    for width, group in sorted(by_width.items()):
         x = g.add_input(f"x{width}", onnx.TensorProto.FLOAT, [1, "sequence_length", width])
-        g.op("MatMul", [x, g.weight(f"w{width}", np.concatenate(mats, axis=1))], outputs=[f"y{width}"])
-        g.add_output(f"y{width}", [1, "sequence_length", sum(m.shape[1] for m in mats)])
+        g.op("MatMul", [x, g.weight(f"w{width}", np.concatenate(group, axis=1))], outputs=[f"y{width}"])
+        g.add_output(f"y{width}", [1, "sequence_length", sum(m.shape[1] for m in group)])
+    g.save(out)
+    return out
+
+
+def layered_floor_graph(mats: list[np.ndarray], out: Path) -> Path:
+    """The same weight matrices as separate MatMuls, one per matrix in the graph's order, nothing else:
+    what running the model layer by layer costs in MatMuls alone."""
+    g = GraphBuilder("headgaze_layered_floor")
+    inputs: dict[int, str] = {}
+    for j, w in enumerate(mats):
+        width = w.shape[0]
+        if width not in inputs:
+            inputs[width] = g.add_input(f"x{width}", onnx.TensorProto.FLOAT, [1, "sequence_length", width])
+        g.op("MatMul", [inputs[width], g.weight(f"w{j}", w)], outputs=[f"y{j}"])
+        g.add_output(f"y{j}", [1, "sequence_length", w.shape[1]])
     g.save(out)
     return out
 
@@ -96,12 +122,15 @@ def bench_model(args, model: str) -> None:
     found = graphs(Path(args.models_dir), Path(args.generic_dir), model)
     info = json.loads((found["generic"] / "manifest.json").read_text())
     layers = info["layers"]
-    floor_path = floor_graph(found.get("lean", found["generic"]) / "model.onnx",
-                             Path(args.generic_dir) / f".{model}-floor.onnx")  # fmt: skip
+    mats = weight_matrices(found.get("lean", found["generic"]) / "model.onnx")
+    floors = {"floor": floor_graph(mats, Path(args.generic_dir) / f".{model}-floor.onnx"),
+              "layered": layered_floor_graph(mats, Path(args.generic_dir) / f".{model}-layered-floor.onnx")}  # fmt: skip
+    del mats
     sessions, load_s = {}, {}
     for name, folder in found.items():
         sessions[name], load_s[name] = timed_session(folder / "model.onnx", args.threads)
-    sessions["floor"], load_s["floor"] = timed_session(floor_path, args.threads)
+    for name, path in floors.items():
+        sessions[name], load_s[name] = timed_session(path, args.threads)
     tokenizer = Tokenizer.from_file(str(found["generic"] / "tokenizer.json"))
     names = [f"attentions.{i}" for i in range(layers)]
     graphs_run = [k for k in ("generic", "lean") if k in sessions]
@@ -110,18 +139,23 @@ def bench_model(args, model: str) -> None:
 
     print(f"\n{' vs '.join(sessions)}: {model}, onnxruntime CPU, {args.threads} threads, "
           f"interleaved medians of {args.iters} runs ({LONG_ITERS} at 512 tokens)\n")  # fmt: skip
-    head = "| tokens | generic p50 ms |" + (" lean p50 ms |" if lean else "") + " floor p50 ms |"
+    head = (
+        "| tokens | generic p50 ms |"
+        + (" lean p50 ms |" if lean else "")
+        + " floor p50 ms | layered floor p50 ms |"
+    )
     head += (
-        " lean speed-up vs generic | lean / floor | max abs diff lean vs generic |"
+        " lean speed-up vs generic | lean / floor | lean / layered floor | max abs diff lean vs generic |"
         if lean
-        else " generic / floor |"
+        else " generic / floor | generic / layered floor |"
     )
     print(head + "\n" + "|---" * head.count(" |") + "|")
     for tokens in [t for t in TOKENS if t <= info["max_tokens"]]:
         ids = tokenizer.encode(prose_of_tokens(tokenizer, tokens)).ids
         feeds = {k: pad_batch([ids], [i.name for i in sessions[k].get_inputs()]) for k in graphs_run}
-        feeds["floor"] = {i.name: rng.standard_normal((1, tokens, i.shape[2]), dtype=np.float32)
-                          for i in sessions["floor"].get_inputs()}  # fmt: skip
+        for name in floors:
+            feeds[name] = {i.name: rng.standard_normal((1, tokens, i.shape[2]), dtype=np.float32)
+                           for i in sessions[name].get_inputs()}  # fmt: skip
         diff = 0.0
         if lean:
             outs = {k: sessions[k].run(names, feeds[k]) for k in graphs_run}
@@ -132,25 +166,26 @@ def bench_model(args, model: str) -> None:
         for it in range(LONG_ITERS if tokens > 100 else args.iters):
             for name in order[it % len(order) :] + order[: it % len(order)]:  # rotate who goes first
                 start = time.perf_counter()
-                sessions[name].run(None if name == "floor" else names, feeds[name])
+                sessions[name].run(None if name in floors else names, feeds[name])
                 times[name].append((time.perf_counter() - start) * 1000)
         p50 = {k: float(np.median(v)) for k, v in times.items()}
         if not lean:
-            print(
-                f"| {tokens} | {p50['generic']:.1f} | {p50['floor']:.1f} | {p50['generic'] / p50['floor']:.2f}x |"
-            )
+            print(f"| {tokens} | {p50['generic']:.1f} | {p50['floor']:.1f} | {p50['layered']:.1f} | "
+                  f"{p50['generic'] / p50['floor']:.2f}x | {p50['generic'] / p50['layered']:.2f}x |")  # fmt: skip
             continue
         speedup, to_floor = p50["generic"] / p50["lean"], p50["lean"] / p50["floor"]
         goal = (f" (goal ≥ {GOAL_SPEEDUP}x: {'met' if speedup >= GOAL_SPEEDUP else 'NOT met'})",
                 f" (goal ≤ {GOAL_FLOOR}x: {'met' if to_floor <= GOAL_FLOOR else 'NOT met'})") \
             if tokens == GOAL_TOKENS else ("", "")  # fmt: skip
-        print(f"| {tokens} | {p50['generic']:.1f} | {p50['lean']:.1f} | {p50['floor']:.1f} | "
-              f"{speedup:.2f}x{goal[0]} | {to_floor:.2f}x{goal[1]} | {diff:.1e} |")  # fmt: skip
+        print(f"| {tokens} | {p50['generic']:.1f} | {p50['lean']:.1f} | {p50['floor']:.1f} | {p50['layered']:.1f} | "
+              f"{speedup:.2f}x{goal[0]} | {to_floor:.2f}x{goal[1]} | {p50['lean'] / p50['layered']:.2f}x | "
+              f"{diff:.1e} |")  # fmt: skip
     print(
         "\n| start-up (session creation) | " + " | ".join(load_s) + " |\n" + "|---" * (len(load_s) + 1) + "|"
     )
     print("| seconds | " + " | ".join(f"{v:.2f}" for v in load_s.values()) + " |")
-    floor_path.unlink(missing_ok=True)
+    for path in floors.values():
+        path.unlink(missing_ok=True)
 
 
 def main() -> None:

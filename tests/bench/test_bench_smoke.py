@@ -75,4 +75,5 @@ def test_graph_bench_prints_lean_generic_and_floor_per_length(tmp_path):
             if r[0].strip().isdigit()]
     assert [int(r[0]) for r in rows] == [5, 12, 50]
     assert all(float(r[-1]) <= 1e-4 for r in rows)  # max abs diff lean vs generic
-    assert "goal ≥ 1.25x" in out and "start-up (session creation) | generic | lean | floor" in out
+    assert "goal ≥ 1.25x" in out and "start-up (session creation) | generic | lean | floor | layered" in out
+    assert all(len(r) == 9 and r[7].strip().endswith("x") for r in rows)  # lean / layered floor
