@@ -81,6 +81,14 @@ def test_qk_view_strongest_score_is_strongest_weight_and_hover_needs_no_request(
     assert sent == [], sent
     shot(page, "qk-view", "#qk-view")
 
+    # The switches redraw the view on the server: for the query in focus, not the last token again.
+    for group, label in (("hide-first-token", "hide first token"), ("weighting", "weight × value norm")):
+        with page.expect_response(lambda r: "_dash-update-component" in r.url
+                                  and "qk-view.figure" in (r.request.post_data or "")) as info:
+            option(page, group, label).click()
+        assert info.value.json()["response"]["qk-view"]["figure"]["layout"]["meta"]["query"] == targets[1]
+        page.wait_for_function(f"(q) => {QK_JS}._fullLayout.meta.query === q", arg=targets[1])
+
 
 def test_weighting_switch_draws_weight_times_value_norm_of_the_sink_head(page, dashboard_url, service):
     from service.client import ServiceClient
