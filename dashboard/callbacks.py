@@ -162,7 +162,8 @@ def register(app: Dash, data: AttentionData) -> None:
         tags = view_tags(tags_store, source)
         fig = grid_figure(res, tags, tag, panel)
         meta = {"key": res["key"], "model": res["model"], "text": res["text"], "layers": res["layers"],
-                "heads": res["heads"], "tokens": len(res["tokens"]), "cells": len(res["cells"])}
+                "heads": res["heads"], "tokens": len(res["tokens"]), "cells": len(res["cells"]),
+                "tile": fig["layout"]["meta"]["tile"]}
         total = res["layers"] * res["heads"]
         return (fig, meta, new_sel, status_text(res), "hg-status hg-ok", tags_store, counts_panel(stats, profile, total),
                 tag_note(tags, tag, source, total), switch)
@@ -268,16 +269,15 @@ def register(app: Dash, data: AttentionData) -> None:
         return dcc.send_string(body, name, type="text/csv")
 
     # Selection → outline on the grid (browser side, a Patch of the outline trace only). Clicks and
-    # the keyboard set the selection store from dashboard/views/model_view.js.
+    # the keyboard set the selection store from dashboard/views/model_view.js. The grid's geometry comes
+    # from result-meta (not the ~1 MB figure as a State).
     app.clientside_callback(_cs("outline"), Output("model-view", "figure", allow_duplicate=True),
-                            Input("selection", "data"), Input("result-meta", "data"), State("model-view", "figure"),
-                            prevent_initial_call=True)
+                            Input("selection", "data"), Input("result-meta", "data"), prevent_initial_call=True)
 
     @app.callback(
         Output("head-data", "data"),
         Output("head-base", "data"),
         Output("head-heatmap", "figure"),
-        Output("hover-view", "children"),
         Output("selected-head", "children"),
         Output("status", "children", allow_duplicate=True),
         Output("status", "className", allow_duplicate=True),
@@ -291,24 +291,35 @@ def register(app: Dash, data: AttentionData) -> None:
     )
     def _select(selection, meta, hide_first, weighting, focus):
         """The selected head: its matrix (fetched for this head only, weighted as the switch says) for
-        the browser, head view, heatmap, hover view and scores."""
+        the browser (head view, heatmap, hover view) and its scores."""
         if not meta:
-            return (no_update,) * 8
+            return (no_update,) * 7
         weighting = data.weighting(meta["model"], weighting)
         try:
             res, sel = shown_result(data, meta, selection)
             layer, head = sel["layer"], sel["head"]
             matrix = head_matrix(data, res, layer, head, hide_first, weighting)
         except DashboardError as exc:
-            return (no_update,) * 5 + (exc.message, "hg-status hg-error", no_update)
+            return (no_update,) * 4 + (exc.message, "hg-status hg-error", no_update)
         tokens = res["tokens"]
         summary = head_summary(data.heads_stats(res), data.heads_profile(res["model"]), layer, head)
         return (head_payload(res, layer, head, hide_first, weighting),
                 head_view_figure(matrix, tokens, layer=layer, head=head,
                                  query=focused_query(focus, res["key"], len(tokens), tokens)),
                 heatmap_figure(matrix, tokens, layer=layer, head=head, weighting=weighting),
-                hover_view_children(res["text"], tokens, res["key"], layer, head),
                 f"layer {layer} · head {head}", no_update, no_update, stats_table(summary))
+
+    @app.callback(Output("hover-view", "children"), Input("result-meta", "data"), prevent_initial_call=True)
+    def _hover_text(meta):
+        """The hover view's running text, once per text (not per head: a head click does not send and
+        render T chips again); hover_view.js shades it with the selected head's matrix."""
+        if not meta:
+            return no_update
+        try:
+            res = data.grid(meta["text"], meta["model"])
+        except DashboardError:
+            return no_update
+        return hover_view_children(res["text"], res["tokens"], res["key"])
 
     @app.callback(
         Output("layer-view", "figure"),

@@ -101,7 +101,7 @@ def columns_layout(T: int, meta: dict, *, legend: bool = False) -> dict:
         "yaxis": {"visible": False, "range": [-(T - 1) - 0.6, 0.6], "fixedrange": True},
         "annotations": [{"text": t, "x": x, "y": 1.0, "xref": "x", "yref": "paper", "yanchor": "bottom",
                          "showarrow": False, "font": {"color": "#666"}} for t, x in (("query", 0), ("key", 1))],
-        "dragmode": False, "hovermode": "closest", "showlegend": legend,
+        "dragmode": False, "hovermode": False, "showlegend": legend,
     }
 
 

@@ -217,7 +217,7 @@ def hover_tokens(page: Page) -> list[dict]:
 
 def hover_text(page: Page) -> str:
     """The hover view's running text without its special tokens (what the user typed)."""
-    return page.evaluate("""() => { const box = document.querySelector('#hover-view [data-head]').cloneNode(true);
+    return page.evaluate("""() => { const box = document.querySelector('#hover-view [data-text]').cloneNode(true);
         box.querySelectorAll('.hg-special').forEach(el => el.remove()); return box.textContent; }""")
 
 
