@@ -187,7 +187,9 @@
     window.dash_clientside.set_props("head-view", { figure: usable ? hoverFigure(shown, h.side, h.index, cfg) : shown.fig });
   }
 
-  document.addEventListener("mousemove", function (ev) {
+  /* The pointer moved: read as soon as the browser has the input (pointerrawupdate, where the browser
+   * has it), not at the next frame as mousemove is: the q·k view starts drawing up to a frame earlier. */
+  function pointerMoved(ev) {
     if (!shown) { return; }
     var tok = headTokenAt(ev);
     if (tok) {
@@ -201,7 +203,9 @@
       if (hg.qkShow) { hg.qkShow(row); }
       later({ focus: row, center: row });
     }
-  }, true);  // capture: before Plotly's own hover handling of the same move
+  }
+  // capture: before Plotly's own handling of the same move
+  document.addEventListener("onpointerrawupdate" in window ? "pointerrawupdate" : "mousemove", pointerMoved, true);
 
   document.addEventListener("mouseover", function (ev) {
     var el = ev.target && ev.target.closest ? ev.target.closest("#hover-view .hg-token") : null;
