@@ -170,6 +170,7 @@ def head_panel() -> html.Section:
                 html.P(f"Query (left) → key (right); {lines}. Hover a token for all its weights. Beyond "
                        f"{FOCUS_MAX_TOKENS} tokens it shows {FOCUS_QUERIES} queries and the keys their lines reach: "
                        "hover a heatmap row or the hover view's text to move that window.", className="hg-help"),
+                html.Div(id="head-window-note", className="hg-muted hg-small-text", role="status"),
                 html.Div(className="hg-scroll-box", children=dcc.Graph(
                     id="head-view", figure=empty_figure("Select a head."), clear_on_unhover=True,
                     config=graph_config("headgaze-head-view"))),

@@ -15,7 +15,7 @@
   "use strict";
   var hg = window.headgaze = window.headgaze || {};
   var shown = null;  // what the head view shows: figure without hover, rows, token → point, window, hover
-  var pending = null, scheduled = false;
+  var pending = null, scheduled = false, lastNote = "";
 
   function fmt(w) { return w >= 0.995 ? "1.00" : w.toFixed(2).replace(/^0/, ""); }
   function esc(t) { return String(t).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;"); }
@@ -77,7 +77,7 @@
       yaxis: Object.assign({}, base.layout.yaxis, { range: [-(R - 1) - 0.6, 0.6] }),
       title: { text: "tokens " + a + "–" + b + " of " + T + "; hover the heatmap<br>to move the window",
                x: 0, xanchor: "left", xref: "container", y: 1, yanchor: "top", yref: "container",
-               pad: { t: 6, l: 6 }, font: { size: 11, color: "#666" } },
+               pad: { t: 14, l: 6 }, font: { size: 11, color: "#666" } },
       meta: { layer: meta.layer, head: meta.head, tokens: T, view: "head", window: [a, b], focus: query, rows: rows }
     });
     return { base: base, fig: { data: data, layout: layout }, rows: rows, queries: queries, keys: keys,
@@ -164,6 +164,24 @@
     });
   }
 
+  /* A new window: its caption above the box, and the box scrolled so that its first query rows are in
+   * sight (the keys before the window, with their gap rows, sit above them). */
+  function scrollToWindow(view) {
+    var note = view.window ? view.fig.layout.title.text.replace("<br>", " ") : "";
+    if (note !== lastNote && window.dash_clientside.set_props && document.getElementById("head-window-note")) {
+      lastNote = note;
+      window.dash_clientside.set_props("head-window-note", { children: note });
+    }
+    if (!view.window) { return; }
+    var top = view.fig.layout.margin.t + view.rows.indexOf(view.window[0]) * ((hg.config || {}).rowPx || 22);
+    requestAnimationFrame(function () {
+      requestAnimationFrame(function () {
+        var el = document.getElementById("head-view"), box = el && el.closest(".hg-scroll-box");
+        if (box) { box.scrollTop = Math.max(0, top - 60); }
+      });
+    });
+  }
+
   function drawn(view) {
     var h = view.hover;
     return (view.window ? view.window[0] : "") + "|" + (h ? h.side + h.index : "");
@@ -177,7 +195,12 @@
     }
     if (c.center !== undefined && shown.window && cur && cur.key === shown.key) {
       var moved = focusView(shown.base, cur, cfg, c.center);
-      if (moved.window[0] !== shown.window[0]) { moved.hover = shown.hover; moved.drawn = shown.drawn; shown = moved; }
+      if (moved.window[0] !== shown.window[0]) {
+        moved.hover = shown.hover;
+        moved.drawn = shown.drawn;
+        shown = moved;
+        scrollToWindow(shown);
+      }
     }
     if (c.hover !== undefined) { shown.hover = c.hover; }
     var now = drawn(shown);
@@ -227,6 +250,7 @@
       }
       shown = meta.focus ? focusView(base, hd, hg.config, meta.focus.query) : plainView(base, hd);
       shown.drawn = drawn(shown);
+      scrollToWindow(shown);
       return shown.fig;
     }
   });

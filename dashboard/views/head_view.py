@@ -135,7 +135,7 @@ def head_view_figure(matrix: np.ndarray, tokens: list[dict], *, layer: int, head
     meta["focus"] = {"query": default_query(tokens) if query is None else query, "queries": FOCUS_QUERIES,
                      "bins": line_bins(), "pairs": [v for q, k, w in pairs for v in (q, k, round(w, 4))]}
     layout = columns_layout(FOCUS_QUERIES, meta)
-    layout["margin"]["t"] = 52  # room for the window's caption (the title, set by head_view.js)
+    layout["margin"]["t"] = 60  # room for the window's caption (the title, set by head_view.js)
     gaps = {"type": "scatter", "mode": "text", "x": [], "y": [], "text": [], "name": "gap", "hoverinfo": "none",
             "showlegend": False, "cliponaxis": False, "textposition": "middle right",
             "textfont": {"color": "#888", "size": 11}}

@@ -147,6 +147,8 @@ def test_512_tokens_head_view_is_a_focus_window_moved_from_the_heatmap_and_the_t
         a, b = drawn["window"]
         assert b - a + 1 == FOCUS_QUERIES and drawn["queries"] == list(range(a, b + 1))
         assert drawn["caption"].startswith(f"tokens {a}–{b} of {TOKENS}") and "hover the heatmap" in drawn["caption"]
+        page.wait_for_function("(t) => document.querySelector('#head-window-note').textContent.startsWith(t)",
+                               arg=f"tokens {a}–{b} of {TOKENS}")  # the caption, also above the box
         expected = {(q, k) for q, k, _ in top_k_pairs(matrix) if a <= q <= b}
         assert {tuple(p) for p in drawn["pairs"]} == expected  # each query's lines: the matrix's top-k
         assert drawn["keys"] == sorted(set(range(a, b + 1)) | {k for _, k in expected})  # text order
