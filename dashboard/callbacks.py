@@ -8,23 +8,19 @@ Figures are only ever changed through Dash: whole figures from the server, or pa
 from __future__ import annotations
 
 import numpy as np
-from dash import ClientsideFunction, Dash, Input, Output, Patch, State, dcc, no_update
+from dash import Dash, Input, Output, Patch, State, dcc, no_update
 
 from .about import first_token_text, share_text
+from .callbacks_qk import register_qk
 from .data import AttentionData, DashboardError
 from .head_panels import counts_panel, stats_table, tag_note
 from .heads import head_summary, hide_first_token, matrix_csv
-from .layout import WEIGHTING_LEGEND, empty_figure, weighting_options
 from .view_query import parse_view_query
-from .views.head_view import head_view_figure, heatmap_figure
+from .views import clientside as _cs
+from .views.head_view import focused_query, head_view_figure, heatmap_figure
 from .views.hover_view import display_token, hover_view_children
 from .views.layer_view import layer_view_figure
 from .views.model_view import badge_points, dim_shapes, model_view_figure, mosaic_u2, typed_array
-from .views.qk_view import qk_payload, qk_view_figure
-
-
-def _cs(name: str) -> ClientsideFunction:
-    return ClientsideFunction(namespace="headgaze", function_name=name)
 
 
 def status_text(res: dict) -> str:
@@ -119,15 +115,6 @@ def register(app: Dash, data: AttentionData) -> None:
     def _share(model_id):
         return share_text(data.model_info(model_id)), first_token_text(data.heads_profile(model_id) if model_id else None)
 
-    @app.callback(Output("weighting", "options"), Output("weighting-note", "children"),
-                  Output("weighting-legend", "children"), Input("model-select", "value"), Input("weighting", "value"))
-    def _weighting_ui(model_id, weighting):
-        """The switch (disabled, saying why, for a model without value norms) and the legend's note."""
-        reason = data.qk_reason(model_id)
-        note = f"(weight × value norm: not available for this model: {reason})" if reason else ""
-        legend = WEIGHTING_LEGEND if data.weighting(model_id, weighting) == "value_norm" else ""
-        return weighting_options(reason), note, legend
-
     @app.callback(
         Output("model-view", "figure"),
         Output("result-meta", "data"),
@@ -175,7 +162,8 @@ def register(app: Dash, data: AttentionData) -> None:
         tags = view_tags(tags_store, source)
         fig = grid_figure(res, tags, tag, panel)
         meta = {"key": res["key"], "model": res["model"], "text": res["text"], "layers": res["layers"],
-                "heads": res["heads"], "tokens": len(res["tokens"]), "cells": len(res["cells"])}
+                "heads": res["heads"], "tokens": len(res["tokens"]), "cells": len(res["cells"]),
+                "tile": fig["layout"]["meta"]["tile"]}
         total = res["layers"] * res["heads"]
         return (fig, meta, new_sel, status_text(res), "hg-status hg-ok", tags_store, counts_panel(stats, profile, total),
                 tag_note(tags, tag, source, total), switch)
@@ -281,16 +269,15 @@ def register(app: Dash, data: AttentionData) -> None:
         return dcc.send_string(body, name, type="text/csv")
 
     # Selection → outline on the grid (browser side, a Patch of the outline trace only). Clicks and
-    # the keyboard set the selection store from dashboard/views/model_view.js.
+    # the keyboard set the selection store from dashboard/views/model_view.js. The grid's geometry comes
+    # from result-meta (not the ~1 MB figure as a State).
     app.clientside_callback(_cs("outline"), Output("model-view", "figure", allow_duplicate=True),
-                            Input("selection", "data"), Input("result-meta", "data"), State("model-view", "figure"),
-                            prevent_initial_call=True)
+                            Input("selection", "data"), Input("result-meta", "data"), prevent_initial_call=True)
 
     @app.callback(
         Output("head-data", "data"),
         Output("head-base", "data"),
         Output("head-heatmap", "figure"),
-        Output("hover-view", "children"),
         Output("selected-head", "children"),
         Output("status", "children", allow_duplicate=True),
         Output("status", "className", allow_duplicate=True),
@@ -299,27 +286,40 @@ def register(app: Dash, data: AttentionData) -> None:
         Input("result-meta", "data"),
         Input("hide-first-token", "value"),
         Input("weighting", "value"),
+        State("focus", "data"),
         prevent_initial_call=True,
     )
-    def _select(selection, meta, hide_first, weighting):
+    def _select(selection, meta, hide_first, weighting, focus):
         """The selected head: its matrix (fetched for this head only, weighted as the switch says) for
-        the browser, head view, heatmap, hover view and scores."""
+        the browser (head view, heatmap, hover view) and its scores."""
         if not meta:
-            return (no_update,) * 8
+            return (no_update,) * 7
         weighting = data.weighting(meta["model"], weighting)
         try:
             res, sel = shown_result(data, meta, selection)
             layer, head = sel["layer"], sel["head"]
             matrix = head_matrix(data, res, layer, head, hide_first, weighting)
         except DashboardError as exc:
-            return (no_update,) * 5 + (exc.message, "hg-status hg-error", no_update)
+            return (no_update,) * 4 + (exc.message, "hg-status hg-error", no_update)
         tokens = res["tokens"]
         summary = head_summary(data.heads_stats(res), data.heads_profile(res["model"]), layer, head)
         return (head_payload(res, layer, head, hide_first, weighting),
-                head_view_figure(matrix, tokens, layer=layer, head=head),
+                head_view_figure(matrix, tokens, layer=layer, head=head,
+                                 query=focused_query(focus, res["key"], len(tokens), tokens)),
                 heatmap_figure(matrix, tokens, layer=layer, head=head, weighting=weighting),
-                hover_view_children(res["text"], tokens, res["key"], layer, head),
                 f"layer {layer} · head {head}", no_update, no_update, stats_table(summary))
+
+    @app.callback(Output("hover-view", "children"), Input("result-meta", "data"), prevent_initial_call=True)
+    def _hover_text(meta):
+        """The hover view's running text, once per text (not per head: a head click does not send and
+        render T chips again); hover_view.js shades it with the selected head's matrix."""
+        if not meta:
+            return no_update
+        try:
+            res = data.grid(meta["text"], meta["model"])
+        except DashboardError:
+            return no_update
+        return hover_view_children(res["text"], res["tokens"], res["key"])
 
     @app.callback(
         Output("layer-view", "figure"),
@@ -343,41 +343,11 @@ def register(app: Dash, data: AttentionData) -> None:
         layer_att = hide_first_token(layer_att) if is_hidden(hide_first) else layer_att
         return layer_view_figure(layer_att, res["tokens"], layer=sel["layer"], selected_head=sel["head"])
 
+    # The head view as the browser draws it (short texts: the server's figure; long texts: the focus
+    # window); hovers redraw it from head_view.js with dash_clientside.set_props, after the next paint.
     app.clientside_callback(_cs("headView"), Output("head-view", "figure"),
-                            Input("head-base", "data"), Input("head-view", "hoverData"),
-                            State("head-data", "data"), State("hg-config", "data"))
+                            Input("head-base", "data"), State("head-data", "data"), State("hg-config", "data"))
     app.clientside_callback(_cs("headData"), Output("hover-head", "children"),
                             Input("head-data", "data"), State("head-heatmap", "figure"), State("hg-config", "data"))
 
-
-    @app.callback(
-        Output("qk-view", "figure"),
-        Output("qk-data", "data"),
-        Output("qk-note", "children"),
-        Input("selected-head", "children"),
-        State("selection", "data"),
-        State("result-meta", "data"),
-        prevent_initial_call=True,
-    )
-    def _qk(_shown, selection, meta):
-        """The selected head's query · key view: its q and k fetched once (cached), drawn for the default
-        query and handed to the browser, which redraws the view on hover (qk_view.js). A model without
-        q/k gets the manifest's reason instead."""
-        if not meta:
-            return no_update, no_update, no_update
-        try:
-            res, sel = shown_result(data, meta, selection)
-            qk = data.head_qk(res, sel["layer"], sel["head"])
-        except DashboardError as exc:
-            return empty_figure(exc.message, 120), None, exc.message
-        causal = bool((data.model_info(res["model"]) or {}).get("causal"))
-        args = (qk["queries"], qk["keys"], qk["scale"])
-        where = {"layer": sel["layer"], "head": sel["head"], "causal": causal}
-        return (qk_view_figure(*args, res["tokens"], **where), qk_payload(*args, key=res["key"], **where),
-                f"kv head {qk['kv_head']} · scale {qk['scale']:.4f} · {qk['queries'].shape[1]} dimensions")
-
-    # Hovering a query token of the head view or a row of the heatmap: the q·k view for that query,
-    # computed in the browser from qk-data (no server request).
-    app.clientside_callback(_cs("qkView"), Output("qk-view", "figure", allow_duplicate=True),
-                            Input("head-view", "hoverData"), Input("head-heatmap", "hoverData"),
-                            State("qk-data", "data"), State("qk-view", "figure"), prevent_initial_call=True)
+    register_qk(app, data, shown_result)  # the query · key view and the weighting switch's controls

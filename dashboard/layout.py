@@ -18,7 +18,14 @@ from dash import dcc, html
 from .about import about_panel
 from .data import AttentionData, DashboardError
 from .heads import TAG_LABELS, TAGS
-from .views.constants import BADGE_COLOR, MIN_LINE_WEIGHT, TOP_K, browser_config
+from .views.constants import (
+    BADGE_COLOR,
+    FOCUS_MAX_TOKENS,
+    FOCUS_QUERIES,
+    MIN_LINE_WEIGHT,
+    TOP_K,
+    browser_config,
+)
 from .views.model_view import legend_gradient
 from .views.qk_view import CAPTION as QK_CAPTION
 
@@ -160,8 +167,10 @@ def head_panel() -> html.Section:
         html.Div(className="hg-head-row", children=[
             html.Div(className="hg-head-col", children=[
                 html.H3("Head view"),
-                html.P(f"Query (left) → key (right); {lines}. Hover a token for all its weights.",
-                       className="hg-help"),
+                html.P(f"Query (left) → key (right); {lines}. Hover a token for all its weights. Beyond "
+                       f"{FOCUS_MAX_TOKENS} tokens it shows {FOCUS_QUERIES} queries and the keys their lines reach: "
+                       "hover a heatmap row or the hover view's text to move that window.", className="hg-help"),
+                html.Div(id="head-window-note", className="hg-muted hg-small-text", role="status"),
                 html.Div(className="hg-scroll-box", children=dcc.Graph(
                     id="head-view", figure=empty_figure("Select a head."), clear_on_unhover=True,
                     config=graph_config("headgaze-head-view"))),
@@ -222,10 +231,12 @@ def build_layout(data: AttentionData):
             dcc.Store(id="head-data"),
             dcc.Store(id="head-base"),
             dcc.Store(id="qk-data"),
+            dcc.Store(id="focus"),  # {"key", "query"}: the query last focused (head view, heatmap, hover view)
             dcc.Store(id="head-tags"),
             dcc.Store(id="url-state"),
             dcc.Store(id="png-done"),
             html.Span(id="hover-head", hidden=True),
+            html.Span(id="qk-head", hidden=True),
             dcc.Location(id="url", refresh=False),
             html.Footer(className="hg-footer", children=[
                 "Weights shown are the model's softmax probabilities, computed by onnxruntime on this machine. "

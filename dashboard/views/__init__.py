@@ -11,11 +11,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dash import ClientsideFunction
 from flask import abort, send_from_directory
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ("model_view.js", "head_view.js", "hover_view.js", "qk_view.js")
 ROUTE = "_headgaze/views/"
+
+
+def clientside(name: str) -> ClientsideFunction:
+    """A browser function of the views' scripts (namespace ``headgaze``) as a clientside callback."""
+    return ClientsideFunction(namespace="headgaze", function_name=name)
 
 
 def script_urls(url_base_pathname: str) -> list[str]:

@@ -26,6 +26,11 @@ TILE_MAX_PX = 120
 TOP_K = 3  # head and layer views draw each query's TOP_K strongest keys
 MIN_LINE_WEIGHT = 0.02  # ... and none weaker than this
 TOKEN_ROW_PX = 22  # head view: vertical space per token
+# Head view of a long text: beyond FOCUS_MAX_TOKENS tokens it draws a focus window of FOCUS_QUERIES
+# queries (with the keys their lines reach), moved from the heatmap or the hover view; drawing every
+# token's label took Plotly ~250 ms at 512 tokens and made a column of 1,024 labels nobody reads.
+FOCUS_MAX_TOKENS = 96
+FOCUS_QUERIES = 16
 HOVER_EM = (0.6, 1.9)  # hover view: font size range (em) for weight 0 → the row's maximum
 # Distinct colours for the heads of the layer view (Plotly's Dark24 cycle: up to 24 heads apart).
 HEAD_COLORS = ["#2E91E5", "#E15F99", "#1CA71C", "#FB0D0D", "#DA16FF", "#222A2A", "#B68100", "#750D86",
@@ -36,7 +41,9 @@ HEAD_COLORS = ["#2E91E5", "#E15F99", "#1CA71C", "#FB0D0D", "#DA16FF", "#222A2A",
 def browser_config(max_chars: int) -> dict:
     """What the page's scripts need, handed over once in the ``hg-config`` store."""
     return {"maxChars": max_chars, "selectColor": SELECT_COLOR, "cursorColor": CURSOR_COLOR,
-            "hoverEm": list(HOVER_EM), "lineColor": LINE_COLOR, "topK": TOP_K}
+            "hoverEm": list(HOVER_EM), "lineColor": LINE_COLOR, "topK": TOP_K, "ink": INK,
+            "specialColor": SPECIAL_COLOR, "focusMaxTokens": FOCUS_MAX_TOKENS, "focusQueries": FOCUS_QUERIES,
+            "rowPx": TOKEN_ROW_PX}
 
 
 def badge_xy(layer: int, head: int, tile: int, cells: int) -> tuple[float, float]:

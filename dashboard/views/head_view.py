@@ -4,6 +4,10 @@ Head view: query tokens on the left, key tokens on the right, a line from each q
 TOP_K strongest keys (none under MIN_LINE_WEIGHT); opacity and width follow the weight. The figure
 is as tall as the tokens need and scrolls inside a bounded box. Hovering a token (head_view.js)
 shows all of its lines with their weights, from the matrix already in the page.
+Beyond FOCUS_MAX_TOKENS tokens it is a focus window: FOCUS_QUERIES queries around the focused one
+and the keys their lines reach, in text order with the gaps marked; the server sends every query's
+lines (``layout.meta.focus``) and head_view.js draws the window, moved from the heatmap or the
+hover view without a server request.
 Heatmap: queries × keys with token labels, the full T×T matrix of the selected head.
 """
 
@@ -11,7 +15,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .constants import COLORSCALE, FONT, INK, LINE_COLOR, MIN_LINE_WEIGHT, SPECIAL_COLOR, TOKEN_ROW_PX, TOP_K
+from .constants import (
+    COLORSCALE,
+    FOCUS_MAX_TOKENS,
+    FOCUS_QUERIES,
+    FONT,
+    INK,
+    LINE_COLOR,
+    MIN_LINE_WEIGHT,
+    SPECIAL_COLOR,
+    TOKEN_ROW_PX,
+    TOP_K,
+)
 from .hover_view import display_token
 from .model_view import typed_array
 
@@ -32,13 +47,20 @@ def top_k_pairs(matrix: np.ndarray, k: int = TOP_K, floor: float = MIN_LINE_WEIG
     return [(q, int(key), float(m[q, key])) for q in range(T) for key in idx[q] if m[q, key] >= floor]
 
 
+def line_bins(bins: int = LINE_BINS) -> list[dict]:
+    """The lines' weight bins and how each is drawn (width and opacity follow the bin's middle)."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    return [{"lo": float(lo), "hi": float(hi), "width": float(0.8 + 2 * (lo + hi)),
+             "opacity": float(min(1.0, 0.15 + 0.85 * (lo + hi) / 2))} for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+
+
 def line_traces(pairs: list[tuple[int, int, float]], color: str, *, bins: int = LINE_BINS, name: str = "",
                 group: str | None = None) -> list[dict]:
     """Query→key lines, one trace per weight bin (the trace count does not grow with T)."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
+    styles = line_bins(bins)
     out: list[dict] = []
-    for b in range(bins):
-        lo, hi = edges[b], edges[b + 1]
+    for b, style in enumerate(styles):
+        lo, hi = style["lo"], style["hi"]
         xs: list = []
         ys: list = []
         for q, key, w in pairs:
@@ -47,9 +69,8 @@ def line_traces(pairs: list[tuple[int, int, float]], color: str, *, bins: int = 
                 ys += [-q, -key, None]
         if not xs:
             continue
-        mid = (lo + hi) / 2
         tr = {"type": "scatter", "mode": "lines", "x": xs, "y": ys, "hoverinfo": "skip", "showlegend": False,
-              "line": {"color": color, "width": 0.8 + 4 * mid}, "opacity": float(min(1.0, 0.15 + 0.85 * mid)),
+              "line": {"color": color, "width": style["width"]}, "opacity": style["opacity"],
               "name": name or f"w {lo:.2f}–{hi:.2f}"}
         if group is not None:
             tr["legendgroup"] = group
@@ -80,15 +101,45 @@ def columns_layout(T: int, meta: dict, *, legend: bool = False) -> dict:
         "yaxis": {"visible": False, "range": [-(T - 1) - 0.6, 0.6], "fixedrange": True},
         "annotations": [{"text": t, "x": x, "y": 1.0, "xref": "x", "yref": "paper", "yanchor": "bottom",
                          "showarrow": False, "font": {"color": "#666"}} for t, x in (("query", 0), ("key", 1))],
-        "dragmode": False, "hovermode": "closest", "showlegend": legend,
+        "dragmode": False, "hovermode": False, "showlegend": legend,
     }
 
 
-def head_view_figure(matrix: np.ndarray, tokens: list[dict], *, layer: int, head: int) -> dict:
-    """Head view: queries (left) → keys (right), each query's TOP_K strongest keys."""
+def default_query(tokens: list[dict]) -> int:
+    """The query in focus before any hover: the last token that is not special (else the last)."""
+    for i in range(len(tokens) - 1, -1, -1):
+        if not tokens[i].get("special"):
+            return i
+    return len(tokens) - 1
+
+
+def focused_query(focus: dict | None, key: str, T: int, tokens: list[dict]) -> int:
+    """The query the user last focused on this text (the page's ``focus`` store), else the default."""
+    q = (focus or {}).get("query")
+    if (focus or {}).get("key") == key and isinstance(q, int) and 0 <= q < T:
+        return q
+    return default_query(tokens)
+
+
+def head_view_figure(matrix: np.ndarray, tokens: list[dict], *, layer: int, head: int,
+                     query: int | None = None) -> dict:
+    """Head view: queries (left) → keys (right), each query's TOP_K strongest keys. Beyond
+    FOCUS_MAX_TOKENS tokens: empty token columns (their style) and a gap trace, and in ``layout.meta.focus`` every query's lines (flat
+    [q, k, w, …]), the line bins and the focused query (``query``), from which head_view.js draws the
+    focus window."""
     T = len(tokens)
-    data = line_traces(top_k_pairs(matrix), LINE_COLOR) + token_columns(tokens)
-    return {"data": data, "layout": columns_layout(T, {"layer": layer, "head": head, "tokens": T, "view": "head"})}
+    meta = {"layer": layer, "head": head, "tokens": T, "view": "head"}
+    pairs = top_k_pairs(matrix)
+    if T <= FOCUS_MAX_TOKENS:
+        return {"data": line_traces(pairs, LINE_COLOR) + token_columns(tokens), "layout": columns_layout(T, meta)}
+    meta["focus"] = {"query": default_query(tokens) if query is None else query, "queries": FOCUS_QUERIES,
+                     "bins": line_bins(), "pairs": [v for q, k, w in pairs for v in (q, k, round(w, 4))]}
+    layout = columns_layout(FOCUS_QUERIES, meta)
+    layout["margin"]["t"] = 60  # room for the window's caption (the title, set by head_view.js)
+    gaps = {"type": "scatter", "mode": "text", "x": [], "y": [], "text": [], "name": "gap", "hoverinfo": "none",
+            "showlegend": False, "cliponaxis": False, "textposition": "middle right",
+            "textfont": {"color": "#888", "size": 11}}
+    return {"data": [*token_columns([]), gaps], "layout": layout}
 
 
 def axis_labels(tokens: list[dict]) -> list[str]:

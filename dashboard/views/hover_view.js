@@ -44,8 +44,8 @@
   }
 
   function showsHead(r, hd) {
-    var box = r && r.querySelector("[data-head]");
-    return box && hd && box.getAttribute("data-head") === hd.key + "-" + hd.layer + "-" + hd.head;
+    var box = r && r.querySelector("[data-text]");
+    return box && hd && box.getAttribute("data-text") === hd.key;
   }
 
   function hoverToken(el) {

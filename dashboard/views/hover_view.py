@@ -70,7 +70,8 @@ def text_direction(text: str) -> str:
     return "auto"
 
 
-def hover_view_children(text: str, tokens: list[dict], key: str, layer: int, head: int) -> html.Div:
-    """The hover view's content for one head; ``data-head`` tells the script which head it shows."""
+def hover_view_children(text: str, tokens: list[dict], key: str) -> html.Div:
+    """The hover view's content for one text; ``data-text`` (the result's key) tells the script which
+    text it shows, so that a head of another text is never used to shade it."""
     return html.Div(running_text(text, tokens), className="hg-running", dir=text_direction(text),
-                    **{"data-head": f"{key}-{layer}-{head}"})
+                    **{"data-text": key})

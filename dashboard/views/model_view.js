@@ -50,8 +50,7 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside);
   window.dash_clientside.headgaze = Object.assign({}, window.dash_clientside.headgaze, {
-    outline: function (sel, _result, fig) {
-      var meta = fig && fig.layout && fig.layout.meta;
+    outline: function (sel, meta) {
       if (!sel || !meta || !meta.tile) { return window.dash_clientside.no_update; }
       hg.selection = sel;
       hg.cursor = { layer: sel.layer, head: sel.head };

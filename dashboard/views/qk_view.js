@@ -1,8 +1,10 @@
 /* headgaze query · key view — browser side (Python side: qk_view.py).
- * Clientside callback `qkView`: hovering a query token in the head view (left column) or a row of
- * the heatmap redraws the q·k view for that query from the head's q and k already in the page
- * (the qk-data store, fetched once on selection): no server request. The same arithmetic as
- * qk_view.query_parts: products q[d]·k[d]·scale per key, their column sums (scores), softmax.
+ * `hg.qkShow(query)`, called by head_view.js when the pointer is over a query token of the head view
+ * (left column) or a row of the heatmap, redraws the q·k view for that query from the head's q and k
+ * already in the page (the qk-data store, fetched once on selection; clientside callback `qkData`):
+ * no server request. It is a Patch through dash_clientside.set_props, sent at once, so it does not
+ * wait for the head view's own redraw. The same arithmetic as qk_view.query_parts: products
+ * q[d]·k[d]·scale per key, their column sums (scores), softmax.
  */
 (function () {
   "use strict";
@@ -19,17 +21,6 @@
     var id = qd.key + "-" + qd.layer + "-" + qd.head;
     if (decoded.id !== id) { decoded = { id: id, q: f32(qd.q), k: f32(qd.k) }; }
     return decoded;
-  }
-
-  /* The query index a hover names, or null: a query marker of the head view, a heatmap row. */
-  function hoveredQuery(trigger, headHover, mapHover) {
-    var p;
-    if (trigger.indexOf("head-heatmap") === 0) {
-      p = mapHover && mapHover.points && mapHover.points[0];
-      return p ? parseInt(String(p.y), 10) : null;
-    }
-    p = headHover && headHover.points && headHover.points[0];
-    return p && p.x < 0.5 ? Math.round(-p.y) : null;
   }
 
   function parts(qd, query) {
@@ -57,28 +48,29 @@
     return { products: products, scores: scores, weights: weights, top: top, lim: lim || 1 };
   }
 
+  /* Redraw the q·k view for `query` (a Patch of its traces, title and meta) unless it shows it already. */
+  function qkShow(query) {
+    var qd = hg.qk, gd = document.querySelector("#qk-view .js-plotly-plot");
+    var meta = gd && gd.layout && gd.layout.meta;
+    if (!qd || !meta || meta.view !== "qk" || meta.layer !== qd.layer || meta.head !== qd.head) { return; }
+    if (isNaN(query) || query < 0 || query >= qd.T || query === meta.query) { return; }
+    var p = parts(qd, query), labels = meta.labels;
+    window.dash_clientside.set_props("qk-view", { figure: new window.dash_clientside.Patch()
+      .assign(["data", 0, "y"], p.weights).assign(["data", 1, "y"], p.scores).assign(["data", 2, "z"], p.products)
+      .assign(["data", 2, "zmin"], -p.lim).assign(["data", 2, "zmax"], p.lim)
+      .assign(["layout", "meta", "query"], query)
+      .assign(["layout", "title", "text"], "query " + labels[query] + " → strongest key " + labels[p.top] +
+              " (" + p.weights[p.top].toFixed(2) + ")")
+      .build() });
+  }
+
   window.dash_clientside = Object.assign({}, window.dash_clientside);
   window.dash_clientside.headgaze = Object.assign({}, window.dash_clientside.headgaze, {
-    qkView: function (headHover, mapHover, qd, fig) {
-      var nu = window.dash_clientside.no_update, ctx = window.dash_clientside.callback_context;
-      var meta = fig && fig.layout && fig.layout.meta;
-      if (!qd || !meta || meta.view !== "qk" || meta.layer !== qd.layer || meta.head !== qd.head) { return nu; }
-      // Leaving the head view for the heatmap clears one hover as the other starts: both may arrive in
-      // one call, so the first trigger that names a query wins.
-      var query = null;
-      (ctx.triggered || []).forEach(function (t) {
-        if (query === null) { query = hoveredQuery(t.prop_id || "", headHover, mapHover); }
-      });
-      if (query === null || isNaN(query) || query < 0 || query >= qd.T || query === meta.query) { return nu; }
-      var p = parts(qd, query), labels = meta.labels;
-      return new window.dash_clientside.Patch()
-        .assign(["data", 0, "y"], p.weights).assign(["data", 1, "y"], p.scores).assign(["data", 2, "z"], p.products)
-        .assign(["data", 2, "zmin"], -p.lim).assign(["data", 2, "zmax"], p.lim)
-        .assign(["layout", "meta", "query"], query)
-        .assign(["layout", "title", "text"], "query " + labels[query] + " → strongest key " + labels[p.top] +
-                " (" + p.weights[p.top].toFixed(2) + ")")
-        .build();
+    qkData: function (qd) {
+      hg.qk = qd || null;
+      return qd ? qd.key + "-" + qd.layer + "-" + qd.head : "";
     }
   });
   hg.qkParts = parts;
+  hg.qkShow = qkShow;
 })();

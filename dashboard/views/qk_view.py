@@ -20,7 +20,7 @@ import base64
 import numpy as np
 
 from .constants import FONT, INK, LINE_COLOR, QK_COLORSCALE, QK_SCORE_COLOR
-from .head_view import axis_labels
+from .head_view import axis_labels, default_query
 
 CAPTION = ("Why this head attends: the query of the hovered token meets every key; a key's score is the sum "
            "of the products per dimension (heatmap), the softmax turns scores into the weights (bars).")
@@ -42,14 +42,6 @@ def query_parts(queries: np.ndarray, keys: np.ndarray, scale: float, query: int,
     e = np.where(visible, np.exp(scores - scores[visible].max()), 0.0)
     products = np.where(visible[None, :], products, np.nan).astype(np.float32)
     return {"scores": np.where(visible, scores, np.nan), "weights": e / e.sum(), "products": products}
-
-
-def default_query(tokens: list[dict]) -> int:
-    """The query shown before any hover: the last token that is not special (else the last)."""
-    for i in range(len(tokens) - 1, -1, -1):
-        if not tokens[i].get("special"):
-            return i
-    return len(tokens) - 1
 
 
 def f32_b64(a: np.ndarray) -> str:

@@ -32,7 +32,9 @@ from pathlib import Path
 from tests.dashboard.browser import (
     ARTIFACTS,
     ServerThread,
+    focus_on,
     head_view_point,
+    head_view_row,
     is_process_response,
     launch_chromium,
     new_page,
@@ -223,9 +225,10 @@ def run(url: str, case: Case, runs: int, models_dir: Path) -> list[tuple[str, di
 def hover_head_query(page, idx: int, arm_js: str) -> float:
     """Move the pointer off, scroll the head view to query token ``idx``, arm ``arm_js`` (what to wait
     for) and hover that token's marker; the ms until the armed change is drawn."""
+    focus_on(page, idx)  # a long text's focus window: hover that heatmap row first (not measured)
     page.mouse.move(5, 5)
-    page.evaluate("(i) => { const box = document.querySelector('#head-view').closest('.hg-scroll-box');"
-                  " box.scrollTop = Math.max(0, i * 22 - 100); }", idx)
+    page.evaluate("(r) => { const box = document.querySelector('#head-view').closest('.hg-scroll-box');"
+                  " box.scrollTop = Math.max(0, r * 22 - 100); }", head_view_row(page, idx))
     page.locator("#head-view").scroll_into_view_if_needed()
     x, y = head_view_point(page, "query", idx)
     page.evaluate(arm_js, idx)

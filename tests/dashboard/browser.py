@@ -162,13 +162,47 @@ def tile_point(page: Page, layer: int, head: int) -> tuple[float, float]:
     return x, y
 
 
+HEAD_VIEW_JS = "document.querySelector('#head-view .js-plotly-plot')"
+HEATMAP_JS = "document.querySelector('#head-heatmap .js-plotly-plot')"
+
+
+def head_view_row(page: Page, index: int) -> int | None:
+    """The head view's row of token ``index`` (a long text's focus window: None when not drawn)."""
+    return page.evaluate(f"""(i) => {{ const rows = {HEAD_VIEW_JS}._fullLayout.meta.rows;
+        if (!rows) {{ return i; }} const r = rows.indexOf(i); return r < 0 ? null : r; }}""", index)
+
+
 def head_view_point(page: Page, side: str, index: int) -> tuple[float, float]:
-    """Viewport coordinates of a token marker in the head view (side 'query' or 'key')."""
-    return tuple(page.evaluate("""([side, i]) => { const gd = document.querySelector('#head-view .js-plotly-plot');
-        const fl = gd._fullLayout; const r = gd.getBoundingClientRect();
-        const x = r.left + fl.xaxis._offset + fl.xaxis.l2p(side === 'query' ? 0 : 1);
-        const y = r.top + fl.yaxis._offset + fl.yaxis.l2p(-i);
-        return [x, y]; }""", [side, index]))
+    """Viewport coordinates of a token marker in the head view (side 'query' or 'key'); in a long text's
+    focus window the token must be drawn (see :func:`focus_on`)."""
+    row = head_view_row(page, index)
+    assert row is not None, f"token {index} is not in the head view's focus window"
+    return tuple(page.evaluate("""([side, r]) => { const gd = document.querySelector('#head-view .js-plotly-plot');
+        const fl = gd._fullLayout; const b = gd.getBoundingClientRect();
+        const x = b.left + fl.xaxis._offset + fl.xaxis.l2p(side === 'query' ? 0 : 1);
+        const y = b.top + fl.yaxis._offset + fl.yaxis.l2p(-r);
+        return [x, y]; }""", [side, row]))
+
+
+def heatmap_row_point(page: Page, row: int) -> tuple[float, float]:
+    """Viewport coordinates of query row ``row`` of the heatmap, halfway across."""
+    return tuple(page.evaluate(f"""(i) => {{ const gd = {HEATMAP_JS}; const fl = gd._fullLayout;
+        const r = gd.getBoundingClientRect();
+        return [r.left + fl.xaxis._offset + fl.xaxis._length / 2, r.top + fl.yaxis._offset + fl.yaxis.l2p(i)]; }}""", row))
+
+
+def focus_on(page: Page, query: int) -> None:
+    """Make the head view draw query ``query``: in a long text's focus window, hover a neighbouring
+    heatmap row (so that the q·k view does not show ``query`` yet) and wait until the window holds it
+    (a short text draws every token: nothing to do)."""
+    window = f"(q) => {{ const w = {HEAD_VIEW_JS}._fullLayout.meta.window; return !w || (w[0] <= q && q <= w[1]); }}"
+    if page.evaluate(window, query):
+        return
+    T = page.evaluate(f"{HEAD_VIEW_JS}._fullLayout.meta.tokens")
+    page.locator("#head-heatmap").scroll_into_view_if_needed()
+    x, y = heatmap_row_point(page, query + 1 if query + 1 < T else query - 1)
+    page.mouse.move(x, y)
+    page.wait_for_function(window, arg=query)
 
 
 def hover_tokens(page: Page) -> list[dict]:
@@ -183,7 +217,7 @@ def hover_tokens(page: Page) -> list[dict]:
 
 def hover_text(page: Page) -> str:
     """The hover view's running text without its special tokens (what the user typed)."""
-    return page.evaluate("""() => { const box = document.querySelector('#hover-view [data-head]').cloneNode(true);
+    return page.evaluate("""() => { const box = document.querySelector('#hover-view [data-text]').cloneNode(true);
         box.querySelectorAll('.hg-special').forEach(el => el.remove()); return box.textContent; }""")
 
 

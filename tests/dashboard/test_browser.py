@@ -78,7 +78,7 @@ def test_model_head_and_hover_views(page, dashboard_url, service):
         page.wait_for_function("""(id) => { const gd = document.querySelector('#' + id + ' .js-plotly-plot');
             return gd && gd._fullLayout.meta && gd._fullLayout.meta.layer === 3
                    && (gd._fullLayout.meta.head === 5 || gd._fullLayout.meta.selected === 5); }""", arg=view)
-    page.wait_for_function("document.querySelector('#hover-view [data-head]').dataset.head.endsWith('-3-5')")
+    page.wait_for_function("document.querySelector('#hover-view [data-text]').dataset.text === window.headgaze.head.key")
     s = T + 1
     assert grid_info(page)["selected"] == pytest.approx([5 * s - 0.85, 3 * s - 0.85])  # outline on that tile
     matrix = np.array(page.evaluate("window.headgaze.head.matrix"))

@@ -1,17 +1,22 @@
 """A real prompt end to end: a 512-token SmolLM2 text through the real HTTP service and a dashboard
 started with --max-chars 4000. The model view's response stays under its byte bound (the service's
 thumbnails, never L·H·T²), and a head click fetches that head from the service's recent-results
-store: its model-run counter on /metrics does not move."""
+store: its model-run counter on /metrics does not move. The head view is a focus window: a few
+queries and the keys their lines reach, moved by hovering the heatmap or the hover view."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from dashboard.views.constants import FOCUS_QUERIES, TOP_K
+from dashboard.views.head_view import top_k_pairs
 from service.tokens import load_tokenizer
 from tests.dashboard.browser import (
+    HEAD_VIEW_JS,
     ServerThread,
     grid_info,
+    heatmap_row_point,
     is_process_response,
     new_page,
     open_page,
@@ -103,3 +108,61 @@ def test_512_tokens_at_1920(browser, long_dashboard, long_text):
     finally:
         ctx.close()
     assert not problems, problems
+
+
+def head_window(page) -> dict:
+    """What the head view's focus window draws: its window, caption, the query and key tokens of its
+    columns, the (query, key) token pairs of its lines and how many labels Plotly put in the page."""
+    return page.evaluate(f"""() => {{ const gd = {HEAD_VIEW_JS}, m = gd._fullLayout.meta, rows = m.rows;
+        const col = (name) => gd.data.find(t => t.name === name).y.map(y => rows[-y]);
+        const pairs = [];
+        gd.data.filter(t => t.mode === 'lines').forEach(t => {{
+            for (let i = 0; i + 1 < t.y.length; i += 3) {{ pairs.push([rows[-t.y[i]], rows[-t.y[i + 1]]]); }} }});
+        return {{ window: m.window, caption: gd._fullLayout.title.text, queries: col('query'), keys: col('key'),
+                  pairs: pairs, labels: gd.querySelectorAll('.textpoint').length }}; }}""")
+
+
+def wait_window_holds(page, query: int) -> None:
+    page.wait_for_function(f"(q) => {{ const w = {HEAD_VIEW_JS}._fullLayout.meta.window; "
+                           "return w && w[0] <= q && q <= w[1]; }", arg=query)
+
+
+def test_512_tokens_head_view_is_a_focus_window_moved_from_the_heatmap_and_the_text(page, long_dashboard, long_text):
+    process_long(page, long_dashboard, long_text)
+    select_head(page, 3, 1)
+    wait_head_views(page, 3, 1)
+    page.wait_for_function("() => { const m = document.querySelector('#qk-view .js-plotly-plot')._fullLayout.meta;"
+                           " return m && m.view === 'qk' && m.layer === 3 && m.head === 1; }")
+    matrix = np.array(page.evaluate("window.headgaze.head.matrix"), dtype=np.float32)
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "_dash-update-component" in r.url else None)
+
+    first = head_window(page)
+    assert first["window"] == [TOKENS - FOCUS_QUERIES, TOKENS - 1]  # the last token in focus
+    for row in (100, 300):
+        page.locator("#head-heatmap").scroll_into_view_if_needed()
+        page.mouse.move(*heatmap_row_point(page, row))
+        wait_window_holds(page, row)
+        drawn = head_window(page)
+        a, b = drawn["window"]
+        assert b - a + 1 == FOCUS_QUERIES and drawn["queries"] == list(range(a, b + 1))
+        assert drawn["caption"].startswith(f"tokens {a}–{b} of {TOKENS}") and "hover the heatmap" in drawn["caption"]
+        page.wait_for_function("(t) => document.querySelector('#head-window-note').textContent.startsWith(t)",
+                               arg=f"tokens {a}–{b} of {TOKENS}")  # the caption, also above the box
+        expected = {(q, k) for q, k, _ in top_k_pairs(matrix) if a <= q <= b}
+        assert {tuple(p) for p in drawn["pairs"]} == expected  # each query's lines: the matrix's top-k
+        assert drawn["keys"] == sorted(set(range(a, b + 1)) | {k for _, k in expected})  # text order
+        assert drawn["labels"] <= FOCUS_QUERIES * (TOP_K + 2), drawn["labels"]  # not 1,024
+        # 512 rows in ~220 px: the pointer's whole pixel names a row within ±2 of `row`; that query is in
+        # focus in the head view (the window's centre) and in the q·k view
+        focus = page.evaluate(f"{HEAD_VIEW_JS}._fullLayout.meta.focus")
+        assert abs(focus - row) <= 3 and a + FOCUS_QUERIES // 2 == focus, (row, focus, a)
+        page.wait_for_function("(q) => document.querySelector('#qk-view .js-plotly-plot')._fullLayout.meta.query === q",
+                               arg=focus)
+    shot(page, "62-long-text-focus-window", "#head-view")
+
+    token = page.locator("#hover-view .hg-token[data-index='50']")
+    token.scroll_into_view_if_needed()
+    token.hover()
+    wait_window_holds(page, 50)
+    assert sent == [], sent  # the window moves in the browser

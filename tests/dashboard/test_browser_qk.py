@@ -15,13 +15,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.dashboard.browser import head_view_point, open_page, option, select_head, shot
+from tests.dashboard.browser import (
+    HEATMAP_JS,
+    head_view_point,
+    heatmap_row_point,
+    open_page,
+    option,
+    select_head,
+    shot,
+)
 
 pytestmark = pytest.mark.browser
 
 EXAMPLE = "The fluffy blue monster ate the cookie."
 QK_JS = "document.querySelector('#qk-view .js-plotly-plot')"
-HEATMAP_JS = "document.querySelector('#head-heatmap .js-plotly-plot')"
 
 
 def wait_qk(page, layer: int, head: int) -> None:
@@ -43,12 +50,6 @@ def count_updates(page) -> list[str]:
     sent: list[str] = []
     page.on("request", lambda r: sent.append(r.url) if "_dash-update-component" in r.url else None)
     return sent
-
-
-def heatmap_row_point(page, row: int) -> tuple[float, float]:
-    return tuple(page.evaluate(f"""(i) => {{ const gd = {HEATMAP_JS}; const fl = gd._fullLayout;
-        const r = gd.getBoundingClientRect();
-        return [r.left + fl.xaxis._offset + fl.xaxis.l2p(0), r.top + fl.yaxis._offset + fl.yaxis.l2p(i)]; }}""", row))
 
 
 def test_qk_view_strongest_score_is_strongest_weight_and_hover_needs_no_request(page, dashboard_url):
@@ -79,6 +80,14 @@ def test_qk_view_strongest_score_is_strongest_weight_and_hover_needs_no_request(
     np.testing.assert_allclose(hovered["weights"], row, atol=2e-3)
     assert sent == [], sent
     shot(page, "qk-view", "#qk-view")
+
+    # The switches redraw the view on the server: for the query in focus, not the last token again.
+    for group, label in (("hide-first-token", "hide first token"), ("weighting", "weight × value norm")):
+        with page.expect_response(lambda r: "_dash-update-component" in r.url
+                                  and "qk-view.figure" in (r.request.post_data or "")) as info:
+            option(page, group, label).click()
+        assert info.value.json()["response"]["qk-view"]["figure"]["layout"]["meta"]["query"] == targets[1]
+        page.wait_for_function(f"(q) => {QK_JS}._fullLayout.meta.query === q", arg=targets[1])
 
 
 def test_weighting_switch_draws_weight_times_value_norm_of_the_sink_head(page, dashboard_url, service):

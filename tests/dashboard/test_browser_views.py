@@ -113,7 +113,7 @@ def test_hover_view_runs_right_to_left_for_arabic(page, long_app):
     page.fill("#text-input", text)
     click_process(page)
     assert hover_text(page) == text  # running text with its own space
-    box = page.locator("#hover-view [data-head]")
+    box = page.locator("#hover-view [data-text]")
     assert box.get_attribute("dir") == "rtl" and box.evaluate("el => getComputedStyle(el).direction") == "rtl"
     xs = page.evaluate("() => Array.from(document.querySelectorAll('#hover-view .hg-token:not(.hg-special)'))"
                        ".map(el => el.getBoundingClientRect().left)")

@@ -58,7 +58,7 @@ def test_mounted_under_prefix(page, host_app):
     page.mouse.click(x, y)
     page.wait_for_function("document.querySelector('#selected-head').textContent === 'layer 2 · head 1'")
     page.wait_for_function("window.headgaze.head && window.headgaze.head.layer === 2 && window.headgaze.head.head === 1"
-                           " && document.querySelector('#hover-view [data-head]').dataset.head.endsWith('-2-1')")
+                           " && document.querySelector('#hover-view [data-text]').dataset.text === window.headgaze.head.key")
     ref = engine.attention(text, "smollm2-135m").attentions[2, 1]
     q = 3
     page.locator(f"#hover-view .hg-token[data-index='{q}']").hover()

@@ -15,7 +15,14 @@ from flask_caching import Cache
 from dashboard.about import share_text
 from dashboard.callbacks import clamp_selection, head_matrix, head_payload, status_text
 from dashboard.data import AttentionData, DashboardError, validate_text
-from dashboard.views.head_view import head_view_figure, heatmap_figure, plotly_text, top_k_pairs
+from dashboard.views.constants import FOCUS_MAX_TOKENS, FOCUS_QUERIES
+from dashboard.views.head_view import (
+    focused_query,
+    head_view_figure,
+    heatmap_figure,
+    plotly_text,
+    top_k_pairs,
+)
 from dashboard.views.model_view import GAP_VALUE, SCALE, model_view_figure, mosaic_u2, tile_px
 from service.errors import ServiceError, ServiceUnavailable
 from service.grid import max_pool
@@ -145,6 +152,34 @@ def test_head_view_draws_each_querys_top_keys_and_escapes_text():
     heat = heatmap_figure(m, toks, layer=1, head=2)
     np.testing.assert_array_equal(decode(heat["data"][0]["z"]), m)
     assert heat["data"][0]["x"] == ["0 <b>", "1 x", "2 y", "3 z"]
+
+
+def test_head_view_of_a_long_text_sends_every_querys_lines_for_the_focus_window():
+    rng = np.random.default_rng(3)
+    for T in (FOCUS_MAX_TOKENS, FOCUS_MAX_TOKENS + 1):
+        m = rng.random((T, T)).astype(np.float32) ** 8
+        m /= m.sum(-1, keepdims=True)
+        toks = [{"text": f"t{i}", "special": i == 0} for i in range(T)]
+        fig = head_view_figure(m, toks, layer=0, head=1, query=40)
+        focus = fig["layout"]["meta"].get("focus")
+        if T <= FOCUS_MAX_TOKENS:  # short texts: every token and every line drawn by the server, as before
+            assert focus is None and len(fig["data"][-1]["text"]) == T
+            continue
+        assert focus["query"] == 40 and focus["queries"] == FOCUS_QUERIES
+        flat = focus["pairs"]
+        got = [(int(flat[i]), int(flat[i + 1]), flat[i + 2]) for i in range(0, len(flat), 3)]
+        assert [(q, k) for q, k, _ in got] == [(q, k) for q, k, _ in top_k_pairs(m)]
+        assert all(abs(w - m[q, k]) < 1e-4 for q, k, w in got)
+        assert [t["name"] for t in fig["data"]] == ["query", "key", "gap"]  # styles only: the browser fills them
+        assert all(t["text"] == [] for t in fig["data"])
+
+
+def test_focused_query_is_kept_for_the_same_text_only():
+    toks = [{"text": "a"}, {"text": "b"}, {"text": "c"}, {"text": "<eos>", "special": True}]
+    assert focused_query(None, "k1", 4, toks) == 2  # default: the last token that is not special
+    assert focused_query({"key": "k1", "query": 1}, "k1", 4, toks) == 1
+    assert focused_query({"key": "k0", "query": 1}, "k1", 4, toks) == 2  # another text
+    assert focused_query({"key": "k1", "query": 9}, "k1", 4, toks) == 2  # out of range
 
 
 def test_layer_view_has_one_legend_entry_per_head():
