@@ -76,7 +76,12 @@ def head_scores(att: np.ndarray, causal: bool, value_norms: np.ndarray | None = 
     rows = np.arange(first_row, t)
     visible = np.arange(1, t + 1) if causal else np.full(t, t)  # keys row i may see
     with np.errstate(divide="ignore", invalid="ignore"):
-        plogp = np.where(a > 0, a * np.log(np.where(a > 0, a, 1.0)), 0.0)
+        # p·log p where p > 0, else 0, in one [.., T, T] float64 buffer (fewer fresh pages per layer)
+        positive = a > 0
+        plogp = np.where(positive, a, 1.0)
+        np.log(plogp, out=plogp)
+        np.multiply(a, plogp, out=plogp)
+        np.copyto(plogp, 0.0, where=~positive)
         entropy = -plogp.sum(-1) / np.log(visible)  # rows seeing one key: nan, never selected
     diag = np.diagonal(a, axis1=-2, axis2=-1)
     previous = np.diagonal(a, offset=-1, axis1=-2, axis2=-1)  # entry k is A[k+1, k]

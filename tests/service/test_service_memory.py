@@ -1,5 +1,6 @@
 """The peak-memory measures: the shared, shrinking onnxruntime arena (service/memory.py) changes no bit
-of any output, and the recent-results store frees room for a result before the run that makes it."""
+of any output, the recent-results store frees room for a result before the run that makes it, and the
+pooling and entropy that reuse one layer's buffer give the same numbers as plain numpy."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from service.batching import crop, pad_batch
 from service.cache import make_backend
 from service.engine import Engine
+from service.grid import cells, max_pool
+from service.head_analysis import head_scores
 from service.memory import run_options
 from service.store import RecentStore
 from tests.support.prose import prose_of_tokens
@@ -83,3 +86,20 @@ def test_a_run_frees_room_in_the_store_before_it_starts(minilm_dir):
     eng.compute(second, "minilm-l6")
     assert seen == [0]  # the first result was freed before the run, not after it
     assert eng.store.bytes == size
+
+
+def test_pooling_and_entropy_reuse_buffers_without_changing_a_bit():
+    rng = np.random.default_rng(3)
+    att = np.tril(rng.random((3, 4, 40, 40), dtype=np.float32) ** 8)
+    att[..., 5, :] = 0  # a row of zeros: p log p is 0 there, not nan
+    att /= np.maximum(att.sum(-1, keepdims=True), 1e-30)
+    for arr in (att, att.astype(np.float16)):
+        exact = arr.astype(np.float32)  # float16 -> float32 is exact
+        starts = [start for start, _ in cells(40)]
+        want = np.maximum.reduceat(np.maximum.reduceat(exact, starts, axis=-1), starts, axis=-2)
+        assert np.array_equal(max_pool(arr)[0].view(np.uint32), want.view(np.uint32))
+        a = exact.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            plogp = np.where(a > 0, a * np.log(np.where(a > 0, a, 1.0)), 0.0)
+            entropy = (-plogp.sum(-1) / np.log(np.arange(1, 41)))[..., np.arange(1, 40)].mean(-1)
+        assert np.array_equal(head_scores(arr, causal=True)["entropy"], entropy)
