@@ -28,6 +28,7 @@ from .cache import SafeCache, cache_key, make_backend
 from .head_analysis import heads_stats
 from .head_profile import PROFILE_FILE
 from .manifest import Manifest, discover, verify_onnx
+from .memory import run_options
 from .providers import default_threads, make_session
 from .qk import qk_scores
 from .result import AttentionResult, GridResult, HeadResult
@@ -91,10 +92,12 @@ class _Model:
         missing = [n for n in self.output_names if n not in outs]
         if missing:
             raise errors.ConfigError(f"{manifest.onnx_file}: missing outputs {missing[:3]} (layers={manifest.layers})")
-        head_dim = outs["queries.0"][-1] if manifest.qk else 0
+        head_dim = outs["queries.0"][-1] if manifest.qk and isinstance(outs["queries.0"][-1], int) else 0
+        # values per token of the value norms (always float32) and of the queries and keys
+        self.norm_values = manifest.layers * manifest.heads if manifest.qk else 0
+        self.qk_values = manifest.layers * (manifest.heads + manifest.kv_heads) * head_dim
         # bytes per padded token of value norms, queries and keys (the batcher's memory cap)
-        self.row_bytes = manifest.layers * (manifest.heads * (1 + head_dim) + manifest.kv_heads * head_dim) * 4 \
-            if manifest.qk and isinstance(head_dim, int) else 0
+        self.row_bytes = (self.norm_values + self.qk_values) * 4
         self.max_tokens = min(manifest.max_tokens, max_tokens)
         self.max_full_tokens = max_full_tokens
         self.special_ids = set(manifest.special_tokens.values())
@@ -107,7 +110,7 @@ class _Model:
         ones are only ever pooled or sliced to one head, and their attentions, queries and keys are
         kept as float16 (half the memory). Value norms are always float32.
         """
-        outs = self.session.run(self.output_names, pad_batch(batch, self.input_names))
+        outs = self.session.run(self.output_names, pad_batch(batch, self.input_names), run_options())
         lengths = [len(ids) for ids in batch]
         dtypes = [np.float32 if n <= self.max_full_tokens else np.float16 for n in lengths]
         layers = self.manifest.layers
@@ -115,6 +118,13 @@ class _Model:
                                None if kind == "value_norms" else dtypes, square=kind == "attentions")
                     for k, kind in enumerate(self.kinds)}
         return [{kind: arrays[row] for kind, arrays in per_kind.items()} for row in range(len(batch))]
+
+    def result_bytes(self, tokens: int) -> int:
+        """What run_batch's result for a text of `tokens` tokens holds, as the recent-results store counts it."""
+        size = 4 if tokens <= self.max_full_tokens else 2
+        layers, heads = self.manifest.layers, self.manifest.heads
+        return (layers * heads * tokens ** 2 * size + tokens * (self.norm_values * 4 + self.qk_values * size)
+                + RecentStore.TOKEN_BYTES * tokens)
 
     def summary(self) -> dict:
         out = self.manifest.summary()
@@ -287,6 +297,7 @@ class Engine:
             raise errors.too_many_tokens(len(ids), m.max_tokens, m.id)
         if full and len(ids) > self.max_full_tokens:
             raise errors.full_too_large(len(ids), self.max_full_tokens)
+        self.store.make_room(m.result_bytes(len(ids)))  # free what this result will push out before the run
         done = self._batchers[m.id].run(ids)
         self.store.put_result(key, tokens, done.output)
         self.cache.set(key, tokens, {kind: done.output[kind] for kind in SHARED_KINDS if kind in done.output})

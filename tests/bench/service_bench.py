@@ -35,10 +35,10 @@ import requests
 from service.batching import pad_batch
 from service.cache import make_backend
 from service.engine import Engine
-from service.tokens import load_tokenizer
 from tests.bench import qk_bench
+from tests.bench.memory_bench import LONG_TOKENS, MALLOC_ARENAS, fill, long_texts, memory_mb, store_mb
+from tests.bench.memory_bench import line as memory_line
 from tests.support.env import REPO, clean_env
-from tests.support.prose import prose_of_tokens
 from tests.support.service import ServiceProcess
 
 TEXTS = ["Hello", "The cat sat on a mat", "The quick brown fox jumps over the lazy dog again."]
@@ -73,20 +73,11 @@ class Service(ServiceProcess):
         resp.raise_for_status()
         return resp
 
-    def memory_mb(self) -> dict[str, float]:
-        """VmHWM (peak) and VmRSS of the service process, MiB."""
-        status = Path(f"/proc/{self.pid}/status").read_text()
-        return {k: int(re.search(rf"^{k}:\s+(\d+) kB", status, re.M).group(1)) / 1024 for k in ("VmHWM", "VmRSS")}
-
-
-LONG_TOKENS = 512
-MALLOC_ARENAS = "2"  # as README recommends for long texts: glibc keeps fewer per-thread arenas of freed blocks
 
 
 def long_text_rows(models_dir: str, model_ids: list[str], threads: int | None, iters: int) -> tuple[list[dict], dict]:
     """512-token rows (grid with a model run, head and grid from the store) and the service's memory."""
-    texts = {m: [prose_of_tokens(load_tokenizer(Path(models_dir) / m / "tokenizer.json"), LONG_TOKENS,
-                                 prefix=f"Part {i}.") for i in range(4)] for m in model_ids}
+    texts = long_texts(models_dir, model_ids)
     rows = []
     fresh = Service(models_dir, threads, "none", "--store-mb", "0")  # no store: every grid runs the model
     try:
@@ -98,7 +89,7 @@ def long_text_rows(models_dir: str, model_ids: list[str], threads: int | None, i
     finally:
         fresh.stop()
     srv = Service(models_dir, threads, "simple", env=clean_env(MALLOC_ARENA_MAX=MALLOC_ARENAS))
-    at_start = srv.memory_mb()["VmRSS"]
+    at_start = memory_mb(srv.pid)["VmRSS"]
     try:
         for row in rows:
             m, text = row["model"], texts[row["model"]][0]
@@ -107,11 +98,8 @@ def long_text_rows(models_dir: str, model_ids: list[str], threads: int | None, i
             row["head_bytes"] = len(srv.head(text, m, 0, 0).content)
             row["head_http"] = pct(timed(lambda m=m, t=text: srv.head(t, m, 1, 1), iters))
             row["grid_cached_http"] = pct(timed(lambda m=m, t=text: srv.post(t, m, detail="grid"), iters))
-        for i in range(1, 4):  # fill the store (and keep it full) with more 512-token texts
-            for m in model_ids:
-                srv.post(texts[m][i], m, detail="grid")
-        memory = {**srv.memory_mb(), "at_start": at_start, "store": float(re.search(
-            r"^headgaze_store_bytes (\S+)$", srv.get("/metrics").text, re.M).group(1)) / (1 << 20)}
+        fill(srv, texts)  # fill the store (and keep it full) with more 512-token texts
+        memory = {**memory_mb(srv.pid), "at_start": at_start, "store": store_mb(srv)}
     finally:
         srv.stop()
     return rows, memory
@@ -268,10 +256,7 @@ def main() -> None:
               f"| {r['grid_cached_http'][0]:.0f} | {r['head_http'][0]:.1f} | {r['grid_bytes']:,} | {r['head_bytes']:,} |")
     print()
     print(f"service memory (MALLOC_ARENA_MAX={MALLOC_ARENAS}), both models loaded, store filled with 512-token texts "
-          f"(default --store-mb): "
-          f"RSS at start {memory['at_start']:.0f} MiB; after: peak RSS (VmHWM) {memory['VmHWM']:.0f} MiB, "
-          f"RSS {memory['VmRSS']:.0f} MiB, of which the store {memory['store']:.0f} MiB; goal <= 1.5 GB: "
-          f"{'met' if memory['VmHWM'] <= 1536 else 'NOT met'} (1.5 GiB = 1536 MiB)")
+          f"(default --store-mb): {memory_line(memory)}")
     ort_rows, grid_rows = qk_bench.run(args.models_dir, model_ids, args.threads, args.iters)
     qk_bench.print_tables(ort_rows, grid_rows)
     if args.json:

@@ -6,6 +6,7 @@ rotting when the code they drive changes, and checks the numbers they report are
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -44,6 +45,14 @@ def test_service_bench_prints_a_row_per_text_length(models_dir):
     (fetch,) = by_width[6]  # onnxruntime with and without the q/k/value-norm outputs
     assert fetch[1] == "13" and float(fetch[4]) > 0 and fetch[5] in ("met", "NOT met")
     assert [r[1] for r in by_width[5]] == ["13", "512"]  # grid with weighting off and on
+
+
+@pytest.mark.slow
+def test_memory_bench_prints_the_peak_and_the_rss(models_dir):
+    out = run("-m", "tests.bench.memory_bench", "--models", "minilm-l6", "--models-dir", str(models_dir))
+    peak, rss, store = (float(re.search(rf"{name} (\d+) MiB", out).group(1))
+                        for name in (r"peak RSS \(VmHWM\)", "RSS", "the store"))
+    assert 0 < store < rss <= peak
 
 
 @pytest.mark.slow
