@@ -84,10 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.restart_delay <= 0 or args.max_restart_delay < args.restart_delay:
         p.error("--restart-delay must be > 0 and <= --max-restart-delay")
 
-    def _sigterm(signum, _frame):
+    def _stop_signal(signum, _frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, _sigterm)  # SIGTERM behaves like Ctrl-C: clean shutdown below
+    # SIGTERM and SIGINT both mean a clean shutdown below. SIGINT is set explicitly: Python leaves it
+    # ignored when the launcher inherits it ignored (any command started with `&` from a script), and
+    # the launcher then could not be stopped with SIGINT at all.
+    signal.signal(signal.SIGTERM, _stop_signal)
+    signal.signal(signal.SIGINT, _stop_signal)
 
     if not any(Path(args.models_dir).glob("*/manifest.json")):
         print(f"error: no exported models in {args.models_dir}/ — run `make export` first.", file=sys.stderr)

@@ -7,6 +7,7 @@ artifacts and fail with a clear message when they are missing. Helpers live in t
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -15,6 +16,15 @@ import pytest
 from tests.support.env import MODEL_IDS as DEFAULT_MODEL_IDS  # noqa: F401 - re-exported for the tests
 from tests.support.env import MODELS_DIR, REPO, require_models  # noqa: F401 - MODELS_DIR re-exported
 from tests.support.redis_server import RedisServer
+
+
+def pytest_configure(config):
+    """Tests press Ctrl-C (SIGINT) on the processes they start (export, `make serve`'s launcher). A
+    pytest started in the background by a script (`cmd &`) inherits SIGINT *ignored*, and so would
+    every child: the signal would never arrive. Catching it here gives the children its default again
+    (exec resets caught signals, not ignored ones), as in a terminal."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

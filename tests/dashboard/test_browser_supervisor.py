@@ -8,6 +8,7 @@ launcher's own log lines, not by timing guesses.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -55,10 +56,22 @@ class Launcher:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            self.proc.wait(30)
-        self._log.close()
+        """Ctrl-C (SIGINT) stops the launcher and both children; if it does not, kill them all and fail."""
+        try:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGINT)
+                try:
+                    self.proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    pids = [self.proc.pid, *(int(p) for p in re.findall(r"(?:started|restarted) \(pid (\d+)", self.log()))]
+                    for pid in pids:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGKILL)
+                    self.proc.wait(10)
+                    pytest.fail(f"the launcher did not stop within 30 s of SIGINT:\n{self.log()}")
+            assert "stopped." in self.log(), self.log()
+        finally:
+            self._log.close()
 
 
 @pytest.fixture
