@@ -37,11 +37,11 @@ def _cast_session():
     with _lock:
         if _session is None:
             import onnxruntime as ort  # on first use: `import service.client` stays light
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = 1  # memory-bound: one thread already runs at memory speed
-            so.inter_op_num_threads = 1
-            so.log_severity_level = 3
-            _session = ort.InferenceSession(_cast_model(), so, providers=["CPUExecutionProvider"])
+
+            from .providers import session_options
+
+            # the service's own options; one thread: the cast is memory-bound, one already runs at memory speed
+            _session = ort.InferenceSession(_cast_model(), session_options(1), providers=["CPUExecutionProvider"])
         return _session
 
 
