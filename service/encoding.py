@@ -7,7 +7,7 @@ import base64
 import numpy as np
 
 from .errors import ServiceError
-from .half import to_float16
+from .half import to_float16, to_float32
 
 FORMATS = ("float16", "json")
 
@@ -36,5 +36,5 @@ def decode(obj: dict) -> np.ndarray:
     shape = tuple(int(s) for s in obj["shape"])
     if obj.get("dtype") == "float16":
         raw = base64.b64decode(obj["data"])
-        return np.frombuffer(raw, dtype="<f2").astype(np.float32).reshape(shape)
+        return to_float32(np.frombuffer(raw, dtype="<f2")).reshape(shape)
     return np.asarray(obj["data"], dtype=np.float32).reshape(shape)

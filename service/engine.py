@@ -25,6 +25,7 @@ import orjson
 from . import errors
 from .batching import MicroBatcher, crop, pad_batch
 from .cache import SafeCache, cache_key, make_backend
+from .half import to_float32
 from .head_analysis import heads_stats
 from .head_profile import PROFILE_FILE
 from .manifest import Manifest, discover, verify_onnx
@@ -245,13 +246,13 @@ class Engine:
         res = self.compute(text, m.id, need_qk=qk)
         vn = None if res.value_norms is None else res.value_norms[layer, head]
         out = HeadResult(res.model, layer, head, res.tokens,
-                         shown(res.attentions[layer, head].astype(np.float32), vn, weighting),
+                         shown(to_float32(res.attentions[layer, head]), vn, weighting),
                          res.timing_ms, res.cached, vn, weighting)
         if not qk:
             return out
         kv, scale = m.manifest.kv_head(head), m.manifest.scale(layer)
-        q = res.queries[layer, head].astype(np.float32)
-        k = res.keys[layer, kv].astype(np.float32)
+        q = to_float32(res.queries[layer, head])
+        k = to_float32(res.keys[layer, kv])
         return dataclasses.replace(out, queries=q, keys=k, scores=qk_scores(q, k, scale, m.manifest.causal),
                                    kv_head=kv, scale=scale)
 
