@@ -1,4 +1,4 @@
-"""The attention engine: one onnxruntime session per exported model, text in, attentions [L,H,T,T] out.
+"""The attention engine: one loaded model per export (service/loaded_model.py), text in, attentions [L,H,T,T] out.
 
 `attention()` returns every layer's and head's full matrix for texts up to `max_full_tokens`;
 `attention_grid()` (per-head max-pooled thumbnails) and `head()` (one head's full matrix, and on
@@ -23,25 +23,24 @@ import numpy as np
 import orjson
 
 from . import errors
-from .batching import MicroBatcher, crop, pad_batch
+from .batching import MicroBatcher
 from .cache import SafeCache, cache_key, make_backend
 from .half import to_float32
 from .head_analysis import heads_stats
 from .head_profile import PROFILE_FILE
-from .manifest import Manifest, discover, verify_onnx
-from .memory import run_options
-from .providers import default_threads, make_session
+from .loaded_model import DEFAULT_MAX_FULL_TOKENS, LoadedModel
+from .manifest import discover
+from .providers import default_threads
 from .qk import qk_scores
 from .result import AttentionResult, GridResult, HeadResult
 from .store import RecentStore
-from .tokens import check_text, load_tokenizer, tokenize
+from .tokens import check_text, tokenize
 from .weighting import check_weighting, pooled, qk_unavailable, shown
 
 log = logging.getLogger("service.engine")
 
 DEFAULT_MODEL = "smollm2-135m"
 DEFAULT_MAX_TOKENS = 512
-DEFAULT_MAX_FULL_TOKENS = 128
 DEFAULT_MAX_BATCH = 8
 DEFAULT_STORE_MB = 192
 DEFAULT_BATCH_MB = 320
@@ -51,88 +50,6 @@ WARMUP_TEXT = "Warm up the attention heads."
 # only one head's are ever asked for, so they stay in this process's recent-results store; a q/k request
 # for a text known only from the shared cache runs the model once.
 SHARED_KINDS = ("attentions", "value_norms")
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:300] if text else ''}"
-
-
-class _Model:
-    """A loaded model: manifest, tokenizer, session and its feed layout."""
-
-    def __init__(self, manifest: Manifest, device: str, threads: int, max_tokens: int, spinning: bool = False,
-                 verify: bool = True, max_full_tokens: int = DEFAULT_MAX_FULL_TOKENS):
-        self.manifest = manifest
-        self.id = manifest.id
-        try:
-            self.tokenizer = load_tokenizer(manifest.tokenizer_file)
-        except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exception subclasses
-            raise errors.ConfigError(f"{manifest.tokenizer_file}: cannot be loaded ({_first_line(exc)}); "
-                                     "re-run `make export`") from None
-        t0 = time.perf_counter()
-        if verify:
-            verify_onnx(manifest)
-        try:
-            self.session = make_session(str(manifest.onnx_file), device, threads, spinning)
-        except errors.ConfigError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated types
-            raise errors.ConfigError(f"{manifest.onnx_file}: onnxruntime cannot load it ({_first_line(exc)}); "
-                                     "re-run `make export`") from None
-        self.load_seconds = time.perf_counter() - t0
-        self.provider = self.session.get_providers()[0]
-        self.threads = threads
-        self.input_names = [i.name for i in self.session.get_inputs()]
-        unknown = set(self.input_names) - {"input_ids", "attention_mask", "position_ids", "token_type_ids"}
-        if unknown:
-            raise errors.ConfigError(f"{manifest.onnx_file}: unsupported model inputs {sorted(unknown)}")
-        outs = {o.name: o.shape for o in self.session.get_outputs()}
-        self.kinds = ("attentions", "value_norms", "queries", "keys") if manifest.qk else ("attentions",)
-        self.output_names = [f"{kind}.{i}" for kind in self.kinds for i in range(manifest.layers)]
-        missing = [n for n in self.output_names if n not in outs]
-        if missing:
-            raise errors.ConfigError(f"{manifest.onnx_file}: missing outputs {missing[:3]} (layers={manifest.layers})")
-        head_dim = outs["queries.0"][-1] if manifest.qk and isinstance(outs["queries.0"][-1], int) else 0
-        # values per token of the value norms (always float32) and of the queries and keys
-        self.norm_values = manifest.layers * manifest.heads if manifest.qk else 0
-        self.qk_values = manifest.layers * (manifest.heads + manifest.kv_heads) * head_dim
-        # bytes per padded token of value norms, queries and keys (the batcher's memory cap)
-        self.row_bytes = (self.norm_values + self.qk_values) * 4
-        self.max_tokens = min(manifest.max_tokens, max_tokens)
-        self.max_full_tokens = max_full_tokens
-        self.special_ids = set(manifest.special_tokens.values())
-
-    def run_batch(self, batch: list[list[int]]) -> list[dict[str, np.ndarray]]:
-        """For each id list {"attentions": [L, H, T_i, T_i]} plus, for qk models, "value_norms"
-        [L, H, T_i], "queries" [L, H, T_i, d] and "keys" [L, kv_heads, T_i, d]; one onnxruntime call.
-
-        Texts that may be sent in full (up to max_full_tokens) keep onnxruntime's exact float32; longer
-        ones are only ever pooled or sliced to one head, and their attentions, queries and keys are
-        kept as float16 (half the memory). Value norms are always float32.
-        """
-        outs = self.session.run(self.output_names, pad_batch(batch, self.input_names), run_options())
-        lengths = [len(ids) for ids in batch]
-        dtypes = [np.float32 if n <= self.max_full_tokens else np.float16 for n in lengths]
-        layers = self.manifest.layers
-        per_kind = {kind: crop(outs[k * layers:(k + 1) * layers], lengths,
-                               None if kind == "value_norms" else dtypes, square=kind == "attentions")
-                    for k, kind in enumerate(self.kinds)}
-        return [{kind: arrays[row] for kind, arrays in per_kind.items()} for row in range(len(batch))]
-
-    def result_bytes(self, tokens: int) -> int:
-        """What run_batch's result for a text of `tokens` tokens holds, as the recent-results store counts it."""
-        size = 4 if tokens <= self.max_full_tokens else 2
-        layers, heads = self.manifest.layers, self.manifest.heads
-        return (layers * heads * tokens ** 2 * size + tokens * (self.norm_values * 4 + self.qk_values * size)
-                + RecentStore.TOKEN_BYTES * tokens)
-
-    def summary(self) -> dict:
-        out = self.manifest.summary()
-        out["max_tokens"] = self.max_tokens
-        out["provider"] = self.provider
-        out["threads"] = self.threads
-        return out
 
 
 class Engine:
@@ -160,10 +77,10 @@ class Engine:
         self.store = RecentStore(int(store_mb) * MB)
         self.cache = cache if isinstance(cache, SafeCache) else SafeCache(cache or make_backend(None))
         self._lock = threading.Lock()
-        self._models: dict[str, _Model] = {}
+        self._models: dict[str, LoadedModel] = {}
         self._batchers: dict[str, MicroBatcher] = {}
         for manifest in discover(self.models_dir):
-            m = _Model(manifest, device, self.threads, max_tokens, spinning, verify, self.max_full_tokens)
+            m = LoadedModel(manifest, device, self.threads, max_tokens, spinning, verify, self.max_full_tokens)
             self._models[m.id] = m
             self._batchers[m.id] = MicroBatcher(m.run_batch, self._lock, max_batch, max_bytes=int(batch_mb) * MB,
                                                 cell_bytes=manifest.layers * manifest.heads * 4, row_bytes=m.row_bytes)
@@ -199,7 +116,7 @@ class Engine:
         """The loaded id `model` names (the default for None); ServiceError 400/404 otherwise."""
         return self._model(model).id
 
-    def _model(self, model: str | None) -> _Model:
+    def _model(self, model: str | None) -> LoadedModel:
         if model is None:
             return self._models[self.default_model]
         if not isinstance(model, str):
@@ -307,7 +224,7 @@ class Engine:
         return self._result(m, tokens, done.output, timing, False, done.batch_size)
 
     @staticmethod
-    def _result(m: _Model, tokens: list[dict], arrays: dict[str, np.ndarray], timing: dict, cached: bool,
+    def _result(m: LoadedModel, tokens: list[dict], arrays: dict[str, np.ndarray], timing: dict, cached: bool,
                 batch_size: int) -> AttentionResult:
         att = arrays["attentions"]
         return AttentionResult(m.id, tokens, att, att.shape[0], att.shape[1], timing, cached, batch_size,
