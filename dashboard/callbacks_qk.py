@@ -9,57 +9,59 @@ heatmap redraws it in the browser (dashboard/views/qk_view.js, from the ``qk-dat
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from dash import Dash, Input, Output, State, no_update
 
+from .callbacks_head import follows
 from .data import AttentionData, DashboardError
 from .layout import WEIGHTING_LEGEND, empty_figure, weighting_options
+from .shown import keyed
 from .views import clientside
 from .views.head_view import focused_query
 from .views.qk_view import qk_payload, qk_view_figure
 
 
-def register_qk(app: Dash, data: AttentionData, shown_result: Callable) -> None:
-    """Attach the q·k view's and the weighting switch's callbacks; ``shown_result(data, meta, selection)``
-    gives the shown result and its clamped selection (dashboard/callbacks.py)."""
+def register_qk(app: Dash, data: AttentionData) -> None:
+    """Attach the q·k view's and the weighting switch's callbacks."""
 
     @app.callback(Output("weighting", "options"), Output("weighting-note", "children"),
-                  Output("weighting-legend", "children"), Input("model-select", "value"), Input("weighting", "value"))
+                  Output("weighting-legend", "children"), Output("weighting", "value", allow_duplicate=True),
+                  Input("model-select", "value"), Input("weighting", "value"), prevent_initial_call="initial_duplicate")
     def _weighting_ui(model_id, weighting):
-        """The switch (disabled, saying why, for a model without value norms) and the legend's note."""
+        """The switch (disabled, saying why, for a model without value norms, and turned back to
+        attention weights for it) and the legend's note."""
         reason = data.qk_reason(model_id)
         note = f"(weight × value norm: not available for this model: {reason})" if reason else ""
-        legend = WEIGHTING_LEGEND if data.weighting(model_id, weighting) == "value_norm" else ""
-        return weighting_options(reason), note, legend
+        shown = data.weighting(model_id, weighting)
+        legend = WEIGHTING_LEGEND if shown == "value_norm" else ""
+        return weighting_options(reason), note, legend, shown if shown != (weighting or "attention") else no_update
 
     @app.callback(
         Output("qk-view", "figure"),
         Output("qk-data", "data"),
         Output("qk-note", "children"),
-        Input("selected-head", "children"),
-        State("selection", "data"),
+        Input("head-data", "data"),
         State("result-meta", "data"),
         State("focus", "data"),
         prevent_initial_call=True,
     )
-    def _qk(_shown, selection, meta, focus):
+    def _qk(hd, meta, focus):
         """The selected head's query · key view: its q and k fetched once (cached), drawn for the focused
         query and handed to the browser, which redraws the view on hover (qk_view.js). A model without
-        q/k gets the manifest's reason instead."""
-        if not meta:
+        q/k gets the manifest's reason instead. It follows the head's views (``head-data``)."""
+        if not follows(hd, meta):
             return no_update, no_update, no_update
+        key, layer, head = meta["key"], hd["layer"], hd["head"]
         try:
-            res, sel = shown_result(data, meta, selection)
-            qk = data.head_qk(res, sel["layer"], sel["head"])
+            res = data.grid(meta["text"], meta["model"])
+            qk = data.head_qk(res, layer, head)
         except DashboardError as exc:
-            return empty_figure(exc.message, 120), None, exc.message
+            return keyed(empty_figure(exc.message, 120), key, layer=layer, head=head), None, exc.message
         causal = bool((data.model_info(res["model"]) or {}).get("causal"))
         args = (qk["queries"], qk["keys"], qk["scale"])
-        where = {"layer": sel["layer"], "head": sel["head"], "causal": causal}
+        where = {"layer": layer, "head": head, "causal": causal}
         tokens = res["tokens"]
         query = focused_query(focus, res["key"], len(tokens), tokens)
-        return (qk_view_figure(*args, tokens, **where, query=query), qk_payload(*args, key=res["key"], **where),
+        return (keyed(qk_view_figure(*args, tokens, **where, query=query), key), qk_payload(*args, key=key, **where),
                 f"kv head {qk['kv_head']} · scale {qk['scale']:.4f} · {qk['queries'].shape[1]} dimensions")
 
     # The head's q and k for the browser's hover redraws (qk_view.js keeps them decoded).

@@ -22,6 +22,7 @@ from .views.constants import (
     BADGE_COLOR,
     FOCUS_MAX_TOKENS,
     FOCUS_QUERIES,
+    HOVER_MAX_COLOR,
     MIN_LINE_WEIGHT,
     TOP_K,
     browser_config,
@@ -214,7 +215,8 @@ def build_layout(data: AttentionData):
             load_error = ""
         except DashboardError as exc:
             models, load_error = [], exc.message
-        return html.Div(className="hg-page", children=[
+        # the hover view's one red (views/constants.py) as the page's --hg-red
+        return html.Div(className="hg-page", style={"--hg-red": HOVER_MAX_COLOR}, children=[
             html.Header(className="hg-header", children=[
                 html.H1("headgaze"),
                 html.Span("look inside the attention heads of a language model", className="hg-tagline"),
@@ -226,13 +228,15 @@ def build_layout(data: AttentionData):
             html.Main(className="hg-main", children=[model_panel(), head_panel()]),
             dcc.Store(id="hg-config", data=browser_config(data.max_chars)),
             dcc.Store(id="panel-size"),
-            dcc.Store(id="result-meta"),
+            # {n, fresh, text, model, hide_first, weighting, tag_source, tag_filter}: what the page asks the
+            # grid callback for (set in the browser by every control, dashboard/callbacks_grid.py)
+            dcc.Store(id="grid-request"),
+            dcc.Store(id="result-meta"),  # what the grid shows (dashboard/shown.py): only the grid writes it
             dcc.Store(id="selection", data={"layer": 0, "head": 0}),
             dcc.Store(id="head-data"),
             dcc.Store(id="head-base"),
             dcc.Store(id="qk-data"),
             dcc.Store(id="focus"),  # {"key", "query"}: the query last focused (head view, heatmap, hover view)
-            dcc.Store(id="head-tags"),
             dcc.Store(id="url-state"),
             dcc.Store(id="png-done"),
             html.Span(id="hover-head", hidden=True),

@@ -41,7 +41,7 @@
       return n;
     },
 
-    writeUrl: function (meta, sel, tag, source, hideFirst, weighting) {
+    writeUrl: function (meta, sel, tag, source) {
       // history.replaceState: the address bar always holds a link to this view; no reload,
       // no history entry per click, no request. dcc.Location reads it when a link is opened.
       if (!meta || !window.history || !window.history.replaceState) { return window.dash_clientside.no_update; }
@@ -52,8 +52,8 @@
       p.set("head", String((sel && sel.head) || 0));
       if (tag) { p.set("tag", tag); }
       if (source && source !== "text") { p.set("tags", source); }
-      if (hideFirst && hideFirst.indexOf("hide") >= 0) { p.set("hide_first", "1"); }
-      if (weighting === "value_norm") { p.set("weighting", "value_norm"); }
+      if (meta.hide_first) { p.set("hide_first", "1"); }
+      if (meta.weighting === "value_norm") { p.set("weighting", "value_norm"); }
       var qs = "?" + p.toString();
       if (window.location.search !== qs) { window.history.replaceState(window.history.state, "", qs); }
       return qs;

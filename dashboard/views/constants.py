@@ -32,6 +32,12 @@ TOKEN_ROW_PX = 22  # head view: vertical space per token
 FOCUS_MAX_TOKENS = 96
 FOCUS_QUERIES = 16
 HOVER_EM = (0.6, 1.9)  # hover view: font size range (em) for weight 0 → the row's maximum
+# Hover view: the strongest token is the only red one (it is also the page's --hg-red); every other
+# token is shaded in blue (ColorBrewer RdBu's #2166ac), its alpha following the weight, so that no
+# tint of it can be taken for the strongest.
+HOVER_MAX_COLOR = "#d7191c"
+HOVER_SHADE_RGB = (33, 102, 172)
+HOVER_SHADE_ALPHA = (0.06, 0.55)  # alpha for weight 0 → the row's maximum
 # Distinct colours for the heads of the layer view (Plotly's Dark24 cycle: up to 24 heads apart).
 HEAD_COLORS = ["#2E91E5", "#E15F99", "#1CA71C", "#FB0D0D", "#DA16FF", "#222A2A", "#B68100", "#750D86",
                "#EB663B", "#511CFB", "#00A08B", "#FB00D1", "#FC0080", "#B2828D", "#6C7C32", "#778AAE",
@@ -43,7 +49,8 @@ def browser_config(max_chars: int) -> dict:
     return {"maxChars": max_chars, "selectColor": SELECT_COLOR, "cursorColor": CURSOR_COLOR,
             "hoverEm": list(HOVER_EM), "lineColor": LINE_COLOR, "topK": TOP_K, "ink": INK,
             "specialColor": SPECIAL_COLOR, "focusMaxTokens": FOCUS_MAX_TOKENS, "focusQueries": FOCUS_QUERIES,
-            "rowPx": TOKEN_ROW_PX}
+            "rowPx": TOKEN_ROW_PX, "hoverShade": ",".join(map(str, HOVER_SHADE_RGB)),
+            "hoverAlpha": list(HOVER_SHADE_ALPHA)}
 
 
 def badge_xy(layer: int, head: int, tile: int, cells: int) -> tuple[float, float]:

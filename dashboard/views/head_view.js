@@ -26,7 +26,7 @@
   function plainView(base, hd) {
     var all = range(0, hd.tokens.length - 1);
     return { base: base, fig: base, rows: all, queries: all, keys: all, qpos: positions(all), kpos: positions(all),
-             layer: hd.layer, head: hd.head, key: hd.key, window: null, hover: null };
+             layer: hd.layer, head: hd.head, key: hd.key, result: hd.result, window: null, hover: null };
   }
 
   /* A long text: the window of queries around `query`, the keys their lines reach, gap rows. */
@@ -78,10 +78,11 @@
       title: { text: "tokens " + a + "–" + b + " of " + T + "; hover the heatmap<br>to move the window",
                x: 0, xanchor: "left", xref: "container", y: 1, yanchor: "top", yref: "container",
                pad: { t: 14, l: 6 }, font: { size: 11, color: "#666" } },
-      meta: { layer: meta.layer, head: meta.head, tokens: T, view: "head", window: [a, b], focus: query, rows: rows }
+      meta: { key: meta.key, layer: meta.layer, head: meta.head, tokens: T, view: "head", window: [a, b], focus: query,
+              rows: rows }
     });
     return { base: base, fig: { data: data, layout: layout }, rows: rows, queries: queries, keys: keys,
-             qpos: positions(queries), kpos: positions(keys), layer: hd.layer, head: hd.head, key: hd.key,
+             qpos: positions(queries), kpos: positions(keys), layer: hd.layer, head: hd.head, key: hd.key, result: hd.result,
              window: [a, b], hover: null };
   }
 
@@ -123,7 +124,7 @@
   }
   function showsHead(gd) {
     var meta = gd._fullLayout.meta;
-    return shown && meta.layer === shown.layer && meta.head === shown.head;
+    return shown && meta.key === shown.key && meta.layer === shown.layer && meta.head === shown.head;
   }
 
   /* The head view's token under the pointer: {side, index}, or null. */
@@ -191,7 +192,7 @@
   function redraw(c) {
     var cfg = hg.config || {}, cur = hg.head, before = drawn(shown);
     if (c.focus !== undefined && window.dash_clientside.set_props) {
-      window.dash_clientside.set_props("focus", { data: { key: shown.key, query: c.focus } });
+      window.dash_clientside.set_props("focus", { data: { key: shown.result, query: c.focus } });
     }
     if (c.center !== undefined && shown.window && cur && cur.key === shown.key) {
       var moved = focusView(shown.base, cur, cfg, c.center);
@@ -244,7 +245,8 @@
       if (!base) { return window.dash_clientside.no_update; }
       var meta = base.layout && base.layout.meta;
       hg.config = config || hg.config;
-      if (!meta || !hd || meta.view !== "head" || meta.layer !== hd.layer || meta.head !== hd.head) {
+      // the head view and the head data of one answer (same view key and head), else no lines to hover
+      if (!meta || !hd || meta.view !== "head" || meta.key !== hd.key || meta.layer !== hd.layer || meta.head !== hd.head) {
         shown = null;
         return base;
       }

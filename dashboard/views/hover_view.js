@@ -1,6 +1,9 @@
 /* headgaze hover view — browser side (Python side: hover_view.py builds the running text).
- * Hovering a token shades every token by the attention the hovered one pays it (the strongest in
- * red, a slight grow with the weight), from the selected head's matrix in the page: no request.
+ * Hovering a token shades every token by the attention the hovered one pays it, from the selected
+ * head's matrix in the page (no request): the strongest one red (the only red on it), the others
+ * in blue with the alpha and a slight grow following the weight (colours from views/constants.py,
+ * through the hg-config store). A head is used only on the text it was computed for: the running
+ * text's data-text and the head's key are the same view key.
  */
 (function () {
   "use strict";
@@ -10,7 +13,7 @@
    * (Plotly's typed-array spec {dtype: "f4", bdata, shape}, or arrays once Plotly has decoded them). */
   function matrixOf(fig, hd) {
     var tr = fig && fig.data && fig.data[0], meta = fig && fig.layout && fig.layout.meta;
-    if (!tr || !meta || meta.layer !== hd.layer || meta.head !== hd.head) { return null; }
+    if (!tr || !meta || meta.key !== hd.key || meta.layer !== hd.layer || meta.head !== hd.head) { return null; }
     var z = tr.z, rows = [];
     if (z && z.bdata) {
       var bin = atob(z.bdata), bytes = new Uint8Array(bin.length);
@@ -55,14 +58,15 @@
     if (!row) { return; }
     var best = 0, max = -1;
     for (var j = 0; j < row.length; j++) { if (row[j] > max) { max = row[j]; best = j; } }
-    var em = cfg.hoverEm || [0.6, 1.9];
+    var em = cfg.hoverEm, alpha = cfg.hoverAlpha;
     r.classList.add("hg-active");
     r.querySelectorAll(".hg-token").forEach(function (tok) {
       var k = parseInt(tok.getAttribute("data-index"), 10), w = row[k] || 0, rel = max > 0 ? w / max : 0;
       tok.dataset.weight = String(w);
       tok.classList.toggle("hg-hovered", k === i);
       tok.classList.toggle("hg-max", k === best && max > 0);
-      tok.style.backgroundColor = k === i || (k === best && max > 0) ? "" : "rgba(228,87,46," + (0.08 + 0.8 * rel).toFixed(3) + ")";
+      tok.style.backgroundColor = k === i || (k === best && max > 0) ? ""
+        : "rgba(" + cfg.hoverShade + "," + (alpha[0] + (alpha[1] - alpha[0]) * rel).toFixed(3) + ")";
       // transform: grows without moving the text around it (layout is untouched)
       tok.style.transform = k === i ? "" : "scale(" + (1 + (em[1] - 1) * 0.35 * rel).toFixed(3) + ")";
     });

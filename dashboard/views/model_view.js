@@ -1,5 +1,7 @@
 /* headgaze model view — browser side (Python side: model_view.py).
  *
+ * - clientside callback `gridRequest`: what the controls ask the grid callback for (the
+ *   grid-request store; dashboard/callbacks_grid.py says why every control goes through it);
  * - clientside callback `outline`: the selected tile's outline, as a dash Patch of trace 2;
  * - a tile click is computed from the pointer's coordinates (never from Plotly's clickData, which
  *   carries the last *throttled* hover and can name the previously hovered tile);
@@ -49,7 +51,19 @@
   hg.cellAt = cellAt;
 
   window.dash_clientside = Object.assign({}, window.dash_clientside);
+  /* Process, Enter and a model change take the text in the box ("fresh": drawn anew); the switches
+   * and the tag controls redraw the text of the last request, not one still being typed. */
+  var FRESH = /^(process-button|text-input|model-select)\./;
+  function gridRequest(_clicks, _submit, model, hideFirst, weighting, source, tag, text, prev) {
+    var ctx = window.dash_clientside.callback_context || {};
+    var fresh = !prev || (ctx.triggered || []).some(function (t) { return FRESH.test(t.prop_id); });
+    return { n: ((prev && prev.n) || 0) + 1, fresh: fresh, text: fresh ? text : prev.text, model: model,
+             hide_first: !!(hideFirst && hideFirst.indexOf("hide") >= 0), weighting: weighting || "attention",
+             tag_source: source || "text", tag_filter: tag || "" };
+  }
+
   window.dash_clientside.headgaze = Object.assign({}, window.dash_clientside.headgaze, {
+    gridRequest: gridRequest,
     outline: function (sel, meta) {
       if (!sel || !meta || !meta.tile) { return window.dash_clientside.no_update; }
       hg.selection = sel;

@@ -52,7 +52,9 @@
   function qkShow(query) {
     var qd = hg.qk, gd = document.querySelector("#qk-view .js-plotly-plot");
     var meta = gd && gd.layout && gd.layout.meta;
-    if (!qd || !meta || meta.view !== "qk" || meta.layer !== qd.layer || meta.head !== qd.head) { return; }
+    var hd = hg.head;  // the pointer is over hg.head's tokens: its view and head only
+    if (!qd || !meta || meta.view !== "qk" || meta.key !== qd.key || meta.layer !== qd.layer || meta.head !== qd.head ||
+        !hd || hd.key !== qd.key || hd.layer !== qd.layer || hd.head !== qd.head) { return; }
     if (isNaN(query) || query < 0 || query >= qd.T || query === meta.query) { return; }
     var p = parts(qd, query), labels = meta.labels;
     window.dash_clientside.set_props("qk-view", { figure: new window.dash_clientside.Patch()

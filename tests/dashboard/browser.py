@@ -13,13 +13,15 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from dashboard.views.constants import HOVER_MAX_COLOR, HOVER_SHADE_RGB
 from tests.support.net import ServerThread, free_port  # noqa: F401 - re-exported for the browser tests
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "dashboard"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-RED = "rgb(215, 25, 28)"  # --hg-red in assets/headgaze.css
+RED = "rgb({}, {}, {})".format(*bytes.fromhex(HOVER_MAX_COLOR[1:]))  # the hover view's strongest token, computed
+SHADE = "rgba({}, {}, {}".format(*HOVER_SHADE_RGB)  # ... and every other token's shade (its alpha follows)
 # HEADGAZE_BROWSER_CPU_THROTTLE=4: every test page runs 4x slower (`make test-stability`)
 CPU_THROTTLE = float(os.environ.get("HEADGAZE_BROWSER_CPU_THROTTLE") or 1)
 
@@ -55,45 +57,87 @@ def new_page(browser: Browser, width: int = 1440, height: int = 900, bypass_csp:
 
 GRID_JS = "document.querySelector('#model-view .js-plotly-plot')"
 
+# What every view shows, by the key it was drawn for (dashboard/shown.py): the grid's view key, each
+# head-level figure's {key, layer, head}, the head data hover_view.js and head_view.js use, the hover
+# view's running text, and whether a Process is running.
+DRAWN_JS = """() => {
+  const meta = (id) => { const gd = document.querySelector('#' + id + ' .js-plotly-plot');
+                         return (gd && gd._fullLayout && gd._fullLayout.meta) || null; };
+  const pick = (m) => m && m.key ? { key: m.key, layer: m.layer, head: m.view === 'layer' ? m.selected : m.head } : null;
+  const grid = meta('model-view'), hd = window.headgaze && window.headgaze.head;
+  const box = document.querySelector('#hover-view [data-text]');
+  return { grid: (grid && grid.key) || null, grid_image: !!document.querySelector('#model-view .hm image'),
+           head_view: pick(meta('head-view')), heatmap: pick(meta('head-heatmap')), layer_view: pick(meta('layer-view')),
+           qk_view: pick(meta('qk-view')), head: hd ? { key: hd.key, layer: hd.layer, head: hd.head } : null,
+           hover_text: box ? box.getAttribute('data-text') : null,
+           hover_tokens: document.querySelectorAll('#hover-view .hg-token').length, head_tokens: hd ? hd.tokens.length : -1,
+           selected_head: document.querySelector('#selected-head').textContent,
+           busy: document.querySelector('#process-button').disabled,
+           status: document.querySelector('#status').textContent,
+           status_error: /hg-error/.test(document.querySelector('#status').className) }; }"""
+HEAD_VIEWS = ("head_view", "heatmap", "layer_view", "qk_view")
+# True when the grid shows `key` (drawn) and every head-level view shows that key and the one head
+# of window.headgaze.head (or `want` = [layer, head] when given), and no Process is running.
+SHOWN_JS = f"""([key, want]) => {{ const s = ({DRAWN_JS})(), h = s.head;
+  if (s.busy || s.grid !== key || !s.grid_image || !h || h.key !== key || s.hover_text !== key
+      || s.hover_tokens !== s.head_tokens) {{ return false; }}
+  if (want && (h.layer !== want[0] || h.head !== want[1])) {{ return false; }}
+  return {list(HEAD_VIEWS)}.every((v) => s[v] && s[v].key === key && s[v].layer === h.layer && s[v].head === h.head); }}"""
+
+
+def view_key(model: str, text: str, hide_first: bool = False, weighting: str = "attention") -> str:
+    """The key the page's views carry for this text, model and switches (dashboard/shown.py)."""
+    from dashboard.data import AttentionData
+    from dashboard.shown import view_key as key_of
+
+    return key_of(AttentionData.key(model, text), hide_first, weighting)
+
+
+def drawn(page: Page) -> dict:
+    """What every view shows (see DRAWN_JS)."""
+    return page.evaluate(DRAWN_JS)
+
+
+def wait_shown(page: Page, key: str, head: tuple[int, int] | None = None) -> None:
+    """Wait until the grid is drawn for the view ``key`` and every view of the selected head (head view,
+    heatmap, layer and q·k views, hover view) shows that key and one head (``head`` when given)."""
+    page.wait_for_function(SHOWN_JS, arg=[key, list(head) if head else None])
+
+
+def wait_views_follow(page: Page) -> None:
+    """Whatever the grid shows now, wait until every view of the selected head shows the same (the
+    callbacks that follow the grid have answered), so the next action does not race them; a page
+    whose Process failed before any grid was drawn only waits for the error to be shown."""
+    page.wait_for_function(f"""() => {{ const s = ({DRAWN_JS})();
+        return !s.busy && (s.grid ? ({SHOWN_JS})([s.grid, null]) : s.status_error); }}""")
+
 
 def open_page(page: Page, url: str) -> None:
-    """Open the page and wait until the example text, processed on load, is drawn (or refused)."""
+    """Open the page and wait until the example text (or a copied link's view), processed on load, is
+    drawn in every view, or its error is shown."""
     page.goto(url)
     page.wait_for_selector("#process-button")
     # Dash has wired the callbacks once the counter shows the example's length.
     page.wait_for_function("document.querySelector('#char-counter').textContent.includes('/')")
-    wait_settled(page)
     wait_views_follow(page)
 
 
-def wait_views_follow(page: Page) -> None:
-    """When the grid shows a result, the selected head's views show the same one (the callbacks that
-    follow Process have answered), so the next action does not race them."""
-    # Plotly draws after Dash sets the status: a status saying "ok" with no grid yet means "not drawn yet".
-    page.wait_for_function(f"""() => {{ const gd = {GRID_JS};
-        const key = gd && gd._fullLayout && gd._fullLayout.meta && gd._fullLayout.meta.key;
-        if (!key) {{ return !/hg-ok/.test(document.querySelector('#status').className); }}
-        return (window.headgaze.head && window.headgaze.head.key === key
-                        && document.querySelectorAll('#hover-view .hg-token').length === window.headgaze.head.tokens.length); }}""")
-
-
-def wait_settled(page: Page) -> None:
-    """Process has answered (status ok or error) and the button is back."""
-    page.wait_for_function("""() => { const s = document.querySelector('#status'), b = document.querySelector('#process-button');
-        return /hg-(ok|error)/.test(s.className) && !b.disabled; }""")
-
-
 def is_process_response(response) -> bool:
-    """The response of the Process callback itself: it is the one whose outputs include
-    ``result-meta.data`` (other callbacks only read result-meta as an input or state, and one of
-    them may still be answering for the previous result when the next Process starts)."""
-    if "_dash-update-component" not in response.url:
-        return False
+    """The response of the grid callback (Process, a model change, a switch): it is the one whose
+    outputs include ``result-meta.data`` (no other callback writes it)."""
+    return callback_of(response, "result-meta.data") is not None
+
+
+def callback_of(response_or_request, output: str) -> dict | None:
+    """The Dash callback request body (output, inputs, state) when it is a request for ``output``."""
+    request = getattr(response_or_request, "request", response_or_request)
+    if "_dash-update-component" not in request.url:
+        return None
     try:
-        body = json.loads(response.request.post_data or "{}")
+        body = json.loads(request.post_data or "{}")
     except ValueError:
-        return False
-    return "result-meta.data" in str(body.get("output", ""))
+        return None
+    return body if output in str(body.get("output", "")) else None
 
 
 def select_model(page: Page, label: str) -> None:
@@ -118,18 +162,15 @@ def click_process(page: Page) -> dict:
 
 
 def wait_drawn(page: Page, body: dict) -> None:
-    status = body["status"]["children"]
-    page.wait_for_function("(s) => document.querySelector('#status').textContent === s", arg=status)
-    fig = body.get("model-view", {}).get("figure")
-    if fig:
-        key = fig["layout"]["meta"]["key"]
-        page.wait_for_function(
-            f"""(key) => {{ const gd = {GRID_JS};
-                return gd && gd._fullLayout && gd._fullLayout.meta && gd._fullLayout.meta.key === key
-                       && gd.querySelector('.hm image') !== null
-                       && window.headgaze.head && window.headgaze.head.key === key
-                       && document.querySelectorAll('#hover-view .hg-token').length === window.headgaze.head.tokens.length; }}""",
-            arg=key)
+    """Wait until the grid callback's answer ``body`` is what the page shows: its view key in every
+    view, or (an answer that draws nothing) its error in the status line."""
+    meta = body.get("result-meta", {}).get("data")
+    if meta:
+        wait_shown(page, meta["key"])
+        return
+    page.wait_for_function("(s) => { const el = document.querySelector('#status');"
+                           " return el.textContent === s && !document.querySelector('#process-button').disabled; }",
+                           arg=body["status"]["children"])
 
 
 def grid_info(page: Page) -> dict:
@@ -265,9 +306,8 @@ def wait_dims(page, n: int) -> None:
 
 
 def select_head(page, layer: int, head: int) -> None:
+    """Click the tile of (layer, head) and wait until every view of the head shows it."""
     x, y = tile_point(page, layer, head)
     page.mouse.click(x, y)
-    page.wait_for_function("(t) => document.querySelector('#selected-head').textContent === t",
-                           arg=f"layer {layer} · head {head}")
-    page.wait_for_function("([l, h]) => window.headgaze.head && window.headgaze.head.layer === l "
-                           "&& window.headgaze.head.head === h", arg=[layer, head])
+    page.wait_for_function(f"() => ({DRAWN_JS})().grid !== null")
+    wait_shown(page, drawn(page)["grid"], (layer, head))

@@ -8,6 +8,7 @@ import pytest
 from tests.dashboard.browser import (
     GRID_JS,
     RED,
+    SHADE,
     click_process,
     grid_info,
     head_view_point,
@@ -17,6 +18,8 @@ from tests.dashboard.browser import (
     select_model,
     shot,
     tile_point,
+    view_key,
+    wait_shown,
 )
 
 pytestmark = pytest.mark.browser
@@ -72,13 +75,8 @@ def test_model_head_and_hover_views(page, dashboard_url, service):
 
     # Click the tile of layer 3, head 5 → selection, outline, head view, heatmap, layer and hover views.
     page.mouse.click(x, y)
-    page.wait_for_function("document.querySelector('#selected-head').textContent === 'layer 3 · head 5'")
-    page.wait_for_function("window.headgaze.head && window.headgaze.head.layer === 3 && window.headgaze.head.head === 5")
-    for view in ("head-view", "head-heatmap", "layer-view"):
-        page.wait_for_function("""(id) => { const gd = document.querySelector('#' + id + ' .js-plotly-plot');
-            return gd && gd._fullLayout.meta && gd._fullLayout.meta.layer === 3
-                   && (gd._fullLayout.meta.head === 5 || gd._fullLayout.meta.selected === 5); }""", arg=view)
-    page.wait_for_function("document.querySelector('#hover-view [data-text]').dataset.text === window.headgaze.head.key")
+    wait_shown(page, view_key("smollm2-135m", TEXT), (3, 5))  # every view of the head, this text's key
+    assert page.inner_text("#selected-head") == "layer 3 · head 5"
     s = T + 1
     assert grid_info(page)["selected"] == pytest.approx([5 * s - 0.85, 3 * s - 0.85])  # outline on that tile
     matrix = np.array(page.evaluate("window.headgaze.head.matrix"))
@@ -109,6 +107,8 @@ def test_model_head_and_hover_views(page, dashboard_url, service):
     assert len(reds) == 1 and reds[0]["max"]
     assert reds[0]["index"] == int(np.argmax(row))
     others = [t for t in after if t["index"] not in (q, reds[0]["index"])]
+    # exactly one red: every other token is shaded in the other hue (the hovered one is outlined)
+    assert others and all(t["bg"].startswith(SHADE) for t in others), [t["bg"] for t in others]
     for a in others:  # bigger weight → stronger shade and a larger token
         for b in others:
             if row[a["index"]] > row[b["index"]] + 1e-3:
@@ -138,7 +138,7 @@ def test_model_head_and_hover_views(page, dashboard_url, service):
     page.keyboard.press("ArrowRight")
     page.wait_for_function(f"() => {{ const t = {GRID_JS}.data.find(d => d.name === 'cursor'); return t.x.length === 5; }}")
     page.keyboard.press("Enter")
-    page.wait_for_function("document.querySelector('#selected-head').textContent === 'layer 3 · head 6'")
+    wait_shown(page, view_key("smollm2-135m", TEXT), (3, 6))
 
     # Switch model → the text is processed again at once and the grid's dimensions change; the
     # panels do not move.
@@ -153,7 +153,7 @@ def test_model_head_and_hover_views(page, dashboard_url, service):
     assert (g2["z_rows"], g2["z_cols"]) == (6 * (T2 + 1) - 1, 12 * (T2 + 1) - 1)
     assert page.evaluate("() => ['.hg-model-panel', '.hg-head-panel'].map(s => "
                          "JSON.stringify(document.querySelector(s).getBoundingClientRect()))") == panels
-    page.wait_for_function("document.querySelector('#selected-head').textContent === 'layer 3 · head 6'")
+    wait_shown(page, view_key("minilm-l6", TEXT), (3, 6))
     toks2 = hover_tokens(page)
     assert toks2[0]["text"] == "[CLS]" and toks2[-1]["text"] == "[SEP]" and toks2[0]["special"]
     shot(page, "05-model-view-minilm")

@@ -32,7 +32,9 @@ from tests.dashboard.browser import (
     select_head,
     select_model,
     shot,
+    view_key,
     wait_dims,
+    wait_shown,
 )
 
 pytestmark = pytest.mark.browser
@@ -130,7 +132,7 @@ def test_tags_filter_stats_hide_first_token_and_export(page, dashboard_url, serv
     select_head(page, layer, head)
     assert hover_red(page, q) == 0
     option(page, "hide-first-token", "hide first token").click()
-    page.wait_for_function("window.headgaze.head && window.headgaze.head.hide_first === true")
+    wait_shown(page, view_key("smollm2-135m", TEXT, hide_first=True), (layer, head))
     assert hover_red(page, q) == new_best
     shown = np.array(page.evaluate("window.headgaze.head.matrix"))
     np.testing.assert_allclose(shown, hide_first_token(att)[layer, head], atol=1e-5)
@@ -175,7 +177,7 @@ def test_copied_url_restores_the_view(page, dashboard_url, service):
     select_head(page, 2, 7)
     option(page, "tag-filter", "broad").click()
     option(page, "hide-first-token", "hide first token").click()
-    page.wait_for_function("window.headgaze.head && window.headgaze.head.hide_first === true")
+    wait_shown(page, view_key("minilm-l6", text, hide_first=True), (2, 7))
     page.wait_for_function("location.search.includes('hide_first=1') && location.search.includes('layer=2') "
                            "&& location.search.includes('tag=broad')")
     url = page.url
@@ -186,9 +188,7 @@ def test_copied_url_restores_the_view(page, dashboard_url, service):
     other.on("pageerror", lambda e: errors.append(str(e)))
     other.goto(url)
     other.wait_for_selector("#selected-head")
-    other.wait_for_function("document.querySelector('#selected-head').textContent === 'layer 2 · head 7'")
-    other.wait_for_function("window.headgaze.head && window.headgaze.head.layer === 2 && window.headgaze.head.head === 7 "
-                            "&& window.headgaze.head.hide_first === true && window.headgaze.head.model === 'minilm-l6'")
+    wait_shown(other, view_key("minilm-l6", text, hide_first=True), (2, 7))
     assert other.input_value("#text-input") == text
     assert "all-MiniLM-L6-v2" in other.inner_text("#model-select")
     assert option(other, "hide-first-token", "hide first token").is_checked()

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from tests.dashboard.browser import ServerThread, open_page
+from tests.dashboard.browser import ServerThread, open_page, view_key, wait_shown
 from tests.dashboard.fakes import FakeBackend
 
 pytestmark = pytest.mark.browser
@@ -44,8 +44,7 @@ def test_loading_state(page):
         page.wait_for_selector("#loading ._dash-loading, #loading .dash-spinner, [data-dash-is-loading='true']",
                                state="attached")
         backend.gate.set()
-        page.wait_for_function("document.querySelector('#process-button').disabled === false")
-        page.wait_for_function("document.querySelector('#status').textContent.includes('fake-causal')")
+        wait_shown(page, view_key("fake-causal", "a slow one"))
         assert page.text_content("#process-button") == "Process"
     finally:
         backend.gate.set()

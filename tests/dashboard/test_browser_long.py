@@ -23,7 +23,9 @@ from tests.dashboard.browser import (
     option,
     select_head,
     shot,
+    view_key,
     wait_drawn,
+    wait_shown,
 )
 from tests.support.prose import prose_of_tokens
 
@@ -92,8 +94,8 @@ def test_512_tokens_process_and_a_head_click_does_not_run_the_model(page, long_d
     layer_lines = "document.querySelector('#layer-view .js-plotly-plot').data.map(d => d.y.length).join(',')"
     before = page.evaluate(layer_lines)
     option(page, "hide-first-token", "hide first token").click()
-    page.wait_for_function("window.headgaze.head && window.headgaze.head.hide_first === true "
-                           "&& window.headgaze.head.matrix[5][0] === 0")
+    wait_shown(page, view_key(MODEL, long_text, hide_first=True))
+    assert page.evaluate("window.headgaze.head.matrix[5][0]") == 0
     page.wait_for_function(f"(b) => {layer_lines} !== b", arg=before)
     assert service.model_runs(MODEL) == runs
 

@@ -23,6 +23,8 @@ from tests.dashboard.browser import (
     option,
     select_head,
     shot,
+    view_key,
+    wait_shown,
 )
 
 pytestmark = pytest.mark.browser
@@ -103,8 +105,7 @@ def test_weighting_switch_draws_weight_times_value_norm_of_the_sink_head(page, d
     assert page.inner_text("#weighting-legend") == ""
 
     option(page, "weighting", "weight × value norm").check()
-    page.wait_for_function("([l, h]) => { const d = window.headgaze.head; return d && d.weighting === 'value_norm' "
-                           "&& d.layer === l && d.head === h; }", arg=[layer, head])
+    wait_shown(page, view_key("smollm2-135m", EXAMPLE, weighting="value_norm"), (layer, head))
     page.wait_for_function(f"(s) => ({grid_sum})() !== s", arg=sum_before)
     after = np.array(page.evaluate("() => window.headgaze.head.matrix.map(r => Array.from(r))"))
 

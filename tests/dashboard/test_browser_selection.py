@@ -26,7 +26,9 @@ from tests.dashboard.browser import (
     open_page,
     option,
     tile_point,
+    view_key,
     wait_dims,
+    wait_shown,
 )
 
 pytestmark = pytest.mark.browser
@@ -39,10 +41,10 @@ def selected(page) -> str:
     return page.inner_text("#selected-head")
 
 
-def wait_selected(page, layer: int, head: int) -> None:
-    page.wait_for_function("([t, l, h]) => document.querySelector('#selected-head').textContent === t "
-                           "&& window.headgaze.head && window.headgaze.head.layer === l && window.headgaze.head.head === h",
-                           arg=[f"layer {layer} · head {head}", layer, head])
+def wait_selected(page, layer: int, head: int, hidden: bool = False) -> None:
+    """Every view of (layer, head) drawn for TEXT (first token hidden or not), and the head named."""
+    wait_shown(page, view_key("smollm2-135m", TEXT, hide_first=hidden), (layer, head))
+    assert selected(page) == f"layer {layer} · head {head}"
 
 
 def answers(page, within_s: float = 5.0) -> None:
@@ -102,7 +104,7 @@ def test_random_click_sequences_never_lose_a_selection(page, dashboard_url):
     page.fill("#text-input", TEXT)
     click_process(page)
     rng = random.Random(9)
-    cursor = None
+    cursor, hidden = None, False
     for _ in range(60):
         action = rng.choice(["source", "filter", "hide", "tile", "tile", "keys"])
         if action == "source":
@@ -111,15 +113,16 @@ def test_random_click_sequences_never_lose_a_selection(page, dashboard_url):
             option(page, "tag-filter", rng.choice(["all heads", "induction", "first-token", "focused"])).click()
         elif action == "hide":
             option(page, "hide-first-token", "hide first token").click()
+            hidden = not hidden
         elif action == "tile":
             layer, head = rng.randrange(L), rng.randrange(H)
             page.mouse.click(*tile_point(page, layer, head))
-            wait_selected(page, layer, head)
+            wait_selected(page, layer, head, hidden)
             cursor = (layer, head)
         elif cursor is not None:
             page.focus("#model-view-wrap")
             page.keyboard.press("ArrowUp" if cursor[0] > 0 else "ArrowDown")
             page.keyboard.press("Enter")
             cursor = (cursor[0] - 1 if cursor[0] > 0 else 1, cursor[1])
-            wait_selected(page, *cursor)
+            wait_selected(page, *cursor, hidden)
         answers(page)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.stack import REPO, wait_http
-from tests.dashboard.browser import open_page
+from tests.dashboard.browser import open_page, view_key, wait_shown
 from tests.support.net import free_port
 
 pytestmark = pytest.mark.browser
@@ -90,6 +90,7 @@ def process(page, text: str) -> None:
 
 
 def wait_status(page, needle: str, cls: str) -> None:
+    """An answer that draws no view (an error, the connection note): its words in the status line."""
     page.wait_for_function("([t, c]) => { const s = document.querySelector('#status');"
                            " return s.textContent.includes(t) && s.className.includes(c); }", arg=[needle, cls])
     page.wait_for_function("document.querySelector('#process-button').disabled === false")
@@ -100,7 +101,7 @@ def test_killed_service_and_dashboard_come_back_and_the_page_says_so(page, launc
     url = f"http://127.0.0.1:{launcher.dport}/"
     open_page(page, url)
     process(page, "first answer")
-    wait_status(page, "minilm-l6", "hg-ok")
+    wait_shown(page, view_key("minilm-l6", "first answer"))
     dashboard_pid = launcher.pid("dashboard")
 
     # The service dies: the dashboard stays up and says so; the supervisor restarts the service.
@@ -110,7 +111,7 @@ def test_killed_service_and_dashboard_come_back_and_the_page_says_so(page, launc
     wait_status(page, "attention service is not reachable", "hg-error")
     launcher.wait_log(r"service is answering again")
     process(page, "after the service came back")
-    wait_status(page, "minilm-l6", "hg-ok")
+    wait_shown(page, view_key("minilm-l6", "after the service came back"))
     assert launcher.pid("dashboard") == dashboard_pid and launcher.proc.poll() is None
 
     # The dashboard itself dies: the page does not spin, and works again once it is back.
@@ -121,5 +122,5 @@ def test_killed_service_and_dashboard_come_back_and_the_page_says_so(page, launc
     launcher.wait_log(r"dashboard is answering again")
     wait_status(page, "dashboard server is back", "hg-status")
     process(page, "after the dashboard came back")
-    wait_status(page, "minilm-l6", "hg-ok")
+    wait_shown(page, view_key("minilm-l6", "after the dashboard came back"))
     assert "restart #1" in launcher.log()

@@ -13,9 +13,11 @@ from tests.dashboard.browser import (
     hover_text,
     is_process_response,
     open_page,
+    select_head,
     select_model,
     shot,
     tile_point,
+    wait_drawn,
 )
 
 pytestmark = pytest.mark.browser
@@ -61,16 +63,13 @@ def test_long_prompt_bounded_payload_big_tiles_and_both_panels_in_view(page, lon
     assert page.inner_text("#char-counter").endswith("/600")
     page.fill("#text-input", LONG)
     body, size = process_bytes(page)
-    page.wait_for_function("(s) => document.querySelector('#status').textContent === s",
-                           arg=body["status"]["children"])
+    wait_drawn(page, body)
     g = grid_info(page)
     assert g["meta"]["tokens"] > 90 and g["meta"]["cells"] == 32  # pooled tiles
     assert size < MODEL_VIEW_BOUND, size
     assert g["tile_px"] >= 48, g["tile_px"]
+    select_head(page, 14, 6)
     x, y = tile_point(page, 14, 6)
-    page.mouse.click(x, y)
-    page.wait_for_function("document.querySelector('#selected-head').textContent === 'layer 14 · head 6'")
-    page.wait_for_function("window.headgaze.head && window.headgaze.head.layer === 14")
     assert both_in_view(page) == [True, True] and tile_in_view(page, x, y)
     # the hover names pooled token ranges
     page.mouse.move(x - 3, y - 3)
@@ -79,12 +78,10 @@ def test_long_prompt_bounded_payload_big_tiles_and_both_panels_in_view(page, lon
     shot(page, "40-long-prompt-1440")
 
     # MiniLM: the model change re-processes; after a click both views are still on screen.
-    select_model(page, "all-MiniLM-L6-v2")
-    page.wait_for_function("document.querySelector('#status').textContent.startsWith('minilm-l6')")
-    page.wait_for_function("() => document.querySelector('#model-view .js-plotly-plot')._fullLayout.meta.heads === 12")
+    select_model(page, "all-MiniLM-L6-v2")  # waits until the new model's view is drawn
+    assert grid_info(page)["meta"]["heads"] == 12 and page.inner_text("#status").startswith("minilm-l6")
+    select_head(page, 5, 11)
     x, y = tile_point(page, 5, 11)
-    page.mouse.click(x, y)
-    page.wait_for_function("document.querySelector('#selected-head').textContent === 'layer 5 · head 11'")
     assert both_in_view(page) == [True, True] and tile_in_view(page, x, y)
     assert grid_info(page)["tile_px"] >= 44  # MiniLM's 12 heads across a 1440 px window
 

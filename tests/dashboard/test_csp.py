@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from tests.dashboard.browser import ServerThread, new_page
+from dashboard.layout import EXAMPLE_TEXT
+from tests.dashboard.browser import ServerThread, new_page, view_key
 
 pytestmark = pytest.mark.browser
+MODEL = "smollm2-135m"  # the dashboard's default model
 
 CSP_PROBE = """
 window.__csp = [];
@@ -31,12 +33,15 @@ def test_page_works_under_its_policy_without_violations(strict_page, dashboard_u
     policy = response.headers["content-security-policy"]
     assert "script-src 'self' 'sha256-" in policy and "unsafe-eval" not in policy
     assert "frame-ancestors 'self'" in policy
-    page.locator("#status.hg-ok").wait_for()  # the example text, processed on load
+    # No wait_for_function under the policy (it evals): the hover view's data-text is the view key
+    # its chips were drawn for, a DOM attribute a locator can wait on.
+    page.locator(f'#hover-view [data-text="{view_key(MODEL, EXAMPLE_TEXT)}"]').wait_for()  # processed on load
     page.locator("#process-button:not([disabled])").wait_for()
     page.locator("#text-input").fill("fluffy blue monster")
     page.locator("#process-button").click()
+    page.locator(f'#hover-view [data-text="{view_key(MODEL, "fluffy blue monster")}"]').wait_for()
     page.locator("#model-view .hm image").wait_for()
-    page.locator("#status", has_text="5 tokens").wait_for()
+    assert "5 tokens" in page.locator("#status").text_content()
     tokens = page.locator("#hover-view .hg-token")
     tokens.nth(2).wait_for()
     tokens.nth(2).hover()

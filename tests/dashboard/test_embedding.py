@@ -13,9 +13,11 @@ from tests.dashboard.browser import (
     click_process,
     grid_info,
     hover_tokens,
+    select_head,
     shot,
-    tile_point,
-    wait_settled,
+    view_key,
+    wait_shown,
+    wait_views_follow,
 )
 
 pytestmark = pytest.mark.browser
@@ -48,17 +50,13 @@ def test_mounted_under_prefix(page, host_app):
     page.wait_for_url(base + "/attention/")
     page.wait_for_function("document.querySelector('#char-counter') && "
                            "document.querySelector('#char-counter').textContent.includes('/50')")
-    wait_settled(page)  # the example text, processed on load
+    wait_views_follow(page)  # the example text, processed on load
     text = "Embedded in a host app."
     page.fill("#text-input", text)
     click_process(page)
     g = grid_info(page)
     assert (g["meta"]["layers"], g["meta"]["heads"]) == (30, 9)
-    x, y = tile_point(page, 2, 1)
-    page.mouse.click(x, y)
-    page.wait_for_function("document.querySelector('#selected-head').textContent === 'layer 2 · head 1'")
-    page.wait_for_function("window.headgaze.head && window.headgaze.head.layer === 2 && window.headgaze.head.head === 1"
-                           " && document.querySelector('#hover-view [data-text]').dataset.text === window.headgaze.head.key")
+    select_head(page, 2, 1)
     ref = engine.attention(text, "smollm2-135m").attentions[2, 1]
     q = 3
     page.locator(f"#hover-view .hg-token[data-index='{q}']").hover()
@@ -76,7 +74,7 @@ def test_mounted_under_prefix(page, host_app):
     page.goto(base + "/")
     page.goto(link)
     page.wait_for_selector("#selected-head")
-    page.wait_for_function("document.querySelector('#selected-head').textContent === 'layer 2 · head 1'")
+    wait_shown(page, view_key("smollm2-135m", text), (2, 1))
     assert page.input_value("#text-input") == text
     page.wait_for_function("document.querySelector('#tag-counts').textContent.includes('Model profile (8 probe texts')")
     # The host app still serves its own page.

@@ -13,8 +13,8 @@ from flask import Flask
 from flask_caching import Cache
 
 from dashboard.about import share_text
-from dashboard.callbacks import clamp_selection, head_matrix, head_payload, status_text
 from dashboard.data import AttentionData, DashboardError, validate_text
+from dashboard.shown import clamp_selection, head_matrix, head_payload, status_text
 from dashboard.views.constants import FOCUS_MAX_TOKENS, FOCUS_QUERIES
 from dashboard.views.head_view import (
     focused_query,

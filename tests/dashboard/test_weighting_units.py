@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from dashboard.about import first_token_text
-from dashboard.callbacks import csv_name
 from dashboard.data import DashboardError
 from dashboard.head_panels import stats_table
 from dashboard.heads import TAG_LABELS, TAGS, head_summary, tag_counts
 from dashboard.layout import weighting_options
+from dashboard.shown import csv_name
 from service.weighting import weigh
 from tests.dashboard.fakes import FakeBackend
 from tests.dashboard.test_units import Counting, make_data
