@@ -19,8 +19,8 @@ help:
 	@echo "make setup      create .venv with the pinned runtime + export requirements and headgaze itself (editable)"
 	@echo "make export     export the default models into $(MODELS_DIR)/ (MODEL=<id|folder|hub id> for one)"
 	@echo "make serve      set up, export when needed, start service :8000 + dashboard :8050"
-	@echo "make test       unit, API and browser tests against the real exported models"
-	@echo "make test-stability  the browser tests RUNS=10 times in a row, a table of the runs (PYTEST_ARGS to choose)"
+	@echo "make test       unit, API and browser tests against the real exported models (LOAD=2: two CPU hogs beside)"
+	@echo "make test-stability  the browser tests RUNS=10 times in a row, LOAD=n CPU hogs beside, a table of the runs"
 	@echo "make bench      benchmark tables: lean vs generic graph vs floor, service vs PyTorch eager, cache, payloads, browser"
 	@echo "make loadtest   1 vs 2 service replicas sharing a Redis cache under 8 clients (loopback, ~2 min)"
 	@echo "make lint       ruff"
@@ -58,13 +58,15 @@ endif
 serve: setup $(MANIFESTS)
 	$(PY) -m dashboard.stack --models-dir $(MODELS_DIR)
 
+# LOAD=2: two CPU-bound processes run beside the tests (a loaded box; tests/support/cpu_load.py)
+LOAD ?= 0
 test: setup-dev $(MANIFESTS)
-	$(PY) -m pytest
+	HEADGAZE_TEST_LOAD=$(LOAD) $(PY) -m pytest
 
 RUNS ?= 10
 PYTEST_ARGS ?= -m browser
 test-stability: setup-dev $(MANIFESTS)
-	$(PY) -m tests.stability --runs $(RUNS) -- $(PYTEST_ARGS)
+	$(PY) -m tests.stability --runs $(RUNS) --load $(LOAD) -- $(PYTEST_ARGS)
 
 # the generic (optimum) graph of the default LLM, for the lean-vs-generic table of `make bench`
 GENERIC_DIR := build/generic-models

@@ -72,7 +72,8 @@ def register_grid(app: Dash, data: AttentionData) -> None:
         State("selection", "data"),
         State("result-meta", "data"),
         State("panel-size", "data"),
-        running=[(Output("process-button", "disabled"), True, False),
+        # Busy, not disabled: Process again (a corrected text) supersedes the request in flight.
+        running=[(Output("process-button", "className"), "hg-button hg-busy", "hg-button"),
                  (Output("process-button", "children"), "Processing…", "Process")],
         prevent_initial_call=True,
     )

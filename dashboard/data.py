@@ -76,6 +76,8 @@ def validate_text(text: str | None, max_chars: int = MAX_CHARS) -> str:
 
     Characters are Unicode code points, as the API counts them (an emoji is one)."""
     text = text or ""
+    if not isinstance(text, str):  # the page's request store is the browser's: never trusted
+        raise DashboardError("invalid_text", f"The text must be a string, not {type(text).__name__}.")
     if not text.strip():
         raise DashboardError("empty_text", f"Type some text first (at most {max_chars} characters).")
     if len(text) > max_chars:

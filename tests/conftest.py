@@ -7,12 +7,15 @@ artifacts and fail with a clear message when they are missing. Helpers live in t
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
+from tests.support.cpu_load import cpu_load
 from tests.support.env import MODEL_IDS as DEFAULT_MODEL_IDS  # noqa: F401 - re-exported for the tests
 from tests.support.env import MODELS_DIR, REPO, require_models  # noqa: F401 - MODELS_DIR re-exported
 from tests.support.redis_server import RedisServer
@@ -25,6 +28,24 @@ def pytest_configure(config):
     (exec resets caught signals, not ignored ones), as in a terminal."""
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    # `make test LOAD=2`: two CPU-bound processes beside the whole run (tests/support/cpu_load.py)
+    config.headgaze_load = ExitStack()
+    config.headgaze_load.enter_context(cpu_load(load_processes()))
+
+
+def pytest_unconfigure(config):
+    stack = getattr(config, "headgaze_load", None)
+    if stack is not None:
+        stack.close()
+
+
+def load_processes() -> int:
+    return int(os.environ.get("HEADGAZE_TEST_LOAD") or 0)
+
+
+def pytest_report_header(config):
+    n = load_processes()
+    return f"load: {n} CPU-bound processes beside the tests (HEADGAZE_TEST_LOAD)" if n else None
 
 
 @pytest.fixture(scope="session")

@@ -72,7 +72,7 @@ DRAWN_JS = """() => {
            hover_text: box ? box.getAttribute('data-text') : null,
            hover_tokens: document.querySelectorAll('#hover-view .hg-token').length, head_tokens: hd ? hd.tokens.length : -1,
            selected_head: document.querySelector('#selected-head').textContent,
-           busy: document.querySelector('#process-button').disabled,
+           busy: document.querySelector('#process-button').classList.contains('hg-busy'),
            status: document.querySelector('#status').textContent,
            status_error: /hg-error/.test(document.querySelector('#status').className) }; }"""
 HEAD_VIEWS = ("head_view", "heatmap", "layer_view", "qk_view")
@@ -169,7 +169,7 @@ def wait_drawn(page: Page, body: dict) -> None:
         wait_shown(page, meta["key"])
         return
     page.wait_for_function("(s) => { const el = document.querySelector('#status');"
-                           " return el.textContent === s && !document.querySelector('#process-button').disabled; }",
+                           " return el.textContent === s && !document.querySelector('#process-button').classList.contains('hg-busy'); }",
                            arg=body["status"]["children"])
 
 

@@ -1,4 +1,5 @@
-"""The loading state while a request is in flight: Process is disabled and says so, the grid is
+"""The loading state while a request is in flight: Process says so (busy, still clickable: a new
+Process supersedes the one in flight, tests/dashboard/test_browser_orderings.py), the grid is
 dimmed under a spinner, and everything returns to normal when the answer arrives. A gated fake
 backend holds the request open, so nothing here depends on timing."""
 
@@ -39,7 +40,7 @@ def test_loading_state(page):
         page.fill("#text-input", "a slow one")
         page.click("#process-button")
         assert backend.entered.wait(30)
-        page.wait_for_function("document.querySelector('#process-button').disabled === true")
+        page.wait_for_function("document.querySelector('#process-button').classList.contains('hg-busy')")
         assert page.text_content("#process-button") == "Processing…"
         page.wait_for_selector("#loading ._dash-loading, #loading .dash-spinner, [data-dash-is-loading='true']",
                                state="attached")

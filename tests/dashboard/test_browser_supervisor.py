@@ -93,7 +93,7 @@ def wait_status(page, needle: str, cls: str) -> None:
     """An answer that draws no view (an error, the connection note): its words in the status line."""
     page.wait_for_function("([t, c]) => { const s = document.querySelector('#status');"
                            " return s.textContent.includes(t) && s.className.includes(c); }", arg=[needle, cls])
-    page.wait_for_function("document.querySelector('#process-button').disabled === false")
+    page.wait_for_function("!document.querySelector('#process-button').classList.contains('hg-busy')")
 
 
 def test_killed_service_and_dashboard_come_back_and_the_page_says_so(page, launcher, allowed_console):

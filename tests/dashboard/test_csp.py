@@ -36,7 +36,7 @@ def test_page_works_under_its_policy_without_violations(strict_page, dashboard_u
     # No wait_for_function under the policy (it evals): the hover view's data-text is the view key
     # its chips were drawn for, a DOM attribute a locator can wait on.
     page.locator(f'#hover-view [data-text="{view_key(MODEL, EXAMPLE_TEXT)}"]').wait_for()  # processed on load
-    page.locator("#process-button:not([disabled])").wait_for()
+    page.locator("#process-button:not(.hg-busy)").wait_for()
     page.locator("#text-input").fill("fluffy blue monster")
     page.locator("#process-button").click()
     page.locator(f'#hover-view [data-text="{view_key(MODEL, "fluffy blue monster")}"]').wait_for()

@@ -219,6 +219,8 @@ def test_validate_text_counts_code_points():
     with pytest.raises(DashboardError, match="51 characters"):
         validate_text("x" * 51)
     assert validate_text("🙂" * 50) == "🙂" * 50  # 50 code points (100 UTF-16 units) pass
+    with pytest.raises(DashboardError, match="must be a string"):
+        validate_text({"text": "a dict from a hand-edited request"})
     with pytest.raises(DashboardError, match="51 characters; at most 50"):
         validate_text("🙂" * 51)
     assert validate_text("x" * 200, max_chars=200)
