@@ -2,8 +2,8 @@
  *
  * Dash sends every callback with fetch(). When the dashboard process is gone (stopped, crashed,
  * being restarted by `make serve`), that fetch fails and Dash leaves the Process button in its
- * "Processing…" state forever. Here a failed callback request turns into a clear status line and an
- * enabled button; the page then checks the server every few seconds and says when it is back, so
+ * "Processing…" state forever. Here a failed callback request turns into a clear status line and a
+ * button that is no longer busy; the page then checks the server every few seconds and says when it is back, so
  * the next Process works without a reload. (The attention *service* being down is reported by the
  * dashboard server itself, in Python.)
  */
@@ -31,7 +31,7 @@
 
   function serverGone() {
     setProps("status", { children: GONE, className: "hg-status hg-error" });
-    setProps("process-button", { disabled: false, children: "Process" });
+    setProps("process-button", { className: "hg-button", children: "Process" });  // not busy any more
     if (polling) { return; }
     polling = setInterval(function () {
       originalFetch(prefix() + "_dash-layout", { cache: "no-store" }).then(function (resp) {

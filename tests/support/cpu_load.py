@@ -2,7 +2,7 @@
 
 `make test-stability RUNS=5 LOAD=2` (tests/stability.py) and `make test LOAD=2` (tests/conftest.py)
 start ``n`` of them (each spins one core: a busy loop in its own Python) before the tests and kill
-them afterwards, also when the run fails or is interrupted.
+them afterwards, also when the run fails or is interrupted; one whose parent dies stops by itself.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-SPIN = "while True:\n    pass\n"
+# Busy until the parent is gone: a killed test run (SIGKILL, no clean-up) leaves no spinner behind.
+SPIN = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    pass\n"
 
 
 @contextmanager
