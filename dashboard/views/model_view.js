@@ -66,8 +66,13 @@
     gridRequest: gridRequest,
     outline: function (sel, meta) {
       if (!sel || !meta || !meta.tile) { return window.dash_clientside.no_update; }
+      // The keyboard cursor jumps to a new selection only: a grid redrawn (a switch's answer) between
+      // an arrow key and Enter must not move it back.
+      var prev = hg.selection;
+      if (!prev || prev.layer !== sel.layer || prev.head !== sel.head || !hg.cursor) {
+        hg.cursor = { layer: sel.layer, head: sel.head };
+      }
       hg.selection = sel;
-      hg.cursor = { layer: sel.layer, head: sel.head };
       return outlinePatch(meta, SELECTED, sel);
     }
   });

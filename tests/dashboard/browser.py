@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from dashboard.views.constants import HOVER_MAX_COLOR, HOVER_SHADE_RGB
 from tests.support.net import ServerThread, free_port  # noqa: F401 - re-exported for the browser tests
@@ -101,7 +102,10 @@ def drawn(page: Page) -> dict:
 def wait_shown(page: Page, key: str, head: tuple[int, int] | None = None) -> None:
     """Wait until the grid is drawn for the view ``key`` and every view of the selected head (head view,
     heatmap, layer and q·k views, hover view) shows that key and one head (``head`` when given)."""
-    page.wait_for_function(SHOWN_JS, arg=[key, list(head) if head else None])
+    try:
+        page.wait_for_function(SHOWN_JS, arg=[key, list(head) if head else None])
+    except PlaywrightTimeout:  # say what the page shows instead, for the failure's report
+        raise AssertionError(f"views never showed {key} {head or ''}; they show {dumps(drawn(page))}") from None
 
 
 def wait_views_follow(page: Page) -> None:

@@ -177,3 +177,20 @@ def test_the_model_switched_while_a_process_is_in_flight(page, dashboard_url, se
     assert page.inner_text("#status").startswith(f"{MINI} · ")
     still_answers(page, key, 2, 11)
     assert_shows(page, key, B, (2, 11))
+
+
+def test_a_grid_answer_between_an_arrow_key_and_enter_keeps_the_cursor(page, dashboard_url):
+    """Found by the random sequence under load: a switch's answer that arrived between an arrow key and
+    Enter moved the keyboard cursor back to the selected tile, and Enter selected that one again."""
+    open_page(page, dashboard_url)
+    process(page, A)
+    select_head(page, 10, 4)
+    held = Held(page, "result-meta.data", asks_for(A, hide_first=True))
+    option(page, "hide-first-token", "hide first token").click()
+    held.wait()
+    page.focus("#model-view-wrap")
+    page.keyboard.press("ArrowUp")
+    page.wait_for_function("() => window.headgaze.cursor && window.headgaze.cursor.layer === 9")
+    held.release()  # the grid with the first token hidden arrives now
+    page.keyboard.press("Enter")
+    wait_shown(page, view_key(SMOL, A, hide_first=True), (9, 4))
