@@ -4,7 +4,10 @@ Loopback only, bounded in time and request count. Starts its own redis-server an
 free 127.0.0.1 ports; the clients spread requests round-robin over the replicas (the job a load
 balancer does in production). Prints one table: throughput, p50/p95/p99, errors, cache hit rate
 and peak RSS per replica, for a cache-miss workload (every text new) and a mixed workload
-(texts drawn from a small pool, so repeats hit the shared cache).
+(texts drawn from a small pool, so repeats hit the shared cache). Then the stretch goal for misses
+as a ratio to what onnxruntime alone does on this box in the same run (the model's session in this
+process, batches of 8 miss texts, before and after the replicas run): ≥ 0.63x, i.e. the issue's
+40 req/s where onnxruntime alone ran 64 req/s (README). Reported, never asserted.
 
     python -m tests.bench.loadtest [--model smollm2-135m] [--clients 8] [--seconds 20] [--max-requests 3000]
 """
@@ -26,10 +29,18 @@ import numpy as np
 import redis
 import requests
 
+from service.engine import DEFAULT_MAX_TOKENS
+from service.loaded_model import LoadedModel
+from service.manifest import load_manifest
+from service.providers import default_threads
+from service.tokens import tokenize
+from tests.bench.goals import Goal, print_goals
 from tests.support.env import REPO
 from tests.support.redis_server import RedisServer
 from tests.support.service import ServiceProcess
 
+ALONE_BATCH = 8
+STRETCH_PER_ALONE = 0.63  # misses req/s over onnxruntime alone's: was ≥ 40 req/s where that was 64 (40 / 64, up)
 WORDS = ["fluffy", "blue", "monster", "eats", "cake", "near", "the", "old", "river", "while", "small", "cats", "sing", "loud", "songs", "about", "green", "hills", "and", "quiet", "rain", "on", "paper", "boats"]
 
 
@@ -38,6 +49,24 @@ def text_for(n: int) -> str:
     rng = np.random.default_rng(n)
     words = [WORDS[i] for i in rng.integers(0, len(WORDS), size=int(rng.integers(1, 9)))]
     return f"{' '.join(words)} {n}"[:50]
+
+
+def alone_rps(model: LoadedModel, seconds: float) -> float:
+    """Texts per second of onnxruntime alone: `model`'s session (all cores) on batches of ALONE_BATCH new
+    texts of the miss workload's kind, no HTTP, no cache."""
+    ids = [tokenize(model.tokenizer, text_for(10**9 + n), model.special_ids)[0] for n in range(ALONE_BATCH * 4)]
+    batches = [ids[i:i + ALONE_BATCH] for i in range(0, len(ids), ALONE_BATCH)]
+    model.run_batch(batches[0])  # warm
+    done, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        model.run_batch(batches[done % len(batches)])
+        done += 1
+    return done * ALONE_BATCH / (time.perf_counter() - t0)
+
+
+def stretch_goals(rows: list[dict], alone: float, clients: int) -> list[Goal]:
+    return [Goal(f"misses, {r['replicas']} replica(s), {clients} clients", r["rps"], "onnxruntime alone", alone,
+                 STRETCH_PER_ALONE, unit="req/s", at_least=True) for r in rows if r["workload"].startswith("miss")]
 
 
 @dataclass
@@ -135,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--replicas", default="1,2", help="comma-separated replica counts (default 1,2)")
     p.add_argument("--max-batch", type=int, default=8, help="the replicas' --max-batch (1: no micro-batching)")
     args = p.parse_args(argv)
+    alone_seconds = min(5.0, args.seconds)
+    model = LoadedModel(load_manifest(args.models_dir / args.model), "cpu", default_threads(), DEFAULT_MAX_TOKENS)
+    alone = [alone_rps(model, alone_seconds)]
     with tempfile.TemporaryDirectory(prefix="headgaze-loadtest-") as tmp:
         workdir = Path(tmp)
         try:
@@ -146,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                     for row in scenario(n, redis_server.port, workdir, args)]
         finally:
             redis_server.stop()
+    alone.append(alone_rps(model, alone_seconds))
     print(f"\nheadgaze load test: model {args.model}, {args.clients} concurrent clients, "
           f"{args.seconds:g}s per workload, shared Redis cache, --max-batch {args.max_batch}, "
           f"{os.cpu_count()} cores\n")
@@ -156,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"{r['replicas']} | {r['threads']} | {r['workload']} | {r['requests']} | {r['rps']:.1f} | "
               f"{r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | {r['errors']} | {r['hit']:.0%} | {r['rss']}")
+    print(f"\nonnxruntime alone, {args.model}, batches of {ALONE_BATCH} new texts, {default_threads()} threads, "
+          f"before / after the replicas: {alone[0]:.1f} / {alone[1]:.1f} req/s")
+    print_goals(stretch_goals(rows, float(np.mean(alone)), args.clients), "stretch goal (the mean of before and after)")
     bad = [r for r in rows if r["errors"]]
     for r in bad:
         print(f"errors in {r['replicas']} replica(s), {r['workload']}: {r['codes']}")

@@ -1,7 +1,8 @@
 """The benchmark scripts still run end to end (tiny settings) and print their tables.
 
 Speed goals are not asserted here (they live in `make bench`); this only keeps the scripts from
-rotting when the code they drive changes, and checks the numbers they report are sane.
+rotting when the code they drive changes, and checks the numbers they report are sane and that every
+goal is printed as a ratio to a reference of the same run, with the absolute figures beside it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 
 from export.pipeline import export_model
 from export.sources import resolve
+from tests.bench.goals import HEAD
 from tests.conftest import REPO
 from tests.export.tiny_models import save_model
 
@@ -30,14 +32,34 @@ def table_rows(out: str, first_cell: str) -> list[list[str]]:
             if line.lstrip("| ").startswith(first_cell)]
 
 
+def goal_rows(out: str) -> list[list[str]]:
+    """The rows of every goals table (tests/bench/goals.py): goal, measured, reference, ratio, goal, met."""
+    rows, inside = [], False
+    for line in out.splitlines():
+        inside = line == HEAD or (inside and line.startswith("|"))
+        if inside and line.startswith("| ") and line != HEAD:
+            rows.append([c.strip() for c in line.strip("|").split("|")])
+    return rows
+
+
+def assert_ratio_goals(rows: list[list[str]], reference: str) -> None:
+    """Each goal: a measured figure, the reference by name with its own figure, the ratio, the goal ratio
+    with its absolute equivalent, and a verdict."""
+    assert rows
+    for _, measured, ref, ratio, goal, met in rows:
+        assert measured.split()[0][0].isdigit() and ref.startswith(f"{reference} ") and ratio.endswith("x")
+        assert goal[:2] in ("≤ ", "≥ ") and "x (" in goal and met in ("met", "NOT met")
+
+
 @pytest.mark.slow
 def test_service_bench_prints_a_row_per_text_length(models_dir):
     out = run("-m", "tests.bench.service_bench", "--models", "minilm-l6", "--iters", "2", "--models-dir", str(models_dir))
     by_width: dict[int, list[list[str]]] = {}
     for r in table_rows(out, "minilm-l6"):  # the tables differ in their number of columns
         by_width.setdefault(len(r), []).append(r)
-    rows = by_width[10]
+    rows = by_width[11]
     assert [r[1] for r in rows] == ["5", "20", "50"]
+    assert all(float(x) > 0 for r in rows for x in r[6].split(" / "))  # the floor's p50 / best, beside the row's runs
     assert all(float(r[-1]) <= 1e-4 for r in rows)  # max abs diff vs torch eager
     (long,) = by_width[8]
     assert long[1] == "512" and int(long[-1].replace(",", "")) > 512 * 512 * 2 * 4 // 3  # base64 float16 [512, 512]
@@ -62,6 +84,9 @@ def test_loadtest_runs_against_redis_with_no_errors(models_dir):
     rows = table_rows(out, "1 |")
     assert [r[2] for r in rows] == ["miss (all new)", "mixed (pool 50)"]
     assert all(r[8] == "0" and int(r[3]) > 0 for r in rows)  # errors, requests
+    (goal,) = goal_rows(out)  # misses against onnxruntime alone in the same run
+    assert goal[0] == "misses, 1 replica(s), 2 clients" and goal[1].endswith(" req/s")
+    assert_ratio_goals([goal], "onnxruntime alone")
 
 
 @pytest.mark.slow
@@ -71,6 +96,11 @@ def test_browser_bench_measures_hover_without_server_requests(models_dir):
               "--models-dir", str(models_dir))
     assert "Process → model view drawn" in out and "bytes sent for the model view" in out
     assert "hover token → hover view (0 server requests)" in out
+    head = next(line for line in out.splitlines() if line.startswith("| measure"))
+    assert [c.strip() for c in head.strip("|").split("|")][6:] == ["reference", "ratio",
+                                                                   "goal ratio (absolute here)", "met"]
+    (process,) = table_rows(out, "Process → model view drawn")
+    assert process[6].startswith("floor ") and process[7].endswith("x") and "x (" in process[8]
 
 
 @pytest.mark.slow
@@ -84,5 +114,9 @@ def test_graph_bench_prints_lean_generic_and_floor_per_length(tmp_path):
             if r[0].strip().isdigit()]
     assert [int(r[0]) for r in rows] == [5, 12, 50]
     assert all(float(r[-1]) <= 1e-4 for r in rows)  # max abs diff lean vs generic
-    assert "goal ≥ 1.25x" in out and "start-up (session creation) | generic | lean | floor | layered" in out
+    assert "start-up (session creation) | generic | lean | floor | layered" in out
+    speedup, floor = goal_rows(out)  # at 12 tokens, against the generic graph and the floor of this run
+    assert "speed-up ≥ 1.25x" in speedup[0] and speedup[4].startswith("≤ 0.8x") and floor[4].startswith("≤ 1.3x")
+    assert_ratio_goals([speedup], "generic")
+    assert_ratio_goals([floor], "floor")
     assert all(len(r) == 9 and r[7].strip().endswith("x") for r in rows)  # lean / layered floor
