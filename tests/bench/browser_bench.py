@@ -202,8 +202,10 @@ def run(url: str, case: Case, runs: int, models_dir: Path, floor: Floor) -> list
         for i in range(runs):
             layer, head = (i * 7 + 3) % meta["layers"], (i * 5 + 1) % meta["heads"]
             x, y = tile_point(page, layer, head)
-            page.mouse.move(x, y)  # a user's pointer arrives before it clicks (Plotly hover is throttled)
-            page.wait_for_timeout(100)
+            page.mouse.move(x, y)  # a user's pointer arrives before it clicks: the tile's tooltip shows
+            page.wait_for_function("([l, h]) => { const t = document.getElementById('grid-tooltip');"
+                                   " return t && t.style.display === 'block'"
+                                   " && t.textContent.startsWith('layer ' + l + ' · head ' + h); }", arg=[layer, head])
             page.evaluate(TILE_ARM_JS, [layer, head])
             page.mouse.click(x, y)
             tiles.append(wait_bench(page))
