@@ -94,7 +94,7 @@ def register_grid(app: Dash, data: AttentionData) -> None:
         key = view_key(res["key"], hidden, weighting)
         source, tag = wanted.get("tag_source") or "text", wanted.get("tag_filter") or ""
         stats, profile = data.heads_stats(res), data.heads_profile(res["model"])
-        tags = view_tags({"text": (stats or {}).get("tags"), "profile": (profile or {}).get("tags")}, source)
+        tags = view_tags(stats, profile, source)
         total = res["layers"] * res["heads"]
         note = tag_note(tags, tag, source, total)
         if previous and previous.get("result") == res["key"] and not wanted.get("fresh"):
@@ -102,14 +102,14 @@ def register_grid(app: Dash, data: AttentionData) -> None:
             patch = grid_patch(res, key, previous, tags, tag)
             if previous["key"] == key:
                 return patch, no_update, no_update, no_update, no_update, no_update, note
-            meta = {**previous, "key": key, "hide_first": hidden, "weighting": weighting}
+            meta = result_meta(res, key, hidden, weighting, previous["tile"])
             return patch, meta, no_update, status_text(res), "hg-status hg-ok", no_update, note
         fig = grid_figure(res, key, tags, tag, panel)
         sel = clamp_selection(selection, res["layers"], res["heads"])
         # Only a selection the new grid cannot hold is changed: a tile clicked while this request
         # was in flight stays selected.
         new_sel = sel if sel != clamp_selection(selection, 10**6, 10**6) else no_update
-        meta = result_meta(res, key, wanted, weighting, fig["layout"]["meta"]["tile"])
+        meta = result_meta(res, key, hidden, weighting, fig["layout"]["meta"]["tile"])
         return (fig, meta, new_sel, status_text(res), "hg-status hg-ok", counts_panel(stats, profile, total), note)
 
     # Selection → outline on the grid (browser side, a Patch of the outline trace only). Clicks and

@@ -16,16 +16,11 @@ from dash import Dash, Input, Output, State, dcc, no_update
 from .data import AttentionData, DashboardError
 from .head_panels import stats_table
 from .heads import head_summary, hide_first_token, matrix_csv
-from .shown import csv_name, head_matrix, head_payload, keyed, shown_result
+from .shown import csv_name, follows, head_matrix, head_payload, keyed, shown_result
 from .views import clientside
 from .views.head_view import focused_query, head_view_figure, heatmap_figure
 from .views.hover_view import display_token, hover_view_children
 from .views.layer_view import layer_view_figure
-
-
-def follows(hd: dict | None, meta: dict | None) -> bool:
-    """The head data ``hd`` belongs to the result the grid shows."""
-    return bool(meta and hd and hd.get("key") == meta["key"])
 
 
 def register_head(app: Dash, data: AttentionData) -> None:
@@ -59,7 +54,7 @@ def register_head(app: Dash, data: AttentionData) -> None:
         tokens = res["tokens"]
         summary = head_summary(data.heads_stats(res), data.heads_profile(res["model"]), layer, head)
         query = focused_query(focus, res["key"], len(tokens), tokens)
-        return (head_payload(res, layer, head, hidden, weighting, key=key),
+        return (head_payload(res, layer, head, hidden, weighting),
                 keyed(head_view_figure(matrix, tokens, layer=layer, head=head, query=query), key),
                 keyed(heatmap_figure(matrix, tokens, layer=layer, head=head, weighting=weighting), key),
                 f"layer {layer} · head {head}", no_update, no_update, stats_table(summary))

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from dash import Dash, Input, Output, State, no_update
 
-from .callbacks_head import follows
 from .data import AttentionData, DashboardError
 from .layout import WEIGHTING_LEGEND, empty_figure, weighting_options
-from .shown import keyed
+from .shown import follows, keyed
 from .views import clientside
 from .views.head_view import focused_query
 from .views.qk_view import qk_payload, qk_view_figure

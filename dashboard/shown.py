@@ -62,21 +62,25 @@ def is_hidden(hide_first) -> bool:
     return bool(hide_first) and "hide" in (hide_first or [])
 
 
-def view_tags(tags_store: dict | None, source: str | None) -> list | None:
-    """The [L][H] tag lists of the chosen source ("text" or "profile")."""
-    if not tags_store:
-        return None
-    return tags_store.get("profile") if source == "profile" else tags_store.get("text")
+def view_tags(stats: dict | None, profile: dict | None, source: str | None) -> list | None:
+    """The [L][H] tag lists of the chosen source: "profile" (the model's) or "text" (this text's)."""
+    chosen = profile if source == "profile" else stats
+    return (chosen or {}).get("tags")
 
 
-def result_meta(res: dict, key: str, wanted: dict, weighting: str, tile: int) -> dict:
+def result_meta(res: dict, key: str, hidden: bool, weighting: str, tile: int) -> dict:
     """The ``result-meta`` store: what the grid shows (view key, text, model, switches) and its
     geometry (for the outline and the keyboard, without the figure as a State). The tag badges and
     veils are not in it: they change no other view."""
     return {"key": key, "result": res["key"], "model": res["model"], "text": res["text"],
-            "hide_first": bool(wanted.get("hide_first")), "weighting": weighting,
+            "hide_first": hidden, "weighting": weighting,
             "layers": res["layers"], "heads": res["heads"], "tokens": len(res["tokens"]), "cells": len(res["cells"]),
             "tile": tile}
+
+
+def follows(hd: dict | None, meta: dict | None) -> bool:
+    """The head data ``hd`` belongs to the view the grid shows (the layer and q·k views follow it)."""
+    return bool(meta and hd and hd.get("key") == meta["key"])
 
 
 def shown_result(data: AttentionData, meta: dict, selection: dict | None) -> tuple[dict, dict]:
@@ -102,14 +106,13 @@ def csv_name(model: str, layer: int, head: int, hide_first=None, weighting: str 
     return f"headgaze-{model}-layer{layer}-head{head}{suffix}.csv"
 
 
-def head_payload(res: dict, layer: int, head: int, hide_first=None, weighting: str = "attention",
-                 key: str | None = None) -> dict:
+def head_payload(res: dict, layer: int, head: int, hide_first=None, weighting: str = "attention") -> dict:
     """What the browser needs for one head's hover besides its matrix: which head of which view
     (``key``, the view key; ``result``, the text's result key that the focused query is kept under)
     and the tokens. The T×T matrix is sent once, as the heatmap's z (hover_view.js reads it there)."""
     hidden = is_hidden(hide_first)
     return {
-        "key": key or view_key(res["key"], hidden, weighting),
+        "key": view_key(res["key"], hidden, weighting),
         "result": res["key"],
         "model": res["model"],
         "layer": layer,

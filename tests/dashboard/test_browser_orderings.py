@@ -86,12 +86,18 @@ def process(page, text: str) -> dict:
     return click_process(page)
 
 
-def test_a_process_answered_after_the_next_one_changes_nothing(page, dashboard_url, service):
-    open_page(page, dashboard_url)
-    held = Held(page, "result-meta.data", asks_for(A, fresh=True))
-    page.fill("#text-input", A)
+def process_held(page, text: str, **switches) -> Held:
+    """Press Process on ``text`` with its grid request (asking for ``switches``) held back."""
+    held = Held(page, "result-meta.data", asks_for(text, **switches))
+    page.fill("#text-input", text)
     page.click("#process-button")
     held.wait()
+    return held
+
+
+def test_a_process_answered_after_the_next_one_changes_nothing(page, dashboard_url, service):
+    open_page(page, dashboard_url)
+    held = process_held(page, A, fresh=True)
     body = process(page, B)
     key = view_key(SMOL, B)
     assert body["result-meta"]["data"]["key"] == key
@@ -163,10 +169,7 @@ def test_a_head_answered_after_the_next_head_click(page, dashboard_url, output):
 
 def test_the_model_switched_while_a_process_is_in_flight(page, dashboard_url, service):
     open_page(page, dashboard_url)
-    held = Held(page, "result-meta.data", asks_for(B, model=SMOL))
-    page.fill("#text-input", B)
-    page.click("#process-button")
-    held.wait()
+    held = process_held(page, B, model=SMOL)
     select_model(page, "all-MiniLM-L6-v2")  # processes B again with MiniLM; waits until it is drawn
     key = view_key(MINI, B)
     held.release()  # SmolLM2's answer arrives after MiniLM's is drawn
