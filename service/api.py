@@ -1,5 +1,5 @@
-"""The HTTP API (Flask app factory): /v1/attention, /v1/attention/head, /v1/models, /healthz, /readyz,
-/metrics, /openapi.json."""
+"""The HTTP API (Flask app factory): /v1/attention, /v1/attention/head, /v1/generate (JSON or server-sent
+events), /v1/models, /healthz, /readyz, /metrics, /openapi.json."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import orjson
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from . import __version__
+from . import __version__, sse
 from .admission import Admission
+from .answers import final
 from .encoding import check_format, encode
 from .engine import Engine
 from .errors import ServiceError, ServiceUnavailable
@@ -25,8 +26,10 @@ from .weighting import pooled, shown
 
 log = logging.getLogger("service.api")
 
-ATTENTION_FIELDS = ("text", "model", "format", "detail", "weighting", "hide_first")
-HEAD_FIELDS = ("text", "model", "layer", "head", "format", "qk", "weighting")
+PREDICTION_FIELDS = ("predictions", "top_k", "raw")
+ATTENTION_FIELDS = ("text", "model", "format", "detail", "weighting", "hide_first", *PREDICTION_FIELDS)
+HEAD_FIELDS = ("text", "model", "layer", "head", "format", "qk", "weighting", *PREDICTION_FIELDS)
+GENERATE_FIELDS = ("text", "model", "max_new_tokens", "chat", "temperature", "top_p", "seed")
 DETAILS = ("full", "grid")
 JSON_OPTS = orjson.OPT_SERIALIZE_NUMPY
 PUBLIC_PATHS = {"/healthz"}
@@ -94,6 +97,7 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
     admission = Admission(queue_limit)
     stats_memo = FragmentMemo()
     app.extensions["headgaze"] = {"engine": engine, "metrics": metrics, "admission": admission}
+    engine.answers.on_token = lambda model: metrics.generated_tokens.labels(model).inc()
 
     @app.before_request
     def _start():
@@ -163,7 +167,9 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
         hide_first = _check_hide_first(body.get("hide_first"), detail)
         text, model = body["text"], body.get("model")
         weighting = engine.check_weighting(model, request.args.get("weighting", body.get("weighting")))
-        res = admitted(lambda: engine.compute(text, model, full=detail == "full"))
+        want, top_k = engine.check_predictions(model, body.get("predictions"), body.get("top_k"))
+        res = admitted(lambda: engine.compute(text, model, full=detail == "full", predictions=want, top_k=top_k,
+                                              raw=body.get("raw")))
         t = time.perf_counter()
         out = {"model": res.model, "tokens": res.tokens, "layers": res.layers, "heads": res.heads,
                "weighting": weighting}
@@ -174,7 +180,10 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
             out["grid"] = {**encode(grid, fmt), "pool": "max", "cells": cells}
         out["value_norms"] = None if res.value_norms is None else encode(res.value_norms, fmt)
         out["heads_stats"] = stats_memo.get_or_make(
-            (res.model, text), lambda: heads_stats(res.attentions, engine.causal(res.model), res.value_norms))
+            (res.model, text, body.get("raw") is True),
+            lambda: heads_stats(res.attentions, engine.causal(res.model), res.value_norms))
+        if want:
+            out["predictions"] = res.predictions
         out["timing_ms"] = dict(res.timing_ms, encode=(time.perf_counter() - t) * 1000)
         out["cached"] = res.cached
         return _json(out)
@@ -185,8 +194,10 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
         fmt = check_format(request.args.get("format", body.get("format")))
         model = engine.model_id(body.get("model"))
         weighting = request.args.get("weighting", body.get("weighting"))
+        want, top_k = engine.check_predictions(model, body.get("predictions"), body.get("top_k"))
         res = admitted(lambda: engine.head(body["text"], model, body["layer"], body["head"],
-                                           qk=body.get("qk", False), weighting=weighting))
+                                           qk=body.get("qk", False), weighting=weighting, predictions=want,
+                                           top_k=top_k, raw=body.get("raw")))
         t = time.perf_counter()
         out = {"model": res.model, "layer": res.layer, "head": res.head, "tokens": res.tokens,
                "weighting": res.weighting, "attention": encode(res.attention, fmt)}
@@ -194,9 +205,45 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
             value = getattr(res, name)
             out[name] = None if value is None else encode(value, fmt)
         out["kv_head"], out["scale"] = res.kv_head, res.scale
+        if want:
+            out["predictions"] = res.predictions
         out["timing_ms"] = dict(res.timing_ms, encode=(time.perf_counter() - t) * 1000)
         out["cached"] = res.cached
         return _json(out)
+
+    @app.post("/v1/generate")
+    def generate():
+        body = _parse_body(GENERATE_FIELDS)
+        model = engine.model_id(body.get("model"))
+        params = {name: body.get(name) for name in GENERATE_FIELDS[2:]}
+        stream = request.accept_mimetypes[sse.MIMETYPE] > request.accept_mimetypes["application/json"]
+        try:
+            admission.acquire()
+        except ServiceUnavailable:
+            metrics.rejected.inc()
+            raise
+        metrics.in_flight.inc()
+        try:
+            events = engine.generate_stream(body["text"], model, **params)
+        except BaseException:
+            metrics.in_flight.dec()
+            admission.release()
+            raise
+        metrics.generate_requests.labels(model, str(stream).lower()).inc()
+
+        def finish(finished: bool) -> None:
+            metrics.in_flight.dec()
+            admission.release()
+            if not finished:
+                metrics.generate_cancelled.labels(model).inc()
+
+        if stream:
+            return Response(sse.EventStream(events, finish), mimetype=sse.MIMETYPE, headers=sse.HEADERS)
+        try:
+            answer = final(events)
+        finally:
+            finish(True)
+        return _json(answer)
 
     @app.get("/v1/models")
     def models():

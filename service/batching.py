@@ -40,6 +40,7 @@ class Outcome:
 @dataclass
 class _Slot:
     ids: list[int]
+    extra: bool = False
     arrived: float = field(default_factory=time.perf_counter)
     outcome: Outcome | None = None
     error: BaseException | None = None
@@ -68,8 +69,10 @@ class MicroBatcher:
         with self._cond:
             return len(self._pending)
 
-    def run(self, ids: list[int]) -> Outcome:
-        slot = _Slot(ids)
+    def run(self, ids: list[int], extra: bool = False) -> Outcome:
+        """Run `ids` (alone or with waiting requests); `extra`: the batch also fetches the outputs
+        run_batch gives with extra=True (the LM head's inputs), for every text in it."""
+        slot = _Slot(ids, extra)
         with self._cond:
             self._pending.append(slot)
             while not slot.done and self._running:
@@ -108,7 +111,8 @@ class MicroBatcher:
         try:
             with self._device_lock:
                 start = time.perf_counter()
-                results = self._run_batch([s.ids for s in batch])
+                ids = [s.ids for s in batch]
+                results = self._run_batch(ids, extra=True) if any(s.extra for s in batch) else self._run_batch(ids)
                 took = (time.perf_counter() - start) * 1000
             for s, output in zip(batch, results, strict=True):
                 s.outcome = Outcome(output, (start - s.arrived) * 1000, took, len(batch))

@@ -7,14 +7,19 @@ from urllib.parse import quote
 import orjson
 import requests
 
+from . import sse
 from .encoding import decode
 from .errors import ServiceError, ServiceUnavailable
 from .result import AttentionResult, GridResult, HeadResult
 
+DEFAULT_TOP_K = 5
+
 
 class ServiceClient:
     """`ServiceClient("http://127.0.0.1:8000")`: `.models()`, `.attention(text, model)`,
-    `.attention_grid(text, model)`, `.head(text, model, layer, head)`, `.heads_profile(model)`, `.health()`.
+    `.attention_grid(text, model)`, `.head(text, model, layer, head)`, `.heads_profile(model)`, `.health()`,
+    `.generate(text, model, stream=False, **params)` (`.generate_stream` for the events); `predictions=`,
+    `top_k=` and `raw=` on the attention calls, as on the engine.
 
     4xx/5xx answers raise ServiceError with the server's code and message; an unreachable or
     timed-out service raises ServiceUnavailable (503, "service_unavailable") naming the URL.
@@ -28,16 +33,23 @@ class ServiceClient:
         if token:
             self._session.headers["Authorization"] = f"Bearer {token}"
 
-    def _request(self, method: str, path: str, **kw) -> dict:
+    def _send(self, method: str, path: str, **kw) -> requests.Response:
         url = self.base_url + path
         try:
-            resp = self._session.request(method, url, timeout=self.timeout, **kw)
+            return self._session.request(method, url, timeout=self.timeout, **kw)
         except requests.Timeout:
             raise ServiceUnavailable(f"The attention service at {url} did not answer within {self.timeout}s.") from None
         except requests.RequestException as exc:
             raise ServiceUnavailable(
                 f"Cannot reach the attention service at {url} ({type(exc).__name__}); is `python -m service` running?"
             ) from None
+
+    def _request(self, method: str, path: str, **kw) -> dict:
+        resp = self._send(method, path, **kw)
+        return self._body(resp, self.base_url + path)
+
+    @staticmethod
+    def _body(resp: requests.Response, url: str) -> dict:
         try:
             body = orjson.loads(resp.content)
         except orjson.JSONDecodeError:
@@ -91,47 +103,83 @@ class ServiceClient:
     def _weighting(weighting: str | None) -> dict:
         return {} if weighting is None else {"weighting": weighting}
 
-    def attention(self, text: str, model: str | None = None, weighting: str | None = None) -> AttentionResult:
+    @staticmethod
+    def _extras(predictions: bool, top_k: int, raw: bool) -> dict:
+        out = {"predictions": True, "top_k": top_k} if predictions else {}
+        return {**out, "raw": True} if raw else out
+
+    def attention(self, text: str, model: str | None = None, weighting: str | None = None, *,
+                  predictions: bool = False, top_k: int = DEFAULT_TOP_K, raw: bool = False) -> AttentionResult:
         """Every head's full matrix (texts up to the service's --max-full-tokens); weighting="value_norm"
-        for α_ij·‖f(x_j)‖ renormalised."""
-        body = self._post("/v1/attention", self._payload(text, model, **self._weighting(weighting)))
+        for α_ij·‖f(x_j)‖ renormalised; predictions=True adds each token's next-token predictions (top_k);
+        raw=True encodes the text as it is (a generated `text`: exactly its ids)."""
+        body = self._post("/v1/attention", self._payload(text, model, **self._weighting(weighting),
+                                                         **self._extras(predictions, top_k, raw)))
         return AttentionResult(
             model=body["model"], tokens=body["tokens"], attentions=decode(body["attentions"]),
             layers=int(body["layers"]), heads=int(body["heads"]), timing_ms=dict(body.get("timing_ms", {})),
             cached=bool(body.get("cached")),
             causal=body["causal"] if "causal" in body else self.causal(body["model"]),
             heads_stats=body.get("heads_stats"), value_norms=_optional(body.get("value_norms")),
-            weighting=body.get("weighting", "attention"),
+            weighting=body.get("weighting", "attention"), predictions=body.get("predictions"),
         )
 
     def attention_grid(self, text: str, model: str | None = None, weighting: str | None = None,
-                       hide_first: bool = False) -> GridResult:
+                       hide_first: bool = False, *, predictions: bool = False, top_k: int = DEFAULT_TOP_K,
+                       raw: bool = False) -> GridResult:
         """Per-head max-pooled thumbnails float32 [L, H, t, t] with their token `cells` (weighted by the value
         norms with weighting="value_norm"; with `hide_first` pooled after hiding token 0), and heads_stats."""
         extra = {"hide_first": True} if hide_first else {}
         body = self._post("/v1/attention", self._payload(text, model, detail="grid", **extra,
-                                                         **self._weighting(weighting)))
+                                                         **self._weighting(weighting),
+                                                         **self._extras(predictions, top_k, raw)))
         return GridResult(
             model=body["model"], tokens=body["tokens"], grid=decode(body["grid"]), cells=body["grid"]["cells"],
             layers=int(body["layers"]), heads=int(body["heads"]), heads_stats=body["heads_stats"],
             timing_ms=dict(body["timing_ms"]), cached=bool(body["cached"]),
             value_norms=_optional(body.get("value_norms")), weighting=body.get("weighting", "attention"),
+            predictions=body.get("predictions"),
         )
 
     def head(self, text: str, model: str | None, layer: int, head: int, *, qk: bool = False,
-             weighting: str | None = None) -> HeadResult:
+             weighting: str | None = None, predictions: bool = False, top_k: int = DEFAULT_TOP_K,
+             raw: bool = False) -> HeadResult:
         """One head's full float32 [T, T] matrix and value norms [T]; with qk=True also its queries, keys
         and scores before the softmax (-inf where masked)."""
         extra = {"qk": True} if qk else {}
         body = self._post("/v1/attention/head", self._payload(text, model, layer=layer, head=head, **extra,
-                                                              **self._weighting(weighting)))
+                                                              **self._weighting(weighting),
+                                                              **self._extras(predictions, top_k, raw)))
         return HeadResult(
             model=body["model"], layer=int(body["layer"]), head=int(body["head"]), tokens=body["tokens"],
             attention=decode(body["attention"]), timing_ms=dict(body["timing_ms"]), cached=bool(body["cached"]),
             value_norms=_optional(body.get("value_norms")), weighting=body.get("weighting", "attention"),
             queries=_optional(body.get("queries")), keys=_optional(body.get("keys")),
             scores=_optional(body.get("scores")), kv_head=body.get("kv_head"), scale=body.get("scale"),
+            predictions=body.get("predictions"),
         )
+
+    def generate(self, text: str, model: str | None = None, *, stream: bool = False, **params):
+        """POST /v1/generate: the final answer (a dict), or with stream=True an iterator of ("token",
+        {"id", "text", "logprob"}) events then ("done", answer), read as they arrive. Parameters as the
+        API's: max_new_tokens, chat, temperature, top_p, seed."""
+        if stream:
+            return self.generate_stream(text, model, **params)
+        return self._post("/v1/generate", self._payload(text, model, **params))
+
+    def generate_stream(self, text: str, model: str | None = None, **params):
+        """The events of generate(stream=True). Closing the iterator (or leaving it unfinished and dropping
+        it) closes the connection, and the service stops generating. 4xx raise before the first event."""
+        path = "/v1/generate"
+        resp = self._send("POST", path, data=orjson.dumps(self._payload(text, model, **params)), stream=True,
+                          headers={"Content-Type": "application/json", "Accept": sse.MIMETYPE})
+        if resp.status_code >= 400 or not resp.headers.get("Content-Type", "").startswith(sse.MIMETYPE):
+            try:
+                self._body(resp, self.base_url + path)
+            finally:
+                resp.close()
+            raise ServiceError(502, "bad_response", f"The service at {self.base_url + path} did not stream events.")
+        return _events(resp)
 
     def close(self) -> None:
         self._session.close()
@@ -141,6 +189,16 @@ class ServiceClient:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _events(resp: requests.Response):
+    """(event, data) pairs of an SSE response; the connection is closed when the iterator ends or is closed."""
+    try:
+        yield from sse.parse(resp.iter_lines(decode_unicode=True))
+    except requests.RequestException:
+        raise ServiceUnavailable("The attention service closed the event stream before it ended.") from None
+    finally:
+        resp.close()
 
 
 def _optional(obj: dict | None):

@@ -9,6 +9,11 @@ queries and keys: measured at 12 tokens, fetching them costs no onnxruntime time
 be answered without a re-run. The shared cache gets the attentions and value norms only. Recent results stay in a byte-bounded in-process store
 (service/store.py) in front of the shared cache, so a head request after a grid request for the
 same text does not run the model again.
+
+Models with an LM head also answer next-token `predictions` (service/predictions.py, kept per text
+and top_k beside the store) and generate answers (`generate`, `generate_stream`, service/answers.py).
+`raw=True` encodes a text as it is (special token strings parsed, nothing added) or, for a text the
+engine generated, as exactly the ids it was generated as.
 """
 
 from __future__ import annotations
@@ -23,8 +28,11 @@ import numpy as np
 import orjson
 
 from . import errors
+from . import predictions as preds
+from .answers import Answers, final, no_lm_head
 from .batching import MicroBatcher
 from .cache import SafeCache, cache_key, make_backend
+from .generation import check_params
 from .half import to_float32
 from .head_analysis import heads_stats
 from .head_profile import PROFILE_FILE
@@ -33,7 +41,8 @@ from .manifest import discover
 from .providers import default_threads
 from .qk import qk_scores
 from .result import AttentionResult, GridResult, HeadResult
-from .store import RecentStore
+from .sequences import SequenceMemory, tokens_from_ids
+from .store import ByteLRU, RecentStore
 from .tokens import check_text, tokenize
 from .weighting import check_weighting, pooled, qk_unavailable, shown
 
@@ -77,6 +86,9 @@ class Engine:
         self.store = RecentStore(int(store_mb) * MB)
         self.cache = cache if isinstance(cache, SafeCache) else SafeCache(cache or make_backend(None))
         self._lock = threading.Lock()
+        self.sequences = SequenceMemory()
+        self.predicted = ByteLRU(32 * MB)  # (cache key, top_k) -> the API's predictions
+        self.answers = Answers(self._lock, self.sequences)
         self._models: dict[str, LoadedModel] = {}
         self._batchers: dict[str, MicroBatcher] = {}
         for manifest in discover(self.models_dir):
@@ -126,30 +138,35 @@ class Engine:
         except KeyError:
             raise errors.unknown_model(model, self.model_ids()) from None
 
-    def attention(self, text: str, model: str | None = None, weighting: str | None = None) -> AttentionResult:
+    def attention(self, text: str, model: str | None = None, weighting: str | None = None, *,
+                  predictions: bool = False, top_k: int = preds.DEFAULT_TOP_K, raw: bool = False) -> AttentionResult:
         """Attentions of every layer and head for `text`; raises ServiceError for bad input and, above
         `max_full_tokens` tokens, 422 full_detail_too_large (use `attention_grid` and `head`).
-        weighting="value_norm" gives each row α_ij·‖f(x_j)‖ renormalised (service/weighting.py)."""
+        weighting="value_norm" gives each row α_ij·‖f(x_j)‖ renormalised (service/weighting.py).
+        predictions=True (models with an LM head) adds each token's next-token predictions (top_k of them);
+        raw=True encodes the text as it is (see `compute`)."""
         weighting = self.check_weighting(model, weighting)
-        res = self.compute(text, model, full=True)
+        res = self.compute(text, model, full=True, predictions=predictions, top_k=top_k, raw=raw)
         if weighting == "attention":
             return res
         return dataclasses.replace(res, attentions=shown(res.attentions, res.value_norms, weighting),
                                    weighting=weighting)
 
     def attention_grid(self, text: str, model: str | None = None, weighting: str | None = None,
-                       hide_first: bool = False) -> GridResult:
+                       hide_first: bool = False, *, predictions: bool = False, top_k: int = preds.DEFAULT_TOP_K,
+                       raw: bool = False) -> GridResult:
         """Per-head thumbnails [L, H, t, t] (max-pooled, t = min(T, 32), after the weighting; with
         `hide_first` after hiding token 0) and heads_stats (always of the raw weights), up to max_tokens."""
         weighting = self.check_weighting(model, weighting)
-        res = self.compute(text, model)
+        res = self.compute(text, model, predictions=predictions, top_k=top_k, raw=raw)
         grid, cells = pooled(res.attentions, res.value_norms, weighting, hide_first)
         return GridResult(res.model, res.tokens, grid, cells, res.layers, res.heads,
                           heads_stats(res.attentions, self.causal(res.model), res.value_norms), res.timing_ms,
-                          res.cached, res.value_norms, weighting)
+                          res.cached, res.value_norms, weighting, res.predictions)
 
     def head(self, text: str, model: str | None, layer: object, head: object, *, qk: object = False,
-             weighting: str | None = None) -> HeadResult:
+             weighting: str | None = None, predictions: bool = False, top_k: int = preds.DEFAULT_TOP_K,
+             raw: bool = False) -> HeadResult:
         """One head's full float32 [T, T] matrix and value norms [T]; with qk=True also its queries, keys
         (of the kv head it reads) and scores before the softmax. 400/422 for a layer or head the model
         does not have, 422 for a bad `qk` or `weighting` or q/k asked of a model without them."""
@@ -160,11 +177,11 @@ class Engine:
         if qk and not m.manifest.qk:
             raise qk_unavailable(m.id, m.manifest.qk_reason)
         weighting = self.check_weighting(m.id, weighting)
-        res = self.compute(text, m.id, need_qk=qk)
+        res = self.compute(text, m.id, need_qk=qk, predictions=predictions, top_k=top_k, raw=raw)
         vn = None if res.value_norms is None else res.value_norms[layer, head]
         out = HeadResult(res.model, layer, head, res.tokens,
                          shown(to_float32(res.attentions[layer, head]), vn, weighting),
-                         res.timing_ms, res.cached, vn, weighting)
+                         res.timing_ms, res.cached, vn, weighting, predictions=res.predictions)
         if not qk:
             return out
         kv, scale = m.manifest.kv_head(head), m.manifest.scale(layer)
@@ -172,6 +189,38 @@ class Engine:
         k = to_float32(res.keys[layer, kv])
         return dataclasses.replace(out, queries=q, keys=k, scores=qk_scores(q, k, scale, m.manifest.causal),
                                    kv_head=kv, scale=scale)
+
+    def lm_head(self, model: str | None) -> bool:
+        """Whether `model` predicts next tokens and generates (manifest lm_head, its graphs loaded)."""
+        return self._model(model).decoder is not None
+
+    def check_predictions(self, model: str | None, predictions: object, top_k: object) -> tuple[bool, int]:
+        """(predictions, top_k) of a request; 400/422 naming `predictions` or `top_k`, 422 no_lm_head for a
+        model without an LM head."""
+        m = self._model(model)
+        want = preds.check_flag("predictions", predictions)
+        k = preds.check_top_k(top_k, m.predictions.max_top_k if m.predictions else preds.MAX_TOP_K)
+        if want and m.predictions is None:
+            raise no_lm_head(m.id)
+        return want, k
+
+    def generate(self, text: str, model: str | None = None, *, stream: bool = False, **params):
+        """The final answer (a dict, see service/answers.py) to `text`, or with stream=True the iterator of
+        ("token", {"id", "text", "logprob"}) events then ("done", answer). Parameters: max_new_tokens
+        (1..256, default 64), chat (default: the model's template when it has one), temperature (0 =
+        greedy .. 2), top_p (0 < p <= 1), seed (int or None). Every bad input raises ServiceError first."""
+        events = self.generate_stream(text, model, **params)
+        return events if stream else final(events)
+
+    def generate_stream(self, text: str, model: str | None = None, *, max_new_tokens: object = None,
+                        chat: object = None, temperature: object = None, top_p: object = None,
+                        seed: object = None):
+        """The events of `generate(..., stream=True)`; closing the iterator stops generating."""
+        m = self._model(model)
+        if m.decoder is None:
+            raise no_lm_head(m.id)
+        params = check_params(max_new_tokens, chat, temperature, top_p, seed)
+        return self.answers.start(m, check_text(text, self.max_chars), params)
 
     def check_weighting(self, model: str | None, weighting: object) -> str:
         """"attention" or "value_norm"; ServiceError 422 otherwise, or for value_norm on a model without q/k."""
@@ -185,48 +234,82 @@ class Engine:
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < count:
                 raise errors.bad_index(what, value, count, man.id)
 
-    def compute(self, text: str, model: str | None = None, *, full: bool = False,
-                need_qk: bool = False) -> AttentionResult:
+    def compute(self, text: str, model: str | None = None, *, full: bool = False, need_qk: bool = False,
+                predictions: bool = False, top_k: object = preds.DEFAULT_TOP_K, raw: bool = False) -> AttentionResult:
         """The attentions [L, H, T, T] of `text` (with value norms, queries and keys for qk models) from
         the recent-results store, the shared cache or the model.
 
         float32 up to `max_full_tokens` tokens, float16 above; `full=True` refuses texts above that bound;
-        `need_qk` treats a stored result without queries and keys as a miss.
+        `need_qk` treats a stored result without queries and keys as a miss. `predictions` adds the
+        next-token predictions (kept per text and top_k; a stored result without the LM head's inputs is
+        run again). `raw`: the text is encoded as it is, no BOS added, special token strings parsed; a
+        text this engine generated gets exactly its generated ids.
         """
         t0 = time.perf_counter()
         m = self._model(model)
+        predictions, top_k = self.check_predictions(m.id, predictions, top_k)
+        raw = preds.check_flag("raw", raw)
         text = check_text(text, self.max_chars)
-        key = cache_key(m.id, m.manifest.onnx_sha256, text)
+        key = cache_key(f"{m.id}:raw" if raw else m.id, m.manifest.onnx_sha256, text)
+        pred = self.predicted.get((key, top_k)) if predictions else None
         hit = self.store.get(key)
         if hit is None:
             hit = self.cache.get(key)
             if hit is not None:
                 self.store.put_result(key, *hit)
-        if hit is not None and set(hit[1]) >= set(m.kinds if need_qk else m.kinds[:2]):
+        needed = set(m.kinds if need_qk else m.kinds[:2])
+        if predictions and pred is None:
+            needed |= set(m.extra_names)
+        if hit is not None and set(hit[1]) >= needed:
             tokens, arrays = hit
             if full and len(tokens) > self.max_full_tokens:
                 raise errors.full_too_large(len(tokens), self.max_full_tokens)
-            total = (time.perf_counter() - t0) * 1000
-            return self._result(m, tokens, arrays, {"tokenize": 0.0, "queue": 0.0, "inference": 0.0, "total": total},
-                                True, 0)
-        ids, tokens = tokenize(m.tokenizer, text, m.special_ids)
+            timing = {"tokenize": 0.0, "queue": 0.0, "inference": 0.0}
+            if predictions:
+                pred, timing["predictions"] = self._predictions(m, key, top_k, tokens, arrays, pred)
+            timing["total"] = (time.perf_counter() - t0) * 1000
+            return self._result(m, tokens, arrays, timing, True, 0, pred)
+        ids, tokens = self._encode(m, text, raw)
         t1 = time.perf_counter()
         if len(ids) > m.max_tokens:
             raise errors.too_many_tokens(len(ids), m.max_tokens, m.id)
         if full and len(ids) > self.max_full_tokens:
             raise errors.full_too_large(len(ids), self.max_full_tokens)
         self.store.make_room(m.result_bytes(len(ids)))  # free what this result will push out before the run
-        done = self._batchers[m.id].run(ids)
+        done = self._batchers[m.id].run(ids, extra=predictions)
         self.store.put_result(key, tokens, done.output)
         self.cache.set(key, tokens, {kind: done.output[kind] for kind in SHARED_KINDS if kind in done.output})
-        timing = {"tokenize": (t1 - t0) * 1000, "queue": done.queue_ms, "inference": done.inference_ms,
-                  "total": (time.perf_counter() - t0) * 1000}
-        return self._result(m, tokens, done.output, timing, False, done.batch_size)
+        timing = {"tokenize": (t1 - t0) * 1000, "queue": done.queue_ms, "inference": done.inference_ms}
+        if predictions:
+            pred, timing["predictions"] = self._predictions(m, key, top_k, tokens, done.output, pred)
+        timing["total"] = (time.perf_counter() - t0) * 1000
+        return self._result(m, tokens, done.output, timing, False, done.batch_size, pred)
+
+    def _encode(self, m: LoadedModel, text: str, raw: bool) -> tuple[list[int], list[dict]]:
+        if not raw:
+            return tokenize(m.tokenizer, text, m.special_ids)
+        ids = self.sequences.get((m.id, text))
+        if ids is not None:
+            return list(ids), tokens_from_ids(m.tokenizer, ids, m.special_ids)[1]
+        return tokenize(m.tokenizer, text, m.special_ids, add_special_tokens=False)
+
+    def _predictions(self, m: LoadedModel, key: str, top_k: int, tokens: list[dict], arrays: dict,
+                     kept: list | None) -> tuple[list, float]:
+        """(the API's predictions, ms spent) from the kept ones or predictions.onnx on the stored inputs."""
+        if kept is not None:
+            return kept, 0.0
+        t0 = time.perf_counter()
+        ids = [t["id"] for t in tokens]
+        with self._lock:
+            out = m.predictions.run(arrays, ids, top_k)
+        entries = preds.entries(m.text_of, ids, out)
+        self.predicted.put((key, top_k), entries, 80 * len(ids) * (top_k + 1))
+        return entries, (time.perf_counter() - t0) * 1000
 
     @staticmethod
     def _result(m: LoadedModel, tokens: list[dict], arrays: dict[str, np.ndarray], timing: dict, cached: bool,
-                batch_size: int) -> AttentionResult:
+                batch_size: int, predictions: list | None = None) -> AttentionResult:
         att = arrays["attentions"]
         return AttentionResult(m.id, tokens, att, att.shape[0], att.shape[1], timing, cached, batch_size,
                                causal=m.manifest.causal, value_norms=arrays.get("value_norms"),
-                               queries=arrays.get("queries"), keys=arrays.get("keys"))
+                               queries=arrays.get("queries"), keys=arrays.get("keys"), predictions=predictions)

@@ -1,4 +1,5 @@
-"""Prometheus metrics (own registry per app): requests by status, latency, cache hits/misses, inference time."""
+"""Prometheus metrics (own registry per app): requests by status, latency, cache hits/misses, inference time,
+generated answers (requests, new tokens, cancelled streams)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,12 @@ class Metrics:
         self.rejected = Counter("headgaze_queue_rejections", "Requests refused with 503 because the queue was full",
                                 registry=r)
         self.in_flight = Gauge("headgaze_attention_in_flight", "Attention requests running or waiting", registry=r)
+        self.generate_requests = Counter("headgaze_generate_requests", "POST /v1/generate requests that started "
+                                         "an answer (streamed or not)", ["model", "stream"], registry=r)
+        self.generated_tokens = Counter("headgaze_generated_tokens", "New tokens generated (replayed cached answers "
+                                        "not counted)", ["model"], registry=r)
+        self.generate_cancelled = Counter("headgaze_generate_cancelled", "Streamed answers stopped because the "
+                                          "client went away", ["model"], registry=r)
         cache_err = Gauge("headgaze_cache_errors", "Cache backend failures since start (bypassed)", registry=r)
         cache_err.set_function(cache_errors)
         store = Gauge("headgaze_store_bytes", "Bytes of attentions held by the recent-results store", registry=r)

@@ -15,12 +15,15 @@ from .schemas import (
     AttentionRequest,
     AttentionResponse,
     Error,
+    GenerateRequest,
+    GenerateResponse,
     HeadRequest,
     HeadResponse,
     HeadsProfile,
     Health,
     ModelList,
     Ready,
+    TokenGuess,
 )
 
 REF = "#/components/schemas/{model}"
@@ -29,9 +32,9 @@ UNAUTHORIZED = "Missing or wrong bearer token"
 
 @cache
 def _schemas() -> dict:
-    models = [(AttentionRequest, "validation"), (HeadRequest, "validation")] + [
-        (m, "serialization") for m in (AttentionResponse, AttentionGridResponse, HeadResponse, Error, ModelList,
-                                       HeadsProfile, Health, Ready)]
+    models = [(AttentionRequest, "validation"), (HeadRequest, "validation"), (GenerateRequest, "validation")] + [
+        (m, "serialization") for m in (AttentionResponse, AttentionGridResponse, HeadResponse, GenerateResponse,
+                                       TokenGuess, Error, ModelList, HeadsProfile, Health, Ready)]
     _, defs = models_json_schema(models, ref_template=REF)
     return defs["$defs"]
 
@@ -60,7 +63,7 @@ def _errors(**by_status: str) -> dict:
 
 def openapi_document(model_ids: list[str], max_chars: int) -> dict:
     schemas = {name: dict(schema) for name, schema in _schemas().items()}
-    for name in ("AttentionRequest", "HeadRequest"):
+    for name in ("AttentionRequest", "HeadRequest", "GenerateRequest"):
         request = schemas[name] = {**schemas[name]}
         props = request["properties"] = dict(request["properties"])
         props["text"] = {**props["text"], "maxLength": max_chars}
@@ -87,9 +90,11 @@ def openapi_document(model_ids: list[str], max_chars: int) -> dict:
                 "responses": {
                     "200": _json("Attentions (detail=full) or thumbnails (detail=grid)",
                                  AttentionResponse, AttentionGridResponse),
-                    **_errors(_400="Invalid JSON or UTF-8, wrong types, unknown fields, format or detail",
-                              _422="Empty text, text too long, too many tokens, control characters, or more "
-                                   "tokens than --max-full-tokens with detail=full (full_detail_too_large)",
+                    **_errors(_400="Invalid JSON or UTF-8, wrong types (top_k, predictions, raw), unknown fields, "
+                                   "format or detail",
+                              _422="Empty text, text too long, too many tokens, control characters, more tokens "
+                                   "than --max-full-tokens with detail=full (full_detail_too_large), top_k out of "
+                                   "range (invalid_top_k), predictions of a model without an LM head (no_lm_head)",
                               **COMMON_ERRORS),
                 },
             }},
@@ -102,8 +107,26 @@ def openapi_document(model_ids: list[str], max_chars: int) -> dict:
                     "200": _json("The head's matrix", HeadResponse),
                     **_errors(_400="Invalid JSON or UTF-8, wrong types (layer/head not integers), missing or "
                                    "unknown fields, format",
-                              _422="Empty text, text too long, too many tokens, control characters, or a layer/head "
-                                   "the model does not have (invalid_layer, invalid_head)",
+                              _422="Empty text, text too long, too many tokens, control characters, a layer/head "
+                                   "the model does not have (invalid_layer, invalid_head), invalid_top_k, no_lm_head",
+                              **COMMON_ERRORS),
+                },
+            }},
+            "/v1/generate": {"post": {
+                "summary": "Generate an answer to the text (models with an LM head): JSON once, or with "
+                           "`Accept: text/event-stream` server-sent events: `event: token` per new token (data "
+                           "TokenGuess: id, text, logprob) and a final `event: done` (data GenerateResponse). "
+                           "Closing the stream stops the generation.",
+                "requestBody": _body(GenerateRequest),
+                "responses": {
+                    "200": {"description": "The answer (application/json) or its events (text/event-stream)",
+                            "content": {"application/json": {"schema": {"$ref": REF.format(model="GenerateResponse")}},
+                                        "text/event-stream": {"schema": {"type": "string"}}}},
+                    **_errors(_400="Invalid JSON or UTF-8, wrong types (max_new_tokens, chat, temperature, top_p, "
+                                   "seed), missing or unknown fields",
+                              _422="Empty text, text too long, control characters, a prompt with no room left "
+                                   "under max_tokens (too_many_tokens), max_new_tokens/temperature/top_p/seed out of "
+                                   "range, no_lm_head (an encoder), no_chat_template",
                               **COMMON_ERRORS),
                 },
             }},

@@ -25,6 +25,7 @@ class AttentionResult:
     queries: np.ndarray | None = field(default=None, repr=False)  # [L, H, T, d] (engine only, not sent)
     keys: np.ndarray | None = field(default=None, repr=False)  # [L, kv_heads, T, d] (engine only, not sent)
     weighting: str = "attention"  # "value_norm": `attentions` rows are α_ij·‖f(x_j)‖ renormalised
+    predictions: list[dict] | None = None  # per token {"next", "top"} when asked for (models with an LM head)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class GridResult:
     cached: bool
     value_norms: np.ndarray | None = None  # float32 [L, H, T]; None for models without q/k
     weighting: str = "attention"  # "value_norm": weighted by the value norms before pooling
+    predictions: list[dict] | None = None  # per token {"next", "top"} when asked for
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class HeadResult:
     cached: bool
     value_norms: np.ndarray | None = None  # float32 [T]; None for models without q/k
     weighting: str = "attention"
+    predictions: list[dict] | None = None  # per token {"next", "top"} when asked for
     # only when asked for with qk=True:
     queries: np.ndarray | None = None  # float32 [T, d] as the attention used them (after rotary embedding)
     keys: np.ndarray | None = None  # float32 [T, d] of kv_head

@@ -40,6 +40,16 @@ WEIGHTING = Field("attention", description=(
     "value, 422 qk_unavailable for value_norm on a model exported without q/k"))
 
 
+PREDICTIONS = Field(False, description=(
+    "true: also send `predictions`, each token's next-token predictions (models with an LM head; 422 no_lm_head "
+    "otherwise). Computed by the export's predictions.onnx from the last layer; kept per text and top_k"))
+TOP_K = Field(5, ge=1, le=20, description="how many most likely next tokens per position (with predictions); "
+                                          "400 invalid_type when not an integer, 422 invalid_top_k out of range")
+RAW = Field(False, description=(
+    "true: encode the text as it is: no BOS added, special token strings (<|im_start|>) parsed as their tokens. "
+    "For a `text` POST /v1/generate returned, the exact ids it was generated as (remembered by the service)"))
+
+
 class AttentionRequest(Closed):
     text: str = TEXT
     model: str | None = MODEL
@@ -52,6 +62,9 @@ class AttentionRequest(Closed):
     hide_first: bool = Field(False, description=(
         "detail=grid only: pool the thumbnails after removing the weight on token 0 and renormalising each "
         "query row over the other keys (a row with nothing left is zeros); heads_stats keep the raw weights"))
+    predictions: bool = PREDICTIONS
+    top_k: int = TOP_K
+    raw: bool = RAW
 
 
 class HeadRequest(Closed):
@@ -64,6 +77,9 @@ class HeadRequest(Closed):
         "true: also send the head's queries, keys (of the kv head it reads) and scores before the softmax; "
         "422 invalid_qk when not a boolean, 422 qk_unavailable for a model exported without q/k"))
     weighting: Literal["attention", "value_norm"] = WEIGHTING
+    predictions: bool = PREDICTIONS
+    top_k: int = TOP_K
+    raw: bool = RAW
 
 
 class Token(Closed):
@@ -170,6 +186,25 @@ class Timing(Closed):
     inference: float = Field(description="ms of the onnxruntime run this request shared (0 when cached)")
     total: float = Field(description="ms in the engine, cache lookup included")
     encode: float = Field(description="ms encoding the response")
+    predictions: float | None = Field(None, description="ms of predictions.onnx (0 when kept); only with predictions")
+
+
+class TokenGuess(Closed):
+    """One token id with its text (the decode of that id alone, special tokens kept) and log-probability."""
+
+    id: int
+    text: str
+    logprob: float = Field(description="natural log of the model's probability")
+
+
+class Prediction(Closed):
+    """What the model predicts after token t (from tokens 0..t)."""
+
+    next: TokenGuess | None = Field(description="the actual next token t+1 and its log-prob; null for the last token")
+    top: list[TokenGuess] = Field(description="the top_k most likely next tokens, sorted by log-prob (highest first)")
+
+
+PREDICTION_LIST = Field(None, description="one per token; only when predictions were asked for")
 
 
 class AttentionResponse(Closed):
@@ -190,6 +225,7 @@ class AttentionResponse(Closed):
         + "; ".join(f"{tag}: {rule}" for tag, rule in thresholds_doc().items())))
     timing_ms: Timing
     cached: bool
+    predictions: list[Prediction] | None = PREDICTION_LIST
 
 
 class AttentionGridResponse(Closed):
@@ -207,6 +243,7 @@ class AttentionGridResponse(Closed):
     heads_stats: HeadsStats
     timing_ms: Timing
     cached: bool
+    predictions: list[Prediction] | None = PREDICTION_LIST
 
 
 class HeadResponse(Closed):
@@ -227,6 +264,7 @@ class HeadResponse(Closed):
     scale: float | None = Field(description="the layer's attention scale in the scores")
     timing_ms: Timing
     cached: bool
+    predictions: list[Prediction] | None = PREDICTION_LIST
 
 
 class OnnxSummary(Closed):
@@ -250,6 +288,11 @@ class ModelSummary(Closed):
     provider: str = Field(description="onnxruntime execution provider, e.g. CPUExecutionProvider")
     threads: int = Field(description="onnxruntime intra-op threads")
     default: bool
+    lm_head: bool = Field(False, description="predicts next tokens (predictions) and generates (POST /v1/generate)")
+    chat_template: bool = Field(False, description="has a chat template: /v1/generate's chat defaults to true")
+    eos_token_ids: list[int] = Field([], description="generation stops on any of these ids")
+    add_bos: bool | None = Field(None, description="whether a plain (not raw) text starts with the BOS token")
+    max_top_k: int | None = Field(None, description="the largest top_k for predictions; null without an LM head")
     architecture: str | None = None
     model_type: str | None = None
     kv_heads: int | None = None
@@ -322,5 +365,47 @@ class Ready(Closed):
     queue: QueueState
 
 
+class GenerateRequest(Closed):
+    text: str = TEXT
+    model: str | None = MODEL
+    max_new_tokens: int = Field(64, ge=1, le=256, description="most new tokens; 422 invalid_max_new_tokens outside")
+    chat: bool | None = Field(None, description=(
+        "render the model's chat template around the text (one user message, generation prompt added); default: "
+        "true where the model has a template; true without one is 422 no_chat_template. false: the plain text, "
+        "encoded as /v1/attention encodes it"))
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0: greedy (argmax); otherwise sampling from "
+                                                               "softmax(logprobs / temperature)")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="sampling only: the smallest set of most likely tokens "
+                                                          "whose probability reaches top_p")
+    seed: int | None = Field(None, ge=0, le=2 ** 63 - 1, description=(
+        "sampling only: numpy Generator seed; a seeded (or greedy) request is answered from the cache when repeated"))
+
+
+class GenerateTiming(Closed):
+    first_token: float = Field(description="ms from the request to the first new token (prompt and prefill)")
+    per_token: float = Field(description="mean ms per later token (0 for a one-token answer)")
+    total: float
+
+
+class GenerateResponse(Closed):
+    """The final answer (also the `done` event's data when streamed)."""
+
+    model: str
+    text: str = Field(description="the whole sequence as the model saw it: template + prompt + answer (the decode "
+                                  "of every id, special tokens kept). POST it to /v1/attention with raw=true to see "
+                                  "the answer's attention on exactly these ids")
+    chat: bool = Field(description="the chat template was used")
+    prompt_span: Annotated[list[int], Field(min_length=2, max_length=2)] | None = Field(
+        description="[start, end) of the request's text inside `text`; null where it cannot be found")
+    prompt_tokens: int = Field(description="tokens before the answer")
+    answer_start: int = Field(description="index in `tokens` of the first generated token (= prompt_tokens)")
+    tokens: list[Token] = Field(description="every token, as /v1/attention gives them; offsets into `text`")
+    stop_reason: Literal["eos", "max_new_tokens", "max_tokens"] = Field(description=(
+        "eos: the model produced an end-of-sequence id (the answer's last token); max_new_tokens; max_tokens: "
+        "the sequence reached the model's max_tokens (GET /v1/models)"))
+    timing_ms: GenerateTiming
+    cached: bool
+
+
 COMPONENTS = (Error, AttentionRequest, AttentionResponse, AttentionGridResponse, HeadRequest, HeadResponse,
-              ModelList, HeadsProfile, Health, Ready)
+              GenerateRequest, GenerateResponse, TokenGuess, ModelList, HeadsProfile, Health, Ready)

@@ -37,7 +37,8 @@ def check_text(text: object, max_chars: int) -> str:
     return text
 
 
-def tokenize(tokenizer: Tokenizer, text: str, special_ids: set[int]) -> tuple[list[int], list[dict]]:
+def tokenize(tokenizer: Tokenizer, text: str, special_ids: set[int], *,
+             add_special_tokens: bool = True) -> tuple[list[int], list[dict]]:
     """Encode `text`; returns (ids, token dicts {text, id, start, end, special}).
 
     Offsets are character offsets into `text`, clamped so start <= end <= len(text); byte-level BPE
@@ -45,8 +46,10 @@ def tokenize(tokenizer: Tokenizer, text: str, special_ids: set[int]) -> tuple[li
     Special tokens without a span (BOS, CLS, SEP) show their name and sit at start=end=the position
     after the preceding token. A special token typed by the user (e.g. "[SEP]") keeps its span and is
     flagged special; an unknown-token replacement ([UNK] for an emoji) is not special.
+    `add_special_tokens=False` (raw texts): nothing is added (no BOS/CLS), special token strings in
+    the text are still parsed as their tokens.
     """
-    enc = tokenizer.encode(text)
+    enc = tokenizer.encode(text, add_special_tokens=add_special_tokens)
     n = len(text)
     out: list[dict] = []
     pos = 0
