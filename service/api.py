@@ -139,19 +139,26 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _error(ServiceError(500, "internal_error", "The service failed unexpectedly; see its log."))
 
-    def admitted(run):
-        """`run()` inside the queue limit (503 overloaded when full), counting model runs and cache use."""
+    def enter() -> None:
+        """Take a place in the queue (503 overloaded when full)."""
         try:
             admission.acquire()
         except ServiceUnavailable:
             metrics.rejected.inc()
             raise
         metrics.in_flight.inc()
+
+    def leave() -> None:
+        metrics.in_flight.dec()
+        admission.release()
+
+    def admitted(run):
+        """`run()` inside the queue limit (503 overloaded when full), counting model runs and cache use."""
+        enter()
         try:
             res = run()
         finally:
-            metrics.in_flight.dec()
-            admission.release()
+            leave()
         (metrics.cache_hits if res.cached else metrics.cache_misses).labels(res.model).inc()
         if not res.cached:
             metrics.model_runs.labels(res.model).inc()
@@ -217,23 +224,16 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
         model = engine.model_id(body.get("model"))
         params = {name: body.get(name) for name in GENERATE_FIELDS[2:]}
         stream = request.accept_mimetypes[sse.MIMETYPE] > request.accept_mimetypes["application/json"]
-        try:
-            admission.acquire()
-        except ServiceUnavailable:
-            metrics.rejected.inc()
-            raise
-        metrics.in_flight.inc()
+        enter()
         try:
             events = engine.generate_stream(body["text"], model, **params)
         except BaseException:
-            metrics.in_flight.dec()
-            admission.release()
+            leave()
             raise
         metrics.generate_requests.labels(model, str(stream).lower()).inc()
 
         def finish(finished: bool) -> None:
-            metrics.in_flight.dec()
-            admission.release()
+            leave()
             if not finished:
                 metrics.generate_cancelled.labels(model).inc()
 

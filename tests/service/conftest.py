@@ -61,3 +61,23 @@ def engine(models_dir):
     from service.engine import Engine
 
     return Engine(models_dir)
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(models_dir, tmp_path_factory) -> Path:
+    """A models folder holding only smollm2-135m (a symlink to the real export)."""
+    d = tmp_path_factory.mktemp("smollm2_only")
+    (d / "smollm2-135m").symlink_to(models_dir / "smollm2-135m", target_is_directory=True)
+    return d
+
+
+@pytest.fixture(scope="session")
+def reference():
+    """PyTorch eager SmolLM2 with its LM head and transformers' tokenizer, from the same GGUF the export reads."""
+    from transformers import AutoTokenizer
+
+    from export.sources import resolve
+
+    source = resolve("smollm2-135m")
+    tokenizer = AutoTokenizer.from_pretrained(source.folder, gguf_file=source.gguf_file)
+    return source.load_reference(with_lm_head=True), tokenizer
