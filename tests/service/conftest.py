@@ -47,12 +47,17 @@ def limited_server(models_dir, tmp_path_factory):
     srv.stop()
 
 
+def _only(models_dir: Path, tmp_path_factory, model_id: str) -> Path:
+    """A models folder holding only `model_id` (a symlink to the real export)."""
+    d = tmp_path_factory.mktemp(f"{model_id}_only")
+    (d / model_id).symlink_to(models_dir / model_id, target_is_directory=True)
+    return d
+
+
 @pytest.fixture(scope="session")
 def minilm_dir(models_dir, tmp_path_factory) -> Path:
-    """A models folder holding only minilm-l6 (symlinks to the real export): quick to load in-process."""
-    d = tmp_path_factory.mktemp("minilm_only")
-    (d / "minilm-l6").symlink_to(models_dir / "minilm-l6", target_is_directory=True)
-    return d
+    """A models folder holding only minilm-l6: quick to load in-process."""
+    return _only(models_dir, tmp_path_factory, "minilm-l6")
 
 
 @pytest.fixture(scope="session")
@@ -65,10 +70,8 @@ def engine(models_dir):
 
 @pytest.fixture(scope="session")
 def smollm2_dir(models_dir, tmp_path_factory) -> Path:
-    """A models folder holding only smollm2-135m (a symlink to the real export)."""
-    d = tmp_path_factory.mktemp("smollm2_only")
-    (d / "smollm2-135m").symlink_to(models_dir / "smollm2-135m", target_is_directory=True)
-    return d
+    """A models folder holding only smollm2-135m."""
+    return _only(models_dir, tmp_path_factory, "smollm2-135m")
 
 
 @pytest.fixture(scope="session")
