@@ -101,10 +101,15 @@ def _linear_weights(*linears) -> tuple[np.ndarray, np.ndarray | None]:
 class LeanDecoder:
     """Writes one decoder into a GraphBuilder; `build()` returns the builder."""
 
-    def __init__(self, model, spec):
+    KEYS = SEQ  # the attention mask's length (the decoder graph's covers past + new tokens)
+    FULL_DEPTH = False  # the attention graph leaves out what no output needs (see the module docstring)
+
+    def __init__(self, model, spec, name: str = "headgaze_lean"):
+        self.model = model
         self.base = decoder_base(model)
         self.spec = spec
-        self.g = GraphBuilder("headgaze_lean")
+        self.lm_head = getattr(model, "lm_head", None) is not None
+        self.g = GraphBuilder(name)
         self.queries: list[str] = []  # each layer's rotated q [B, T, H*d], for stacked_queries()
         self.values: list[str] = []  # each layer's v [B, KV, T, d], for stacked_value_norms()
         self.factors: list[np.ndarray] = []  # each layer's value-norm factors [H, d, d]
@@ -162,43 +167,66 @@ class LeanDecoder:
     def build(self) -> GraphBuilder:
         g, spec = self.g, self.spec
         ids = g.add_input("input_ids", TensorProto.INT64, [BATCH, SEQ])
-        self.attention_mask(g.add_input("attention_mask", TensorProto.INT64, [BATCH, SEQ]))
+        mask = g.add_input("attention_mask", TensorProto.INT64, [BATCH, self.KEYS])
         self.positions = g.add_input("position_ids", TensorProto.INT64, [BATCH, SEQ])
+        self.attention_mask(mask)
         cos, sin = rotary_cache(self.base, spec.head_dim, spec.max_positions)
         self.cos, self.sin = g.weight("rotary.cos", cos), g.weight("rotary.sin", sin)
 
         hidden = g.op("Gather", [g.weight("embed_tokens.weight", self.base.embed_tokens.weight), ids])
         hidden = self.scaled(hidden, spec.embedding_multiplier)
-        branch = None  # the previous layer's MLP output, not yet added to `hidden`
+        branch = None  # pre-norm: the previous layer's MLP output, not yet added to `hidden`
         last = len(self.base.layers) - 1
         for i, layer in enumerate(self.base.layers):
-            attn = layer.self_attn
-            if spec.post_norm:  # olmo2: h = h + norm(attn(h)); h = h + norm(mlp(h))
-                context = self.attention(i, Projections.of(attn), hidden)
-                if i == last:
-                    break
-                attn_out = self.linear(context, f"layers.{i}.o_proj", attn.o_proj)
-                normed = self.rms(attn_out, layer.post_attention_layernorm, f"layers.{i}.post_attn_norm")
-                hidden = g.op("Add", [hidden, normed])
-                normed = self.rms(self.mlp(i, layer.mlp, hidden), layer.post_feedforward_layernorm,
-                                  f"layers.{i}.post_ff_norm")  # fmt: skip
-                hidden = g.op("Add", [hidden, normed])
-                continue
-            if branch is None:
-                x = self.rms(hidden, layer.input_layernorm, f"layers.{i}.input_norm")
-            else:
-                x, hidden = self.skip_rms(branch, hidden, layer.input_layernorm, f"layers.{i}.input_norm")
-            context = self.attention(i, Projections.of(attn), x)
-            if i == last:
+            x, hidden = self.layer_input(i, layer, hidden, branch)
+            context = self.attention(i, Projections.of(layer.self_attn), x)
+            if i == last and not self.FULL_DEPTH:
+                self.last_layer(context, hidden)
                 break
-            attn_out = self.linear(context, f"layers.{i}.o_proj", attn.o_proj)
-            x, hidden = self.skip_rms(self.scaled(attn_out, spec.residual_multiplier), hidden,
-                                      layer.post_attention_layernorm, f"layers.{i}.post_attn_norm")  # fmt: skip
-            branch = self.scaled(self.mlp(i, layer.mlp, x), spec.residual_multiplier)
+            hidden, branch = self.layer_output(i, layer, context, hidden)
+        self.finish(hidden, branch)
+        return g
+
+    def last_layer(self, context: str, residual: str) -> None:
+        """The attention graph stops after the last layer's attention: its queries, keys and value
+        norms are stacked into outputs; for a model with an LM head the context and the residual go
+        out too, so that predictions.onnx (lean_lm.py) can finish the forward when asked for."""
         self.stacked_queries()
         self.stacked_value_norms()
         self.declare_outputs(len(self.base.layers))
-        return g
+        if self.lm_head:
+            self.g.op("Identity", [context], outputs=["last_context"])
+            self.g.op("Identity", [residual], outputs=["last_residual"])
+            self.g.add_output("last_context", [BATCH, SEQ, self.spec.heads * self.spec.head_dim])
+            self.g.add_output("last_residual", [BATCH, SEQ, self.base.embed_tokens.embedding_dim])
+
+    def finish(self, hidden: str, branch: str | None) -> None:
+        """Full-depth graphs (lean_lm.py) end with the final norm and the LM head."""
+
+    def layer_input(self, i: int, layer, hidden: str, branch: str | None) -> tuple[str, str]:
+        """(what the attention reads, the residual stream): pre-norm folds the pending MLP add into
+        the input norm; post-norm (olmo2) attends to the residual itself."""
+        if self.spec.post_norm:
+            return hidden, hidden
+        if branch is None:
+            return self.rms(hidden, layer.input_layernorm, f"layers.{i}.input_norm"), hidden
+        return self.skip_rms(branch, hidden, layer.input_layernorm, f"layers.{i}.input_norm")
+
+    def layer_output(self, i: int, layer, context: str, hidden: str) -> tuple[str, str | None]:
+        """The rest of layer i after its attention: (residual, pending MLP branch or None)."""
+        g, spec = self.g, self.spec
+        attn_out = self.linear(context, f"layers.{i}.o_proj", layer.self_attn.o_proj)
+        if spec.post_norm:  # olmo2: h = h + norm(attn(h)); h = h + norm(mlp(h))
+            hidden = g.op(
+                "Add",
+                [hidden, self.rms(attn_out, layer.post_attention_layernorm, f"layers.{i}.post_attn_norm")],
+            )
+            normed = self.rms(self.mlp(i, layer.mlp, hidden), layer.post_feedforward_layernorm,
+                              f"layers.{i}.post_ff_norm")  # fmt: skip
+            return g.op("Add", [hidden, normed]), None
+        x, hidden = self.skip_rms(self.scaled(attn_out, spec.residual_multiplier), hidden,
+                                  layer.post_attention_layernorm, f"layers.{i}.post_attn_norm")  # fmt: skip
+        return hidden, self.scaled(self.mlp(i, layer.mlp, x), spec.residual_multiplier)
 
     def rotated(self, x: str, heads: int, norm, name: str, rotate: bool) -> str:
         """[B, T, heads*d] (+ per-head RMSNorm, qwen3) (+ rotary embedding), still [B, T, heads*d]."""
@@ -225,6 +253,11 @@ class LeanDecoder:
         q = self.rotated(q, heads, p.q_norm if per_head else None, f"layers.{i}.q_norm", p.rotate)
         k = self.rotated(k, kv_heads, p.k_norm if per_head else None, f"layers.{i}.k_norm", p.rotate)
         self.queries.append(q)
+        return self.attend(i, p, q, k, v)
+
+    def attend(self, i: int, p: Projections, q: str, k: str, v: str) -> str:
+        """The Attention node of layer i; returns its context [B, T, heads*d]."""
+        g, spec = self.g, self.spec
         # the 2nd and 3rd outputs (present key and value, no past given) are k and v as [B, kv_heads, T, d]:
         # keys.{i} as the graph wants it and the values in the layout the value norms need, without a
         # Reshape + Transpose of our own (onnxruntime lays them out for its kernel anyway).
@@ -239,12 +272,12 @@ class LeanDecoder:
             is_causal=1,
             scale=p.scale,
             qk_matmul_output_mode=3,
-            q_num_heads=heads,
-            kv_num_heads=kv_heads,
+            q_num_heads=spec.heads,
+            kv_num_heads=spec.kv_heads,
             name=f"layers.{i}.attn",
         )
         self.values.append(values)
-        self.factors.append(value_factor(p.o.weight, heads).numpy())
+        self.factors.append(value_factor(p.o.weight, spec.heads).numpy())
         return context
 
     def stacked_queries(self) -> None:

@@ -20,6 +20,9 @@ from .batch_verify import verify_batching, verify_long_text
 from .causality import decide_causal
 from .graph_export import export_graph
 from .lean_choice import AUTO
+from .lean_lm import FEEDS
+from .lm_meta import read_lm_meta
+from .lm_verify import verify_generation, verify_predictions
 from .manifest import MANIFEST, build_manifest, fingerprint, read_manifest, write_manifest
 from .onnx_graph import TEXT_GENERATION, inspect_architecture
 from .profile import write_profile
@@ -77,13 +80,21 @@ def _run_stages(
         folder = source.materialise(work / "source")
         arch = inspect_architecture(folder)
         hf_tokenizer = load_hf_tokenizer(folder)
+        gguf = source.folder / source.gguf_file if source.gguf_file else None
+        lm_meta = read_lm_meta(folder, hf_tokenizer, gguf, _config(folder))
     clock.say(f"{arch.name} ({arch.model_type}): {arch.layers} layers x {arch.heads} heads, task {arch.task}")
+    clock.say(
+        f"plain text starts {'with BOS' if lm_meta.add_bos else 'with its first token (no BOS)'} "
+        f"({lm_meta.add_bos_source})"
+    )
 
     with clock.stage("export", f"ONNX graph with attentions.{{i}} outputs (--graph {graph})"):
-        onnx_path, qk, choice = export_graph(folder, work / "onnx", arch, graph)
+        exported = export_graph(folder, work / "onnx", arch, graph)
+        onnx_path, qk, choice = exported.onnx_path, exported.qk, exported.choice
         clock.say(f"graph: {choice.kind} ({choice.reason})")
-        for produced in sorted(onnx_path.parent.glob("model.onnx*")):  # model.onnx (+ external data)
+        for produced in sorted(onnx_path.parent.glob("*.onnx*")):  # model.onnx (+ external data), LM graphs
             shutil.move(produced, out / produced.name)
+        exported.lm_paths = {kind: out / path.name for kind, path in exported.lm_paths.items()}
         write_tokenizer(hf_tokenizer, out / "tokenizer.json")
 
     with clock.stage("verify", f"onnxruntime vs PyTorch eager, atol {atol:g}"):
@@ -120,19 +131,36 @@ def _run_stages(
             arch.causal,
             atol,
         )
+        if exported.lm_head:
+            tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
+            parity["predictions"] = verify_predictions(out / "model.onnx", exported.lm_paths["predictions"],
+                                                       tokenizer, reference, [p["text"] for p in parity["probes"]],
+                                                       atol)  # fmt: skip
+            parity["generation"] = verify_generation(exported.lm_paths["decoder"], tokenizer, reference,
+                                                     exported.geometry)  # fmt: skip
         weights = weight_breakdown(reference)
         del reference
     clock.say(
         f"parity: max |onnx - torch| = {parity['max_abs_diff']:.2e} over {len(parity['probes'])} probes"
     )
     clock.say(progress_line(parity["qk"]) if qk.enabled else f"qk: attentions only ({qk.reason})")
+    if exported.lm_head:
+        pred, gen = parity["predictions"], parity["generation"]
+        clock.say(
+            f"predictions: top-{pred['top_k']} log-probs within {pred['max_abs_diff_top']:.2e} of PyTorch at "
+            f"{pred['positions']} positions; generation: greedy ids equal transformers' generate for "
+            f"{gen['new_tokens']} new tokens on {len(gen['probes'])} probes"
+            + (f" (up to {len(gen['ties'])} exact ties)" if gen["ties"] else "")
+        )
+    else:
+        clock.say(f"lm head: none ({exported.lm_reason})")
     clock.say(
         f"batch: {parity['batch']['texts']} texts right-padded to {parity['batch']['width']} tokens = "
         f"each alone within {parity['batch']['max_abs_diff']:.2e}; {parity['long_text']['tokens']}-token text: "
         f"max |onnx - torch| = {parity['long_text']['max_abs_diff']:.2e}"
     )
 
-    special = special_tokens(hf_tokenizer)
+    special = {**special_tokens(hf_tokenizer), **(lm_meta.eos_tokens if exported.lm_head else {})}
     with clock.stage("profile", "head pattern profile (probe texts + repeated random tokens)"):
         profile = write_profile(out, arch.causal, set(special.values()))
     clock.say("head tags: " + ", ".join(f"{tag} {n}" for tag, n in profile["tag_counts"].items()))
@@ -154,7 +182,8 @@ def _run_stages(
             "opset": max(o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")),
         }
         inputs = [i.name for i in graph.graph.input]
-        outputs = [o.name for o in graph.graph.output]
+        # the views' outputs; model.onnx's feeds of predictions.onnx are listed under `predictions`
+        outputs = [o.name for o in graph.graph.output if o.name not in FEEDS]
     manifest = build_manifest(
         source=source,
         arch=arch,
@@ -170,7 +199,19 @@ def _run_stages(
     )
     manifest.update(manifest_fields(qk, outputs))
     manifest["graph"] = choice.as_manifest()
+    manifest.update(exported.lm_manifest())
+    manifest["add_bos"], manifest["add_bos_source"] = lm_meta.add_bos, lm_meta.add_bos_source
+    if exported.lm_head:
+        manifest.update(lm_meta.as_manifest())
+        for kind in ("predictions", "generation"):
+            manifest[kind]["sha256"] = sha256_files(out / manifest[kind]["file"])
     write_manifest(out, manifest)
+
+
+def _config(folder: Path):
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(folder)
 
 
 def _replace(new: Path, final: Path) -> None:

@@ -3,7 +3,7 @@ MLP, final norm, LM head, log-softmax and top-k) fed by model.onnx's `last_conte
 
 model.onnx fetches those two outputs only when predictions are asked for, so the vocabulary
 projection costs nothing otherwise. `PredictionHead.run` gives the arrays; `entries` turns them into
-the API's `predictions`: per token {"next": {"id", "text", "logprob"} | null (last token),
+the API's `predictions`: per token {"next": {"id", "text", "logprob", "rank"} | null (last token),
 "top": [{"id", "text", "logprob"}, ...]} sorted by log-prob, a token's text being the decode of
 that one id (special tokens kept).
 """
@@ -22,7 +22,7 @@ from .providers import make_session
 MAX_TOP_K = 20
 DEFAULT_TOP_K = 5
 INPUTS = ("last_context", "last_residual")  # model.onnx outputs the predictions graph reads
-OUTPUTS = ("next_logprob", "top_logprobs", "top_ids")
+OUTPUTS = ("next_logprob", "next_rank", "top_logprobs", "top_ids")
 
 
 def check_top_k(value: object, max_top_k: int = MAX_TOP_K) -> int:
@@ -77,7 +77,7 @@ class PredictionHead:
         self.max_top_k = int(max_top_k)
 
     def run(self, arrays: dict[str, np.ndarray], ids: list[int], top_k: int) -> dict[str, np.ndarray]:
-        """{"next_logprob" [T], "top_logprobs" [T, K], "top_ids" [T, K]} for one text, from its
+        """{"next_logprob" [T], "next_rank" [T], "top_logprobs" [T, K], "top_ids" [T, K]} for one text, from its
         "last_context" [T, H*d] and "last_residual" [T, D]."""
         feeds = {name: np.ascontiguousarray(arrays[name], dtype=np.float32)[None] for name in INPUTS}
         feeds["input_ids"] = np.asarray(ids, dtype=np.int64)[None]
@@ -93,7 +93,7 @@ def entries(texts: TokenTexts, ids: list[int], pred: dict[str, np.ndarray]) -> l
     for t in range(len(ids)):
         order = np.argsort(-top_lp[t], kind="stable")  # the graph sorts already; stay sorted whatever it does
         out.append({
-            "next": texts.entry(ids[t + 1], nxt[t]) if t + 1 < len(ids) else None,
+            "next": {**texts.entry(ids[t + 1], nxt[t]), "rank": int(pred["next_rank"][t])} if t + 1 < len(ids) else None,
             "top": [texts.entry(top_ids[t, k], top_lp[t, k]) for k in order],
         })
     return out

@@ -197,10 +197,16 @@ class TokenGuess(Closed):
     logprob: float = Field(description="natural log of the model's probability")
 
 
+class NextToken(TokenGuess):
+    """The token that really follows, with how the model ranked it."""
+
+    rank: int = Field(ge=1, description="1 + how many tokens the model found more likely (1: its top choice)")
+
+
 class Prediction(Closed):
     """What the model predicts after token t (from tokens 0..t)."""
 
-    next: TokenGuess | None = Field(description="the actual next token t+1 and its log-prob; null for the last token")
+    next: NextToken | None = Field(description="the actual next token t+1, its log-prob and rank; null for the last token")
     top: list[TokenGuess] = Field(description="the top_k most likely next tokens, sorted by log-prob (highest first)")
 
 

@@ -66,7 +66,9 @@ def test_onnx_outputs_match_manifest_and_sha256(model):
     graph = onnx.load(str(folder / "model.onnx"), load_external_data=False).graph
     names = [o.name for o in graph.output]
     assert names[: manifest["layers"]] == [f"attentions.{i}" for i in range(manifest["layers"])]
-    assert names == manifest["outputs"]  # + queries/keys/value_norms where "qk" (test_qk_artifacts.py)
+    feeds = (manifest.get("predictions") or {}).get("feeds", [])  # what predictions.onnx reads (LM head)
+    assert [n for n in names if n not in feeds] == manifest["outputs"]  # + q/k/value norms where "qk"
+    assert set(feeds) <= set(names) and bool(feeds) == manifest["lm_head"]
     dims = [d.dim_param or d.dim_value for d in graph.output[0].type.tensor_type.shape.dim]
     assert dims[1] == manifest["heads"] and isinstance(dims[0], str) and isinstance(dims[2], str)
     assert [i.name for i in graph.input] == manifest["inputs"]
@@ -93,7 +95,11 @@ def test_tokenizer_has_no_padding_or_truncation(model):
     assert 3 <= len(encoding.ids) <= 8  # a handful, not 128
     special_ids = set(manifest["special_tokens"].values())
     flagged = [i for i, m in zip(encoding.ids, encoding.special_tokens_mask, strict=True) if m]
-    assert flagged and set(flagged) <= special_ids
+    assert set(flagged) <= special_ids
+    # an encoder adds [CLS]/[SEP]; SmolLM2 adds nothing, as its GGUF says (add_bos_token = false)
+    assert bool(flagged) == (not manifest["causal"] or manifest["add_bos"])
+    if manifest["causal"]:
+        assert manifest["add_bos"] == (encoding.special_tokens_mask[0] == 1)
 
 
 def test_onnx_matches_pytorch_on_a_text_outside_the_probe_set(model):

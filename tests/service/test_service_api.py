@@ -63,8 +63,9 @@ def test_smollm2_shapes_tokens_rows_and_causal_zeros(server, text):
     t = len(tokens)
     assert body["model"] == "smollm2-135m" and (body["layers"], body["heads"]) == (30, 9)
     assert att.shape == (30, 9, t, t) and body["attentions"]["shape"] == [30, 9, t, t]
-    assert tokens[0] == {"text": "<|im_start|>", "id": 1, "start": 0, "end": 0, "special": True}
-    for tok in tokens[1:]:
+    # no BOS: the GGUF says tokenizer.ggml.add_bos_token = false (transformers' GGUF tokenizer would add <|im_start|>)
+    assert tokens[0]["start"] == 0 and not tokens[0]["special"]
+    for tok in tokens:
         assert not tok["special"]
         assert 0 <= tok["start"] < tok["end"] <= len(text)
         assert tok["text"] == text[tok["start"]:tok["end"]]
@@ -188,10 +189,11 @@ def test_health_ready_and_openapi_document(server):
     assert ready["status"] == "ready" and set(ready["models"]) == {"smollm2-135m", "minilm-l6"}
     doc = server.get("/openapi.json").json()
     assert doc["openapi"].startswith("3.")
-    assert set(doc["paths"]) == {"/v1/attention", "/v1/attention/head", "/v1/models", "/v1/models/{model_id}/heads", "/healthz", "/readyz",
-                                 "/metrics", "/openapi.json"}
+    assert set(doc["paths"]) == {"/v1/attention", "/v1/attention/head", "/v1/generate", "/v1/models",
+                                 "/v1/models/{model_id}/heads", "/healthz", "/readyz", "/metrics", "/openapi.json"}
     req = doc["components"]["schemas"]["AttentionRequest"]
-    assert set(req["properties"]) == {"text", "model", "format", "detail", "weighting", "hide_first"} and req["additionalProperties"] is False
+    assert set(req["properties"]) == {"text", "model", "format", "detail", "weighting", "hide_first", "predictions",
+                                      "top_k", "raw"} and req["additionalProperties"] is False
     assert req["properties"]["model"]["anyOf"][0]["enum"] == ready["models"]
     assert req["properties"]["text"]["maxLength"] == 4000
     documented = set(doc["paths"]["/v1/attention"]["post"]["responses"])

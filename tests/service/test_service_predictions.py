@@ -36,6 +36,10 @@ def test_predictions_match_pytorch_eager(server, reference, text):
         if t + 1 < len(ids):
             assert entry["next"]["id"] == ids[t + 1]
             np.testing.assert_allclose(entry["next"]["logprob"], logp[t, ids[t + 1]], atol=1e-4)
+            lp = logp[t, ids[t + 1]]  # its rank, up to tokens within 1e-4 of it
+            assert 1 + (logp[t] > lp + 1e-4).sum() <= entry["next"]["rank"] <= 1 + (logp[t] > lp - 1e-4).sum()
+            if entry["next"]["rank"] <= 5:
+                assert entry["next"]["id"] in [g["id"] for g in top]
 
 
 def test_every_detail_and_the_head_endpoint_give_predictions_and_repeat_from_the_store(server):
