@@ -18,6 +18,7 @@ from flask_caching import Cache
 
 from . import callbacks
 from .data import AttentionData, make_backend
+from .generate_route import install_generate_route
 from .layout import build_layout
 from .security import install_csp
 from .views import install_view_scripts, script_urls
@@ -75,6 +76,7 @@ def create_app(server: Any = None, url_base_pathname: str = "/", service_url: st
         data = AttentionData(None, cache, backend_factory=make_backend, max_chars=max_chars)
     app.layout = build_layout(data)
     callbacks.register(app, data)
+    install_generate_route(app, data)
     app.headgaze_data = data  # for tests and embedding code
     app.headgaze_csp = install_csp(app, frame_ancestors)
     return app

@@ -1,5 +1,5 @@
 """Callbacks: the page's wiring. The grid (dashboard/callbacks_grid.py), the selected head
-(callbacks_head.py) and the q·k view (callbacks_qk.py) run on the server; what must not wait for it
+(callbacks_head.py), the q·k view (callbacks_qk.py) and Generate (callbacks_answer.py) run on the server; what must not wait for it
 (hover, highlight, the character counter) runs in the browser (dashboard/views/*.js,
 assets/headgaze.js). This module keeps the page-level ones: a copied link restored on load, the view
 written back to the address bar, the attention-share notes and the exports' browser side.
@@ -14,6 +14,7 @@ from __future__ import annotations
 from dash import Dash, Input, Output, State, no_update
 
 from .about import first_token_text, share_text
+from .callbacks_answer import register_answer
 from .callbacks_grid import register_grid
 from .callbacks_head import register_head
 from .callbacks_qk import register_qk
@@ -74,3 +75,4 @@ def register(app: Dash, data: AttentionData) -> None:
     register_grid(app, data)
     register_head(app, data)
     register_qk(app, data)  # the query · key view and the weighting switch's controls
+    register_answer(app, data)  # Generate, Stop, the chat and template switches

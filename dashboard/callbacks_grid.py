@@ -1,7 +1,8 @@
 """The model view's callbacks: what the page asks for, and the one callback that draws it.
 
 Every control that changes the grid (Process, Enter, the model, hide first token, the weighting,
-the tag source and filter) only sets the ``grid-request`` store, in the browser (``gridRequest`` in
+the tag source and filter, a generated answer arriving in the ``answer`` store) only sets the
+``grid-request`` store, in the browser (``gridRequest`` in
 dashboard/views/model_view.js): the text comes from the box on Process, Enter or a model change,
 and from the last request otherwise (a switch redraws the text being shown, not one half typed).
 One server callback, :func:`register_grid`'s ``_grid``, answers that store and is the only writer of
@@ -19,29 +20,37 @@ from dash import Dash, Input, Output, Patch, State, no_update
 
 from .data import AttentionData, DashboardError
 from .head_panels import counts_panel, tag_note
-from .shown import clamp_selection, result_meta, status_text, view_key, view_tags
+from .shown import answer_marks, answer_start, clamp_selection, result_meta, status_text, view_key, view_tags
 from .views import clientside
 from .views.hover_view import display_token
-from .views.model_view import badge_points, dim_shapes, model_view_figure, mosaic_u2, typed_array
+from .views.model_view import (
+    answer_shapes,
+    badge_points,
+    dim_shapes,
+    model_view_figure,
+    mosaic_u2,
+    typed_array,
+)
 
 REQUEST_INPUTS = (("process-button", "n_clicks"), ("text-input", "n_submit"), ("model-select", "value"),
                   ("hide-first-token", "value"), ("weighting", "value"), ("tag-source", "value"),
-                  ("tag-filter", "value"))
+                  ("tag-filter", "value"), ("answer", "data"))
 
 
-def grid_figure(res: dict, key: str, tags: list | None, tag: str | None, panel: dict | None) -> dict:
+def grid_figure(res: dict, key: str, tags: list | None, tag: str | None, panel: dict | None,
+                answer: dict | None = None) -> dict:
     """The model view of a result: the service's thumbnails as they are, keyed by the view key; the
     zoom is kept while the text and model stay (``uirevision`` is the result key)."""
     fig = model_view_figure(res["grid"], res["cells"], model=res["model"], key=key,
                             tokens=[display_token(t) for t in res["tokens"]], panel=panel, tags=tags,
-                            tag_filter=tag or None)
+                            tag_filter=tag or None, answer_start=(answer or {}).get("start"))
     fig["layout"]["uirevision"] = res["key"]
     return fig
 
 
 def grid_patch(res: dict, key: str, previous: dict, tags: list | None, tag: str | None) -> Patch:
     """The same text and model drawn again with other switches or tags: only the mosaic's values
-    (when the switches changed), the badges, the veils and the key."""
+    (when the switches changed), the badges, the veils (with the answer's lines) and the key."""
     cells = previous["cells"]
     patch = Patch()
     if previous["key"] != key:
@@ -50,7 +59,8 @@ def grid_patch(res: dict, key: str, previous: dict, tags: list | None, tag: str 
     badges = badge_points(tags, cells)
     for k in ("x", "y", "text"):
         patch["data"][1][k] = badges[k]
-    patch["layout"]["shapes"] = dim_shapes(tags, tag, cells)
+    patch["layout"]["shapes"] = dim_shapes(tags, tag, cells) + answer_shapes(
+        answer_start(previous), res["cells"], res["layers"], res["heads"])
     return patch
 
 
@@ -82,10 +92,10 @@ def register_grid(app: Dash, data: AttentionData) -> None:
         norms, else attention weights; the switch itself is turned back by the weighting callback)."""
         if not isinstance(wanted, dict):
             return (no_update,) * 7
-        model, hidden = wanted.get("model"), bool(wanted.get("hide_first"))
+        model, hidden, raw = wanted.get("model"), bool(wanted.get("hide_first")), bool(wanted.get("raw"))
         weighting = data.weighting(model, wanted.get("weighting"))
         try:
-            res = data.grid(wanted.get("text"), model, hidden, weighting)
+            res = data.grid(wanted.get("text"), model, hidden, weighting, raw)
         except DashboardError as exc:
             msg = exc.message
             if previous:
@@ -102,14 +112,15 @@ def register_grid(app: Dash, data: AttentionData) -> None:
             patch = grid_patch(res, key, previous, tags, tag)
             if previous["key"] == key:
                 return patch, no_update, no_update, no_update, no_update, no_update, note
-            meta = result_meta(res, key, hidden, weighting, previous["tile"])
+            meta = result_meta(res, key, hidden, weighting, previous["tile"], previous.get("answer"))
             return patch, meta, no_update, status_text(res), "hg-status hg-ok", no_update, note
-        fig = grid_figure(res, key, tags, tag, panel)
+        answer = answer_marks(wanted.get("answer"), len(res["tokens"])) if raw else None
+        fig = grid_figure(res, key, tags, tag, panel, answer)
         sel = clamp_selection(selection, res["layers"], res["heads"])
         # Only a selection the new grid cannot hold is changed: a tile clicked while this request
         # was in flight stays selected.
         new_sel = sel if sel != clamp_selection(selection, 10**6, 10**6) else no_update
-        meta = result_meta(res, key, hidden, weighting, fig["layout"]["meta"]["tile"])
+        meta = result_meta(res, key, hidden, weighting, fig["layout"]["meta"]["tile"], answer)
         return (fig, meta, new_sel, status_text(res), "hg-status hg-ok", counts_panel(stats, profile, total), note)
 
     # Selection → outline on the grid (browser side, a Patch of the outline trace only). Clicks and

@@ -16,7 +16,7 @@ from dash import Dash, Input, Output, State, dcc, no_update
 from .data import AttentionData, DashboardError
 from .head_panels import stats_table
 from .heads import head_summary, hide_first_token, matrix_csv
-from .shown import csv_name, follows, head_matrix, head_payload, keyed, shown_result
+from .shown import answer_start, csv_name, follows, head_matrix, head_payload, keyed, shown_grid, shown_result
 from .views import clientside
 from .views.head_view import focused_query, head_view_figure, heatmap_figure
 from .views.hover_view import display_token, hover_view_children
@@ -55,8 +55,10 @@ def register_head(app: Dash, data: AttentionData) -> None:
         summary = head_summary(data.heads_stats(res), data.heads_profile(res["model"]), layer, head)
         query = focused_query(focus, res["key"], len(tokens), tokens)
         return (head_payload(res, layer, head, hidden, weighting),
-                keyed(head_view_figure(matrix, tokens, layer=layer, head=head, query=query), key),
-                keyed(heatmap_figure(matrix, tokens, layer=layer, head=head, weighting=weighting), key),
+                keyed(head_view_figure(matrix, tokens, layer=layer, head=head, query=query,
+                                       answer_start=answer_start(meta)), key),
+                keyed(heatmap_figure(matrix, tokens, layer=layer, head=head, weighting=weighting,
+                                     answer_start=answer_start(meta)), key),
                 f"layer {layer} · head {head}", no_update, no_update, stats_table(summary))
 
     @app.callback(Output("hover-view", "children"), Input("result-meta", "data"), prevent_initial_call=True)
@@ -66,10 +68,10 @@ def register_head(app: Dash, data: AttentionData) -> None:
         if not meta:
             return no_update
         try:
-            res = data.grid(meta["text"], meta["model"])
+            res = shown_grid(data, meta)
         except DashboardError:
             return no_update
-        return hover_view_children(res["text"], res["tokens"], meta["key"])
+        return hover_view_children(res["text"], res["tokens"], meta["key"], res.get("predictions"), meta.get("answer"))
 
     @app.callback(
         Output("layer-view", "figure"),
@@ -83,7 +85,7 @@ def register_head(app: Dash, data: AttentionData) -> None:
         if not follows(hd, meta):
             return no_update
         try:
-            res = data.grid(meta["text"], meta["model"])
+            res = shown_grid(data, meta)
             layer_att = data.layer(res, hd["layer"], meta["weighting"])
         except DashboardError:
             return no_update  # the head callback reports the error in the status line

@@ -13,7 +13,7 @@ from dash import Dash, Input, Output, State, no_update
 
 from .data import AttentionData, DashboardError
 from .layout import WEIGHTING_LEGEND, empty_figure, weighting_options
-from .shown import follows, keyed
+from .shown import follows, keyed, shown_grid
 from .views import clientside
 from .views.head_view import focused_query
 from .views.qk_view import qk_payload, qk_view_figure
@@ -51,7 +51,7 @@ def register_qk(app: Dash, data: AttentionData) -> None:
             return no_update, no_update, no_update
         key, layer, head = meta["key"], hd["layer"], hd["head"]
         try:
-            res = data.grid(meta["text"], meta["model"])
+            res = shown_grid(data, meta)
             qk = data.head_qk(res, layer, head)
         except DashboardError as exc:
             return keyed(empty_figure(exc.message, 120), key, layer=layer, head=head), None, exc.message

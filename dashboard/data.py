@@ -31,6 +31,7 @@ from .views.constants import DEFAULT_MAX_CHARS
 MAX_CHARS = DEFAULT_MAX_CHARS
 WEIGHTINGS = ("attention", "value_norm")
 PER_QUERY_STATS = ("max_weight", "argmax")  # parts of heads_stats the page does not use
+PREDICTION_TOP_K = 5  # next tokens the hover view lists per token
 
 
 class Backend(Protocol):
@@ -71,8 +72,22 @@ def make_backend(service_url: str | None = None, engine: Any = None, timeout: fl
     return Engine()
 
 
-def validate_text(text: str | None, max_chars: int = MAX_CHARS) -> str:
-    """Return the text to process or raise a DashboardError for empty/too long input.
+def compact_predictions(predictions: list[dict] | None) -> list | None:
+    """The service's per-token predictions as the hover view needs them: per token
+    ``{"top": [[text, probability], ...], "next": [text, probability, rank] | None}``."""
+    if not predictions:
+        return None
+    out = []
+    for p in predictions:
+        nxt = p.get("next")
+        out.append({"top": [[g["text"], float(np.exp(g["logprob"]))] for g in p.get("top", [])],
+                    "next": None if nxt is None else [nxt["text"], float(np.exp(nxt["logprob"])), nxt.get("rank")]})
+    return out
+
+
+def validate_text(text: str | None, max_chars: int | None = MAX_CHARS) -> str:
+    """Return the text to process or raise a DashboardError for empty/too long input (``max_chars``
+    None: no limit of the page's own).
 
     Characters are Unicode code points, as the API counts them (an emoji is one)."""
     text = text or ""
@@ -80,7 +95,7 @@ def validate_text(text: str | None, max_chars: int = MAX_CHARS) -> str:
         raise DashboardError("invalid_text", f"The text must be a string, not {type(text).__name__}.")
     if not text.strip():
         raise DashboardError("empty_text", f"Type some text first (at most {max_chars} characters).")
-    if len(text) > max_chars:
+    if max_chars is not None and len(text) > max_chars:
         raise DashboardError(
             "text_too_long", f"The text has {len(text)} characters; at most {max_chars} are allowed."
         )
@@ -91,7 +106,7 @@ UNAVAILABLE = ("The attention service is not reachable right now (it may be stop
                "Press Process again once it is back.")
 
 
-def _translate(exc: Exception) -> DashboardError:
+def translate(exc: Exception) -> DashboardError:
     """Map a backend exception onto a user-facing DashboardError (by type, never by name)."""
     if isinstance(exc, (ServiceUnavailable, requests.ConnectionError, requests.Timeout, ConnectionError,
                         TimeoutError)):
@@ -136,7 +151,7 @@ class AttentionData:
         except Exception as exc:  # service down at page load: fall back to what we knew
             if self._models:
                 return self._models
-            raise _translate(exc) from exc
+            raise translate(exc) from exc
         self._models = models
         return models
 
@@ -172,10 +187,14 @@ class AttentionData:
 
     # -- attention ---------------------------------------------------------------------------
     @staticmethod
-    def key(model: str | None, text: str) -> str:
-        """Stable cache key for one (model, text) request."""
-        digest = hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()[:24]
+    def key(model: str | None, text: str, raw: bool = False) -> str:
+        """Stable cache key for one (model, text) request (``raw``: a generated text, encoded as it is)."""
+        digest = hashlib.sha256(f"{model}\x00{text}{chr(0) + 'raw' if raw else ''}".encode()).hexdigest()[:24]
         return f"headgaze:attn:{digest}"
+
+    def lm_head(self, model_id: str | None) -> bool:
+        """The model predicts next tokens and generates (its summary's ``lm_head``)."""
+        return bool((self.model_info(model_id) or {}).get("lm_head"))
 
     @staticmethod
     def _call(fetch):
@@ -185,7 +204,7 @@ class AttentionData:
         except DashboardError:
             raise
         except Exception as exc:
-            raise _translate(exc) from exc
+            raise translate(exc) from exc
 
     @staticmethod
     def _weighting_kw(weighting: str) -> dict:
@@ -194,17 +213,27 @@ class AttentionData:
             raise DashboardError("invalid_weighting", f"Unknown weighting {weighting!r}.")
         return {"weighting": weighting} if weighting != "attention" else {}
 
-    def grid(self, text: str, model: str | None, hide_first: bool = False, weighting: str = "attention") -> dict:
+    def grid(self, text: str, model: str | None, hide_first: bool = False, weighting: str = "attention",
+             raw: bool = False) -> dict:
         """The text's model-view data as a plain dict (cached): tokens, thumbnails float32 [L,H,t,t]
         with their token ``cells`` (pooled by the backend after the weighting — ``"value_norm"``: each
         row α_ij·‖f(x_j)‖ renormalised — and, with ``hide_first``, after hiding token 0), heads_stats
         (of the raw weights) without the per-query arrays; DashboardError for the page. ``key`` names
-        the text's result, whichever thumbnails: the heads are cached under it."""
-        text = validate_text(text, self.max_chars)
-        key = self.key(model, text)
+        the text's result, whichever thumbnails: the heads are cached under it. For a model with an
+        LM head it also holds ``predictions`` (per token the top PREDICTION_TOP_K next tokens and the
+        actual next one, as probabilities: what the hover view shows, fetched once per text).
+        ``raw``: a generated text (template + prompt + answer) encoded as it is, exactly the ids the
+        model generated; it is not the user's typing, so the page's character limit does not apply
+        (the service's own limits do)."""
+        text = validate_text(text, None if raw else self.max_chars)
+        key = self.key(model, text, bool(raw))
         stored = key + (":hide-first" if hide_first else "") + (f":{weighting}" if weighting != "attention" else "")
         flag = {"hide_first": True} if hide_first else {}
         flag.update(self._weighting_kw(weighting))
+        if raw:
+            flag["raw"] = True
+        if self.lm_head(model):
+            flag.update(predictions=True, top_k=PREDICTION_TOP_K)
         hit = self.cache.get(stored)
         if hit is not None:
             return {**hit, "dashboard_cached": True, "latency_ms": 0.0}
@@ -224,6 +253,8 @@ class AttentionData:
             "timing_ms": dict(res.timing_ms or {}),
             "service_cached": bool(getattr(res, "cached", False)),
             "service_stats": stats or None,
+            "raw": bool(raw),
+            "predictions": compact_predictions(getattr(res, "predictions", None)),
         }
         self.cache.set(stored, data)
         return {**data, "dashboard_cached": False, "latency_ms": latency}
@@ -237,6 +268,8 @@ class AttentionData:
         hit = self.cache.get(key)
         if hit is not None:
             return hit
+        if res.get("raw"):
+            flag["raw"] = True
         out = self._call(lambda: self.backend.head(res["text"], res["model"], layer, head, **flag))
         matrix = np.asarray(out.attention, dtype=np.float32)
         self.cache.set(key, matrix)
@@ -253,13 +286,23 @@ class AttentionData:
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        out = self._call(lambda: self.backend.head(res["text"], res["model"], layer, head, qk=True))
+        raw = {"raw": True} if res.get("raw") else {}
+        out = self._call(lambda: self.backend.head(res["text"], res["model"], layer, head, qk=True, **raw))
         qk = {"queries": np.asarray(out.queries, dtype=np.float32), "keys": np.asarray(out.keys, dtype=np.float32),
               "scale": float(out.scale), "kv_head": getattr(out, "kv_head", head)}
         self.cache.set(key, qk)
         if self.cache.get(f"{res['key']}:{layer}:{head}") is None:  # the same answer holds the raw weights
             self.cache.set(f"{res['key']}:{layer}:{head}", np.asarray(out.attention, dtype=np.float32))
         return qk
+
+    def generate_stream(self, text: str, model: str | None, chat: bool | None = None,
+                        max_new_tokens: int | None = None):
+        """The backend's answer to ``text`` as ("token", {...}) events then ("done", answer), greedy
+        (service/answers.py); bad input is a DashboardError before the first event."""
+        params = {"chat": chat} if chat is not None else {}
+        if max_new_tokens is not None:
+            params["max_new_tokens"] = max_new_tokens
+        return self._call(lambda: self.backend.generate(text, model, stream=True, **params))
 
     def layer(self, res: dict, layer: int, weighting: str = "attention") -> np.ndarray:
         """All heads of one layer, float32 [H, T, T], one (cached) head request each."""

@@ -1,6 +1,7 @@
 """Page layout: controls, status line, the model view beside the selected head's views, stable ids.
 
-Ids other tools rely on: text-input, model-select, process-button, model-view, head-view,
+Ids other tools rely on: text-input, model-select, process-button, generate-button, stop-button,
+chat-switch, show-template, answer-view (the streamed answer), answer (its store), model-view, head-view,
 head-heatmap, layer-view, hover-view, selected-head, status; head analysis: tag-source,
 tag-filter, tag-counts, head-stats, hide-first-token, weighting, export-csv, export-png; the selected
 head's query · key view: qk-view (its q and k in the qk-data store); the view state lives
@@ -18,7 +19,9 @@ from dash import dcc, html
 from .about import about_panel
 from .data import AttentionData, DashboardError
 from .heads import TAG_LABELS, TAGS
+from .views.answer_view import answer_panel, generate_controls, template_toggle
 from .views.constants import (
+    ANSWER_COLOR,
     BADGE_COLOR,
     FOCUS_MAX_TOKENS,
     FOCUS_QUERIES,
@@ -95,6 +98,7 @@ def controls(models: list[dict], max_chars: int) -> list:
             dcc.Dropdown(id="model-select", options=model_options(models), value=default_model(models),
                          clearable=False, searchable=False, className="hg-select"),
             html.Button("Process", id="process-button", n_clicks=0, className="hg-button"),
+            *generate_controls(),
         ]),
         html.Section(className="hg-controls hg-tag-controls", children=[
             html.Span("Tags from", className="hg-label"),
@@ -114,6 +118,7 @@ def controls(models: list[dict], max_chars: int) -> list:
                            options=weighting_options(None)),
             html.Span("(?)", className="hg-hint", title=WEIGHTING_HINT),
             html.Span(id="weighting-note", className="hg-muted"),
+            template_toggle(),
         ]),
     ]
 
@@ -215,8 +220,8 @@ def build_layout(data: AttentionData):
             load_error = ""
         except DashboardError as exc:
             models, load_error = [], exc.message
-        # the hover view's one red (views/constants.py) as the page's --hg-red
-        return html.Div(className="hg-page", style={"--hg-red": HOVER_MAX_COLOR}, children=[
+        # the hover view's one red and the answer's colour (views/constants.py) as the page's CSS variables
+        return html.Div(className="hg-page", style={"--hg-red": HOVER_MAX_COLOR, "--hg-answer": ANSWER_COLOR}, children=[
             html.Header(className="hg-header", children=[
                 html.H1("headgaze"),
                 html.Span("look inside the attention heads of a language model", className="hg-tagline"),
@@ -225,6 +230,7 @@ def build_layout(data: AttentionData):
             *controls(models, data.max_chars),
             html.Div(id="status", className="hg-status" + (" hg-error" if load_error else ""), role="status",
                      children=load_error or "Processing the example text…"),
+            answer_panel(),
             html.Main(className="hg-main", children=[model_panel(), head_panel()]),
             dcc.Store(id="hg-config", data=browser_config(data.max_chars)),
             dcc.Store(id="panel-size"),
@@ -239,6 +245,10 @@ def build_layout(data: AttentionData):
             dcc.Store(id="focus"),  # {"key", "query"}: the query last focused (head view, heatmap, hover view)
             dcc.Store(id="url-state"),
             dcc.Store(id="png-done"),
+            # a finished generated answer {n, text, model, answer_start, prompt_span} (answer_view.js):
+            # the grid request draws it as a raw text
+            dcc.Store(id="answer"),
+            dcc.Store(id="generate-started"),
             html.Span(id="hover-head", hidden=True),
             html.Span(id="qk-head", hidden=True),
             dcc.Location(id="url", refresh=False),

@@ -68,14 +68,37 @@ def view_tags(stats: dict | None, profile: dict | None, source: str | None) -> l
     return (chosen or {}).get("tags")
 
 
-def result_meta(res: dict, key: str, hidden: bool, weighting: str, tile: int) -> dict:
-    """The ``result-meta`` store: what the grid shows (view key, text, model, switches) and its
-    geometry (for the outline and the keyboard, without the figure as a State). The tag badges and
-    veils are not in it: they change no other view."""
-    return {"key": key, "result": res["key"], "model": res["model"], "text": res["text"],
-            "hide_first": hidden, "weighting": weighting,
+def answer_marks(answer: object, tokens: int) -> dict | None:
+    """The generated answer in a raw result: ``{"start": index of its first token, "prompt": [start, end)
+    character span of the user's prompt or None}``, from the page's grid request (untrusted: checked)."""
+    if not isinstance(answer, dict):
+        return None
+    start, span = answer.get("start"), answer.get("prompt")
+    if not isinstance(start, int) or isinstance(start, bool) or not 0 < start <= tokens:
+        return None
+    ok = isinstance(span, list) and len(span) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in span)
+    return {"start": start, "prompt": span if ok else None}
+
+
+def result_meta(res: dict, key: str, hidden: bool, weighting: str, tile: int, answer: dict | None = None) -> dict:
+    """The ``result-meta`` store: what the grid shows (view key, text, model, switches, a generated
+    answer's marks) and its geometry (for the outline and the keyboard, without the figure as a
+    State). The tag badges and veils are not in it: they change no other view."""
+    return {"key": key, "result": res["key"], "model": res["model"], "text": res["text"], "raw": bool(res.get("raw")),
+            "answer": answer, "hide_first": hidden, "weighting": weighting,
             "layers": res["layers"], "heads": res["heads"], "tokens": len(res["tokens"]), "cells": len(res["cells"]),
             "tile": tile}
+
+
+def shown_grid(data: AttentionData, meta: dict) -> dict:
+    """The result the grid shows (its raw weights, from the dashboard's cache); DashboardError when it
+    cannot be had again."""
+    return data.grid(meta["text"], meta["model"], raw=bool(meta.get("raw")))
+
+
+def answer_start(meta: dict | None) -> int | None:
+    answer = (meta or {}).get("answer")
+    return answer.get("start") if isinstance(answer, dict) else None
 
 
 def follows(hd: dict | None, meta: dict | None) -> bool:
@@ -87,7 +110,7 @@ def shown_result(data: AttentionData, meta: dict, selection: dict | None) -> tup
     """The result the page shows (from the dashboard's cache) and its selection clamped to the grid.
 
     Raises DashboardError when the result cannot be had again (service down and cache expired)."""
-    res = data.grid(meta["text"], meta["model"])
+    res = shown_grid(data, meta)
     return res, clamp_selection(selection, res["layers"], res["heads"])
 
 

@@ -1,6 +1,7 @@
 """The dashboard's views, one module each with its Python figure code and its browser code:
 model_view (.py/.js), head_view (.py/.js, head view and heatmap), hover_view (.py/.js),
-layer_view (.py) and qk_view (.py/.js, the query · key view). The model, head and layer views follow
+layer_view (.py), qk_view (.py/.js, the query · key view) and answer_view (.py/.js, Generate and
+the streamed answer). The model, head and layer views follow
 BertViz's designs (https://github.com/jessevig/bertviz); the q·k view succeeds its neuron view.
 
 :func:`install_view_scripts` serves the ``.js`` files from this folder under the app's own
@@ -15,7 +16,7 @@ from dash import ClientsideFunction
 from flask import abort, send_from_directory
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("model_view.js", "head_view.js", "hover_view.js", "qk_view.js")
+SCRIPTS = ("model_view.js", "head_view.js", "hover_view.js", "qk_view.js", "answer_view.js")
 ROUTE = "_headgaze/views/"
 
 

@@ -18,6 +18,7 @@ QK_SCORE_COLOR = "#1d2433"  # q·k view: scores before softmax
 # q·k view: products per dimension, diverging around 0 (blue negative, red positive; ColorBrewer RdBu)
 QK_COLORSCALE = [[0.0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#f4a582"], [1.0, "#b2182b"]]
 INK = "#1d2433"
+ANSWER_COLOR = "#00a6a6"  # a generated answer: its tokens' labels and the line where it starts
 
 DEFAULT_MAX_CHARS = 50  # the page's character limit (create_app(max_chars=...) changes it)
 GAP = 1  # empty cells between tiles
@@ -50,7 +51,7 @@ def browser_config(max_chars: int) -> dict:
             "hoverEm": list(HOVER_EM), "lineColor": LINE_COLOR, "topK": TOP_K, "ink": INK,
             "specialColor": SPECIAL_COLOR, "focusMaxTokens": FOCUS_MAX_TOKENS, "focusQueries": FOCUS_QUERIES,
             "rowPx": TOKEN_ROW_PX, "hoverShade": ",".join(map(str, HOVER_SHADE_RGB)),
-            "hoverAlpha": list(HOVER_SHADE_ALPHA)}
+            "hoverAlpha": list(HOVER_SHADE_ALPHA), "answerColor": ANSWER_COLOR}
 
 
 def badge_xy(layer: int, head: int, tile: int, cells: int) -> tuple[float, float]:

@@ -32,6 +32,7 @@
   /* A long text: the window of queries around `query`, the keys their lines reach, gap rows. */
   function focusView(base, hd, cfg, query) {
     var meta = base.layout.meta, f = meta.focus, T = hd.tokens.length, W = Math.min(f.queries, T);
+    var answer = typeof meta.answer === "number" ? meta.answer : null;
     var a = Math.max(0, Math.min(T - W, query - Math.floor(W / 2))), b = a + W - 1, p = f.pairs;
     var wanted = {}, lines = [], i;
     for (i = a; i <= b; i++) { wanted[i] = true; }
@@ -65,21 +66,30 @@
     base.data.forEach(function (tr) {  // the server's column and gap traces, filled for the window
       var list = tr.name === "query" ? queries : tr.name === "key" ? keys : null;
       if (!list) { data.push(Object.assign({}, tr, gap)); return; }
-      var colors = list.map(function (t) { return hd.tokens[t].special ? cfg.specialColor : cfg.ink; });
+      var colors = list.map(function (t) {
+        return hd.tokens[t].special ? cfg.specialColor : answer !== null && t >= answer ? cfg.answerColor : cfg.ink;
+      });
       data.push(Object.assign({}, tr, {
         x: list.map(function () { return tr.name === "query" ? 0 : 1; }), y: list.map(function (t) { return -rowOf[t]; }),
         text: list.map(function (t) { return esc(hd.tokens[t].text); }),
         marker: Object.assign({}, tr.marker, { color: colors }), textfont: Object.assign({}, tr.textfont, { color: colors })
       }));
     });
+    // a generated answer: a dashed line before the first row at or after its first token
+    var cut = answer === null ? -1 : rows.findIndex(function (t) { return t >= answer; }), shapes = [];
+    if (cut > 0) {
+      shapes.push({ type: "line", xref: "paper", yref: "y", x0: 0, x1: 1, y0: -(cut - 0.5), y1: -(cut - 0.5),
+                    name: "answer", layer: "below", line: { color: cfg.answerColor, width: 1.5, dash: "dash" } });
+    }
     var R = rows.length, layout = Object.assign({}, base.layout, {
+      shapes: shapes,
       height: base.layout.margin.t + 12 + cfg.rowPx * Math.max(R, 4),
       yaxis: Object.assign({}, base.layout.yaxis, { range: [-(R - 1) - 0.6, 0.6] }),
       title: { text: "tokens " + a + "–" + b + " of " + T + "; hover the heatmap<br>to move the window",
                x: 0, xanchor: "left", xref: "container", y: 1, yanchor: "top", yref: "container",
                pad: { t: 14, l: 6 }, font: { size: 11, color: "#666" } },
       meta: { key: meta.key, layer: meta.layer, head: meta.head, tokens: T, view: "head", window: [a, b], focus: query,
-              rows: rows }
+              rows: rows, answer: answer }
     });
     return { base: base, fig: { data: data, layout: layout }, rows: rows, queries: queries, keys: keys,
              qpos: positions(queries), kpos: positions(keys), layer: hd.layer, head: hd.head, key: hd.key, result: hd.result,

@@ -9,6 +9,8 @@ and the keys their lines reach, in text order with the gaps marked; the server s
 lines (``layout.meta.focus``) and head_view.js draws the window, moved from the heatmap or the
 hover view without a server request.
 Heatmap: queries × keys with token labels, the full T×T matrix of the selected head.
+A generated text's answer: its tokens' labels in teal and a dashed line where it starts (head view:
+across both columns; heatmap: on both axes).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .constants import (
+    ANSWER_COLOR,
     COLORSCALE,
     FOCUS_MAX_TOKENS,
     FOCUS_QUERIES,
@@ -78,11 +81,27 @@ def line_traces(pairs: list[tuple[int, int, float]], color: str, *, bins: int = 
     return out
 
 
-def token_columns(tokens: list[dict]) -> list[dict]:
+def token_color(i: int, tok: dict, answer_start: int | None) -> str:
+    """Special tokens in purple, a generated answer's tokens in teal, the rest in ink."""
+    if tok.get("special"):
+        return SPECIAL_COLOR
+    return ANSWER_COLOR if answer_start is not None and i >= answer_start else INK
+
+
+def answer_line(answer_start: int | None, T: int) -> list[dict]:
+    """A dashed line across both token columns before a generated answer's first token."""
+    if answer_start is None or not 0 < answer_start < T:
+        return []
+    y = -(answer_start - 0.5)
+    return [{"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": y, "y1": y, "name": "answer",
+             "line": {"color": ANSWER_COLOR, "width": 1.5, "dash": "dash"}, "layer": "below"}]
+
+
+def token_columns(tokens: list[dict], answer_start: int | None = None) -> list[dict]:
     """Two columns of token labels: queries (left) and keys (right)."""
     T = len(tokens)
     labels = [plotly_text(display_token(t)) for t in tokens]
-    colors = [SPECIAL_COLOR if t.get("special") else INK for t in tokens]
+    colors = [token_color(i, t, answer_start) for i, t in enumerate(tokens)]
     base = {"type": "scatter", "mode": "markers+text", "hoverinfo": "none", "showlegend": False, "cliponaxis": False,
             "marker": {"size": 9, "color": colors, "line": {"width": 1, "color": "#ffffff"}},
             "textfont": {"color": colors, "size": 13}, "y": [-i for i in range(T)], "text": labels}
@@ -122,16 +141,18 @@ def focused_query(focus: dict | None, key: str, T: int, tokens: list[dict]) -> i
 
 
 def head_view_figure(matrix: np.ndarray, tokens: list[dict], *, layer: int, head: int,
-                     query: int | None = None) -> dict:
+                     query: int | None = None, answer_start: int | None = None) -> dict:
     """Head view: queries (left) → keys (right), each query's TOP_K strongest keys. Beyond
     FOCUS_MAX_TOKENS tokens: empty token columns (their style) and a gap trace, and in ``layout.meta.focus`` every query's lines (flat
     [q, k, w, …]), the line bins and the focused query (``query``), from which head_view.js draws the
     focus window."""
     T = len(tokens)
-    meta = {"layer": layer, "head": head, "tokens": T, "view": "head"}
+    meta = {"layer": layer, "head": head, "tokens": T, "view": "head", "answer": answer_start}
     pairs = top_k_pairs(matrix)
     if T <= FOCUS_MAX_TOKENS:
-        return {"data": line_traces(pairs, LINE_COLOR) + token_columns(tokens), "layout": columns_layout(T, meta)}
+        layout = columns_layout(T, meta)
+        layout["shapes"] = answer_line(answer_start, T)
+        return {"data": line_traces(pairs, LINE_COLOR) + token_columns(tokens, answer_start), "layout": layout}
     meta["focus"] = {"query": default_query(tokens) if query is None else query, "queries": FOCUS_QUERIES,
                      "bins": line_bins(), "pairs": [v for q, k, w in pairs for v in (q, k, round(w, 4))]}
     layout = columns_layout(FOCUS_QUERIES, meta)
@@ -151,10 +172,16 @@ WEIGHTING_NAMES = {"attention": "weight", "value_norm": "weight × value norm"}
 
 
 def heatmap_figure(matrix: np.ndarray, tokens: list[dict], *, layer: int, head: int, size: int = 420,
-                   weighting: str = "attention") -> dict:
+                   weighting: str = "attention", answer_start: int | None = None) -> dict:
     """The head's full T×T matrix, queries as rows (top to bottom), keys as columns, labelled; the
-    colour bar names the weighting (``"value_norm"``: rows of α_ij·‖f(x_j)‖ renormalised)."""
+    colour bar names the weighting (``"value_norm"``: rows of α_ij·‖f(x_j)‖ renormalised); a
+    generated answer's start as dashed lines on both axes."""
     T = len(tokens)
+    edge = answer_start - 0.5 if answer_start is not None and 0 < answer_start < T else None
+    style = {"type": "line", "line": {"color": ANSWER_COLOR, "width": 1.5, "dash": "dash"}, "name": "answer"}
+    shapes = [] if edge is None else [
+        {**style, "xref": "x", "yref": "paper", "x0": edge, "x1": edge, "y0": 0, "y1": 1},
+        {**style, "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": edge, "y1": edge}]
     labels = axis_labels(tokens)
     name = WEIGHTING_NAMES[weighting]
     return {
@@ -170,6 +197,6 @@ def heatmap_figure(matrix: np.ndarray, tokens: list[dict], *, layer: int, head: 
                       "automargin": False},
             "yaxis": {"title": {"text": "query"}, "type": "category", "autorange": "reversed",
                       "tickfont": {"size": 10}, "automargin": False, "scaleanchor": "x", "constrain": "domain"},
-            "dragmode": "zoom",
+            "dragmode": "zoom", "shapes": shapes,
         },
     }

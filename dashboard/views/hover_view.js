@@ -3,7 +3,10 @@
  * head's matrix in the page (no request): the strongest one red (the only red on it), the others
  * in blue with the alpha and a slight grow following the weight (colours from views/constants.py,
  * through the hg-config store). A head is used only on the text it was computed for: the running
- * text's data-text and the head's key are the same view key.
+ * text's data-text and the head's key are the same view key. A folded run of chat-template tokens
+ * is shaded by their summed weight (red when it holds the strongest). Models with an LM head: the
+ * detail line also says what the model expected after the hovered token (top 5 and the actual next
+ * token's probability and rank), from the predictions sent with the text (data-predictions).
  */
 (function () {
   "use strict";
@@ -28,15 +31,51 @@
   }
 
   function root() { return document.getElementById("hover-view"); }
-  function detail(text) {
+  /* The detail under the text: what the hovered token attends to, and what the model expected next. */
+  function detail(text, expected) {
     var el = document.getElementById("hover-detail");
-    if (el) { el.textContent = text; }
+    if (!el) { return; }
+    el.textContent = "";
+    [text, expected].forEach(function (line, n) {
+      if (!line) { return; }
+      var div = document.createElement("div");
+      div.className = n ? "hg-expected" : "hg-attends";
+      div.textContent = line;
+      el.appendChild(div);
+    });
+  }
+
+  /* The predictions sent with the text (hover_view.py's data-predictions), parsed once per text. */
+  var parsed = { key: null, list: null };
+  function predictions(r) {
+    var box = r && r.querySelector("[data-text]");
+    if (!box) { return null; }
+    var key = box.getAttribute("data-text");
+    if (parsed.key !== key) {
+      var raw = box.getAttribute("data-predictions");
+      parsed = { key: key, list: raw ? JSON.parse(raw) : null };
+    }
+    return parsed.list;
+  }
+  function pct(p) {
+    return p >= 0.995 ? "100%" : p >= 0.1 ? (100 * p).toFixed(0) + "%" : p >= 0.001 ? (100 * p).toFixed(1) + "%" : "<0.1%";
+  }
+  function quoted(t) { return "“" + t.replace(/\n/g, "⏎") + "”"; }
+  function expectedLine(list, i) {
+    var p = list && list[i];
+    if (!p) { return ""; }
+    var top = p.top.map(function (g) { return quoted(g[0]) + " " + pct(g[1]); }).join(" · ");
+    var line = "Next, the model expected " + top;
+    if (p.next) {
+      line += ";  actually " + quoted(p.next[0]) + " " + pct(p.next[1]) + (p.next[2] ? " (rank " + p.next[2] + ")" : "");
+    }
+    return line;
   }
 
   function reset() {
     var r = root();
     if (!r) { return; }
-    r.querySelectorAll(".hg-token").forEach(function (el) {
+    r.querySelectorAll(".hg-token, .hg-template-group").forEach(function (el) {
       el.style.backgroundColor = "";
       el.style.transform = "";
       el.classList.remove("hg-max", "hg-hovered");
@@ -51,10 +90,31 @@
     return box && hd && box.getAttribute("data-text") === hd.key;
   }
 
+  /* A folded run of template tokens stands for all of them: their summed weight. */
+  function groupWeight(g, row) {
+    var w = 0;
+    for (var k = parseInt(g.getAttribute("data-first"), 10); k <= parseInt(g.getAttribute("data-last"), 10); k++) {
+      w += row[k] || 0;
+    }
+    return w;
+  }
+  function shadeGroups(r, row, best, max, cfg) {
+    r.querySelectorAll(".hg-template-group").forEach(function (g) {
+      var a = parseInt(g.getAttribute("data-first"), 10), b = parseInt(g.getAttribute("data-last"), 10);
+      var w = groupWeight(g, row), holdsMax = best >= a && best <= b && max > 0;
+      g.dataset.weight = String(w);
+      g.classList.toggle("hg-max", holdsMax);
+      g.style.backgroundColor = holdsMax ? "" : "rgba(" + cfg.hoverShade + "," +
+        (cfg.hoverAlpha[0] + (cfg.hoverAlpha[1] - cfg.hoverAlpha[0]) * Math.min(1, max > 0 ? w / max : 0)).toFixed(3) + ")";
+    });
+  }
+
   function hoverToken(el) {
     var hd = hg.head, r = root(), cfg = hg.config || {};
-    if (!hd || !showsHead(r, hd)) { return; }
-    var i = parseInt(el.getAttribute("data-index"), 10), row = hd.matrix[i];
+    var i = parseInt(el.getAttribute("data-index"), 10);
+    var expected = expectedLine(predictions(r), i);
+    if (!hd || !showsHead(r, hd)) { detail("", expected); return; }
+    var row = hd.matrix[i];
     if (!row) { return; }
     var best = 0, max = -1;
     for (var j = 0; j < row.length; j++) { if (row[j] > max) { max = row[j]; best = j; } }
@@ -70,11 +130,12 @@
       // transform: grows without moving the text around it (layout is untouched)
       tok.style.transform = k === i ? "" : "scale(" + (1 + (em[1] - 1) * 0.35 * rel).toFixed(3) + ")";
     });
+    shadeGroups(r, row, best, max, cfg);
     detail(max > 0
       ? "“" + hd.tokens[i].text + "” attends most to “" + hd.tokens[best].text + "” (" + row[best].toFixed(3) +
         ")  ·  layer " + hd.layer + " · head " + hd.head
       : "“" + hd.tokens[i].text + "” attended only to the first token, which is hidden: nothing left to show" +
-        "  ·  layer " + hd.layer + " · head " + hd.head);
+        "  ·  layer " + hd.layer + " · head " + hd.head, expected);
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside);

@@ -2,15 +2,18 @@
 others by the attention it pays them (the strongest in red).
 
 Python side: the chips, built from the tokens' character offsets so that the text wraps like the
-input with its own spaces; ``dir`` follows the text's first strong character, so a right-to-left text runs right to left. Special
+input with its own spaces (a generated answer: a divider before it, the chat template's tokens
+folded into one chip per run unless "show template tokens" is on); ``dir`` follows the text's first strong character, so a right-to-left text runs right to left. Special
 tokens (no characters of their own) are marked chips. Browser side (hover_view.js): the shading
-on hover, from the selected head's matrix already in the page (no server request).
+on hover, from the selected head's matrix already in the page, and what the model expected next
+after the hovered token, from the predictions sent with the text (no server request).
 """
 
 from __future__ import annotations
 
 import unicodedata
 
+import orjson
 from dash import html
 
 
@@ -28,31 +31,76 @@ def blank_chip(tok: dict) -> str:
     return display_token(tok).replace(" ", "␣")
 
 
-def chip(index: int, text: str, special: bool) -> html.Span:
-    return html.Span(text, className="hg-token" + (" hg-special" if special else ""), **{"data-index": str(index)},
-                     title="special token" if special else f"token {index}")
+def chip(index: int, text: str, special: bool, extra: str = "") -> html.Span:
+    return html.Span(text, className="hg-token" + (" hg-special" if special else "") + extra,
+                     **{"data-index": str(index)}, title="special token" if special else f"token {index}")
 
 
-def running_text(text: str, tokens: list[dict]) -> list:
-    """Chips and the plain text between them (spaces, newlines), in reading order of the text."""
+def template_tokens(tokens: list[dict], answer: dict | None) -> set[int]:
+    """The tokens a chat template wrote around the user's prompt (system prompt, role markers), before
+    the answer: every token before ``answer["start"]`` outside the prompt's character span."""
+    if not answer or not answer.get("prompt"):
+        return set()
+    a, b = answer["prompt"]
+    return {i for i, t in enumerate(tokens[:answer["start"]]) if not (a <= t.get("start", 0) and t.get("end", 0) <= b
+                                                                    and t.get("end", 0) > t.get("start", 0))}
+
+
+def template_group(first: int, last: int) -> html.Span:
+    """One chip standing for a run of template tokens while they are hidden (hovering shades it by
+    their summed weight)."""
+    n = last - first + 1
+    return html.Span(f"⋯ template ({n} token{'s' if n != 1 else ''})", className="hg-template-group",
+                     title="tokens the chat template wrote; “show template tokens” shows them",
+                     **{"data-first": str(first), "data-last": str(last)})
+
+
+def running_text(text: str, tokens: list[dict], answer: dict | None = None) -> list:
+    """Chips and the plain text between them (spaces, newlines), in reading order of the text. For a
+    generated answer: template tokens (and the text between them) carry ``hg-template``, hidden unless
+    "show template tokens" is on, with one group chip per run standing in for them; a divider
+    precedes the answer's first token."""
     out: list = []
     pos = 0
+    template = template_tokens(tokens, answer)
+    start_at = answer["start"] if answer else None
+    run_start = slot = None
+
+    def between(piece: str, i: int) -> None:
+        out.append(html.Span(piece, className="hg-template") if i in template else piece)
+
     for i, tok in enumerate(tokens):
+        if i in template and run_start is None:
+            run_start, slot = i, len(out)
+            out.append("")  # the group chip's place, filled in when the run ends
+        if i not in template and run_start is not None:
+            out[slot] = template_group(run_start, i - 1)
+            run_start = None
+        if i == start_at:
+            out.append(html.Span("answer →", className="hg-answer-divider",
+                                 title=f"the model's answer starts at token {i}"))
+        extra = " hg-template" if i in template else " hg-answer" if start_at is not None and i >= start_at else ""
         start, end = int(tok.get("start", 0)), int(tok.get("end", 0))
         if tok.get("special") or end <= start:
-            out.append(chip(i, display_token(tok), bool(tok.get("special"))))
+            if end > start and start >= pos:  # a special token written in the text (raw, typed): its span is used up
+                if start > pos:
+                    between(text[pos:start], i)
+                pos = end
+            out.append(chip(i, display_token(tok), bool(tok.get("special")), extra))
             continue
         start = max(start, pos)
         if start > pos:
-            out.append(text[pos:start])
+            between(text[pos:start], i)
         piece = text[start:end]
         core = piece.lstrip()
         if core and len(core) < len(piece):  # a leading space belongs to the text, not the chip
-            out.append(piece[: len(piece) - len(core)])
-        out.append(chip(i, core.rstrip() or blank_chip(tok), False))
+            between(piece[: len(piece) - len(core)], i)
+        out.append(chip(i, core.rstrip() or blank_chip(tok), False, extra))
         if core.rstrip() != core:
-            out.append(core[len(core.rstrip()):])
+            between(core[len(core.rstrip()):], i)
         pos = max(pos, end)
+    if run_start is not None:
+        out[slot] = template_group(run_start, len(tokens) - 1)
     if pos < len(text):
         out.append(text[pos:])
     return out
@@ -70,8 +118,12 @@ def text_direction(text: str) -> str:
     return "auto"
 
 
-def hover_view_children(text: str, tokens: list[dict], key: str) -> html.Div:
+def hover_view_children(text: str, tokens: list[dict], key: str, predictions: list | None = None,
+                        answer: dict | None = None) -> html.Div:
     """The hover view's content for one text; ``data-text`` (the result's key) tells the script which
-    text it shows, so that a head of another text is never used to shade it."""
-    return html.Div(running_text(text, tokens), className="hg-running", dir=text_direction(text),
-                    **{"data-text": key})
+    text it shows, so that a head of another text is never used to shade it. ``predictions`` (models
+    with an LM head, dashboard/data.py's compact form) travel with it as ``data-predictions``: what
+    the model expected after each token, shown on hover without a request."""
+    extra = {"data-predictions": orjson.dumps(predictions).decode()} if predictions else {}
+    return html.Div(running_text(text, tokens, answer), className="hg-running", dir=text_direction(text),
+                    **{"data-text": key}, **extra)

@@ -54,12 +54,23 @@
   /* Process, Enter and a model change take the text in the box ("fresh": drawn anew); the switches
    * and the tag controls redraw the text of the last request, not one still being typed. */
   var FRESH = /^(process-button|text-input|model-select)\./;
-  function gridRequest(_clicks, _submit, model, hideFirst, weighting, source, tag, text, prev) {
-    var ctx = window.dash_clientside.callback_context || {};
-    var fresh = !prev || (ctx.triggered || []).some(function (t) { return FRESH.test(t.prop_id); });
-    return { n: ((prev && prev.n) || 0) + 1, fresh: fresh, text: fresh ? text : prev.text, model: model,
-             hide_first: !!(hideFirst && hideFirst.indexOf("hide") >= 0), weighting: weighting || "attention",
-             tag_source: source || "text", tag_filter: tag || "" };
+  /* A generated answer (the answer store, set by answer_view.js) is drawn anew as a raw text:
+   * template + prompt + answer, exactly the ids generated, its first token marked. */
+  function gridRequest(_clicks, _submit, model, hideFirst, weighting, source, tag, answer, text, prev) {
+    var ctx = window.dash_clientside.callback_context || {}, trig = ctx.triggered || [];
+    var byAnswer = !!answer && trig.some(function (t) { return t.prop_id === "answer.data"; });
+    var fresh = byAnswer || !prev || trig.some(function (t) { return FRESH.test(t.prop_id); });
+    var req = { n: ((prev && prev.n) || 0) + 1, fresh: fresh, text: fresh ? text : prev.text, model: model,
+                hide_first: !!(hideFirst && hideFirst.indexOf("hide") >= 0), weighting: weighting || "attention",
+                tag_source: source || "text", tag_filter: tag || "", raw: false, answer: null };
+    if (fresh && !byAnswer && hg.stopGeneration) { hg.stopGeneration("process"); }  // the typed text wins
+    if (byAnswer) {
+      Object.assign(req, { text: answer.text, model: answer.model, raw: true,
+                           answer: { start: answer.answer_start, prompt: answer.prompt_span } });
+    } else if (!fresh && prev) {
+      Object.assign(req, { raw: !!prev.raw, answer: prev.answer || null });
+    }
+    return req;
   }
 
   window.dash_clientside.headgaze = Object.assign({}, window.dash_clientside.headgaze, {

@@ -8,7 +8,8 @@ Browser side (model_view.js): the selected/cursor outlines, click → tile from 
 coordinates, keyboard selection and the hover tooltip.
 
 Traces: 0 mosaic heatmap, 1 tag badges, 2 selected-tile outline, 3 keyboard-cursor outline.
-Veils are layout shapes named ``dim-<layer>-<head>``.
+Veils are layout shapes named ``dim-<layer>-<head>``; a generated answer's start, dotted lines named
+``answer-row-<layer>`` and ``answer-col-<head>``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import plotly.colors
 
 from .constants import (
+    ANSWER_COLOR,
     BADGE_COLOR,
     COLORSCALE,
     CURSOR_COLOR,
@@ -98,6 +100,34 @@ def dim_shapes(tags: list | None, tag: str | None, cells: int) -> list[dict]:
             for layer, row in enumerate(tags) for head, ts in enumerate(row) if tag not in ts]
 
 
+def answer_position(answer_start: int | None, cell_ranges: list[list[int]]) -> float | None:
+    """Where a generated answer starts on a tile's axis (data units from the tile's first cell's
+    centre): the edge before its first token, inside a pooled cell in proportion."""
+    if not answer_start:
+        return None
+    for c, (a, b) in enumerate(cell_ranges):
+        if a <= answer_start < b:
+            return c - 0.5 + (answer_start - a) / (b - a)
+    return None
+
+
+def answer_shapes(answer_start: int | None, cell_ranges: list[list[int]], layers: int, heads: int) -> list[dict]:
+    """A dashed line on every tile where the answer starts: across each layer's row of tiles (queries
+    below it are the answer's) and down each head's column (keys right of it); L + H shapes."""
+    p = answer_position(answer_start, cell_ranges)
+    if p is None:
+        return []
+    cells = len(cell_ranges)
+    s = cells + GAP
+    style = {"type": "line", "xref": "x", "yref": "y", "line": {"color": ANSWER_COLOR, "width": 1.5, "dash": "dot"},
+             "layer": "above"}
+    rows = [{**style, "x0": -0.5, "x1": heads * s - GAP - 0.5, "y0": i * s + p, "y1": i * s + p, "name": f"answer-row-{i}"}
+            for i in range(layers)]
+    cols = [{**style, "y0": -0.5, "y1": layers * s - GAP - 0.5, "x0": h * s + p, "x1": h * s + p, "name": f"answer-col-{h}"}
+            for h in range(heads)]
+    return rows + cols
+
+
 def badge_points(tags: list | None, cells: int) -> dict:
     """x, y and hover text of the badge trace: one dot per tagged head."""
     xs, ys, text = [], [], []
@@ -118,9 +148,11 @@ def outline_trace(name: str, color: str, dash: str) -> dict:
 
 
 def model_view_figure(thumbs: np.ndarray, cell_ranges: list[list[int]], *, model: str, key: str, tokens: list[str],
-                      panel: dict | None = None, tags: list | None = None, tag_filter: str | None = None) -> dict:
+                      panel: dict | None = None, tags: list | None = None, tag_filter: str | None = None,
+                      answer_start: int | None = None) -> dict:
     """The model view: one heatmap of the L×H thumbnails [L,H,t,t] (t ``cell_ranges`` of tokens, as
-    the service pooled them), labelled; outlines are added by the browser."""
+    the service pooled them), labelled; outlines are added by the browser. ``answer_start``: a
+    generated answer's first token, marked by a dotted line on every tile."""
     L, H, cells, _ = thumbs.shape
     T = len(tokens)
     s = cells + GAP
@@ -149,7 +181,7 @@ def model_view_figure(thumbs: np.ndarray, cell_ranges: list[list[int]], *, model
             "yaxis": {"title": {"text": "layer", "standoff": 2}, "tickmode": "array", "tickvals": centers[:L],
                       "ticktext": [str(i) for i in range(L)], "showgrid": False, "zeroline": False,
                       "range": [L * s - GAP - 0.5, -0.5], "scaleanchor": "x", "constrain": "domain"},
-            "shapes": dim_shapes(tags, tag_filter, cells),
+            "shapes": dim_shapes(tags, tag_filter, cells) + answer_shapes(answer_start, cell_ranges, L, H),
             # A badge takes hover only when the pointer is on it (it lies inside its own tile).
             "hoverdistance": 4, "hovermode": "closest", "dragmode": "zoom", "uirevision": key,
         },

@@ -120,3 +120,15 @@ def test_graph_bench_prints_lean_generic_and_floor_per_length(tmp_path):
     assert_ratio_goals([speedup], "generic")
     assert_ratio_goals([floor], "floor")
     assert all(len(r) == 9 and r[7].strip().endswith("x") for r in rows)  # lean / layered floor
+
+
+@pytest.mark.slow
+def test_generation_bench_prints_its_goals_as_ratios(models_dir):
+    out = run("-m", "tests.bench.generation_bench", "--iters", "1", "--new-tokens", "4", "--long-tokens", "40",
+              "--models-dir", str(models_dir))
+    rows = goal_rows(out)
+    assert [r[0].split(",")[0] for r in rows] == ["Process 50 chars", "model.onnx with the feeds of predictions.onnx",
+                                                 "per new token", "per new token", "first token"]
+    assert_ratio_goals(rows[:1], "predictions off")
+    assert_ratio_goals(rows[2:4], "floor")
+    assert_ratio_goals(rows[4:], "12-token forward")

@@ -41,7 +41,7 @@ def test_page_works_under_its_policy_without_violations(strict_page, dashboard_u
     page.locator("#process-button").click()
     page.locator(f'#hover-view [data-text="{view_key(MODEL, "fluffy blue monster")}"]').wait_for()
     page.locator("#model-view .hm image").wait_for()
-    assert "5 tokens" in page.locator("#status").text_content()
+    assert "4 tokens" in page.locator("#status").text_content()  # no BOS: flu, ffy, blue, monster
     tokens = page.locator("#hover-view .hg-token")
     tokens.nth(2).wait_for()
     tokens.nth(2).hover()
