@@ -17,7 +17,12 @@ so that nothing is computed at run time that the weights already fix:
   outputs are k and v as [B, kv_heads, T, d]: `keys.{i}` and the value norms' input, with no
   Reshape + Transpose of our own; only q is transposed to [B, heads, T, d], for its own output;
 - what no output needs is left out: the last layer's output projection and MLP, the final norm and
-  the LM head.
+  the LM head;
+- the full-depth graphs built from it (decoder.onnx, hidden.onnx: lean_lm.py) take an optional
+  input `head_mask` [layers, heads] (an initializer of ones when not fed) that multiplies each
+  head's context before the output projection: 0 knocks the head out, 1 is bit-identical to no
+  mask. model.onnx does not: one Mul per layer cost its 12-token run 2-5 % (measured), and the
+  views never need attentions under a knock-out.
 
 Which models qualify is decided in lean_choice.py; the export's verification proves the result.
 """
@@ -36,6 +41,7 @@ from .onnx_builder import CONTRIB, GraphBuilder
 from .qk_capture import value_factor
 
 BATCH, SEQ = "batch_size", "sequence_length"
+HEAD_MASK = "head_mask"  # optional input [layers, heads]: 1 keeps a head, 0 knocks it out
 
 
 def decoder_base(model):
@@ -103,6 +109,7 @@ class LeanDecoder:
 
     KEYS = SEQ  # the attention mask's length (the decoder graph's covers past + new tokens)
     FULL_DEPTH = False  # the attention graph leaves out what no output needs (see the module docstring)
+    MASKED = False  # takes head_mask: the full-depth graphs do (lean_lm.py); model.onnx does not (its speed)
 
     def __init__(self, model, spec, name: str = "headgaze_lean"):
         self.model = model
@@ -170,6 +177,7 @@ class LeanDecoder:
         mask = g.add_input("attention_mask", TensorProto.INT64, [BATCH, self.KEYS])
         self.positions = g.add_input("position_ids", TensorProto.INT64, [BATCH, SEQ])
         self.attention_mask(mask)
+        self.head_masks = self.head_mask_rows(len(self.base.layers)) if self.MASKED else None
         cos, sin = rotary_cache(self.base, spec.head_dim, spec.max_positions)
         self.cos, self.sin = g.weight("rotary.cos", cos), g.weight("rotary.sin", sin)
 
@@ -183,6 +191,8 @@ class LeanDecoder:
             if i == last and not self.FULL_DEPTH:
                 self.last_layer(context, hidden)
                 break
+            if i == last:
+                self.last_feeds(context, hidden)
             hidden, branch = self.layer_output(i, layer, context, hidden)
         self.finish(hidden, branch)
         return g
@@ -195,6 +205,10 @@ class LeanDecoder:
         self.stacked_value_norms()
         self.declare_outputs(len(self.base.layers))
         if self.lm_head:
+            for i in range(
+                len(self.base.layers)
+            ):  # each layer's context: what a head writes (predictions.onnx)
+                self.g.add_output(f"contexts.{i}", [BATCH, SEQ, self.spec.heads * self.spec.head_dim])
             self.g.op("Identity", [context], outputs=["last_context"])
             self.g.op("Identity", [residual], outputs=["last_residual"])
             self.g.add_output("last_context", [BATCH, SEQ, self.spec.heads * self.spec.head_dim])
@@ -202,6 +216,10 @@ class LeanDecoder:
 
     def finish(self, hidden: str, branch: str | None) -> None:
         """Full-depth graphs (lean_lm.py) end with the final norm and the LM head."""
+
+    def last_feeds(self, context: str, residual: str) -> None:
+        """Full-depth graphs: the last layer's context and the residual it is added to, if they hand
+        them out (decoder.onnx, for a knock-out's predictions)."""
 
     def layer_input(self, i: int, layer, hidden: str, branch: str | None) -> tuple[str, str]:
         """(what the attention reads, the residual stream): pre-norm folds the pending MLP add into
@@ -253,7 +271,26 @@ class LeanDecoder:
         q = self.rotated(q, heads, p.q_norm if per_head else None, f"layers.{i}.q_norm", p.rotate)
         k = self.rotated(k, kv_heads, p.k_norm if per_head else None, f"layers.{i}.k_norm", p.rotate)
         self.queries.append(q)
-        return self.attend(i, p, q, k, v)
+        context = self.attend(i, p, q, k, v)
+        if self.head_masks is None:
+            return context
+        # knock-out: each head's context times its head_mask entry (1 by default: bit-identical)
+        return g.op("Mul", [context, self.head_masks[i]], name=f"layers.{i}.head_mask")
+
+    def head_mask_rows(self, layers: int) -> list[str]:
+        """The optional input `head_mask` [layers, heads] (1 keeps a head, 0 removes its output before
+        the output projection; an initializer of ones when not fed) as one [1, heads*d] row per layer,
+        each head's entry repeated over its d context values: 4 nodes for all layers."""
+        g, heads, dim = self.g, self.spec.heads, self.spec.head_dim
+        g.add_input(HEAD_MASK, TensorProto.FLOAT, [layers, heads])
+        g.weight(HEAD_MASK, np.ones((layers, heads), np.float32))  # the default: an input with an initializer
+        ones = g.weight("head_mask.ones", np.ones((1, 1, dim), np.float32))  # broadcast, not Expand
+        per_value = g.op("Mul", [g.op("Unsqueeze", [HEAD_MASK, g.ints(2)]), ones])
+        rows = g.op("Reshape", [per_value, g.ints(layers, heads * dim)])
+        out = g.op(
+            "Split", [rows], axis=0, num_outputs=layers, outputs=[f"head_mask.{i}" for i in range(layers)]
+        )
+        return [out] if isinstance(out, str) else out
 
     def attend(self, i: int, p: Projections, q: str, k: str, v: str) -> str:
         """The Attention node of layer i; returns its context [B, T, heads*d]."""
@@ -268,7 +305,12 @@ class LeanDecoder:
         context, _, values, _ = g.op(
             "Attention",
             [q, k, v, self.mask],
-            outputs=[f"layers.{i}.attn.context", f"keys.{i}", f"layers.{i}.attn.values", f"attentions.{i}"],
+            outputs=[
+                f"contexts.{i}" if self.lm_head else f"layers.{i}.attn.context",
+                f"keys.{i}",
+                f"layers.{i}.attn.values",
+                f"attentions.{i}",
+            ],  # fmt: skip
             is_causal=1,
             scale=p.scale,
             qk_matmul_output_mode=3,

@@ -15,7 +15,10 @@
   1 (no left padding: positions are key indices).
 
 Both are built by the lean builder's own layer code (lean_graph.py), so they compute what model.onnx
-and the reference compute; export/lm_verify.py proves it against PyTorch eager.
+and the reference compute; export/lm_verify.py proves it against PyTorch eager. decoder.onnx takes
+the optional `head_mask` (knock-out) and also hands out the last layer's `last_context` and
+`last_residual` of every position, so that a prefill under a mask feeds predictions.onnx. A lean decoder without an LM head gets
+`hidden.onnx` instead (HiddenGraph: the final hidden states, what a knock-out is measured on there).
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ from .lean_graph import BATCH, SEQ, LeanDecoder, Projections
 
 PREDICTIONS_FILE = "predictions.onnx"
 DECODER_FILE = "decoder.onnx"
+HIDDEN_FILE = "hidden.onnx"
 MAX_TOP_K = 20
 FEEDS = ("last_context", "last_residual")  # model.onnx's outputs that predictions.onnx reads
+WRITES_K = 10  # promoted and suppressed tokens of a head's writes
 PAST, TOTAL = "past_sequence_length", "total_sequence_length"
 
 
@@ -68,6 +73,7 @@ class DecoderGraph(LmGraph):
 
     KEYS = TOTAL
     FULL_DEPTH = True
+    MASKED = True
 
     def attention_mask(self, mask: str) -> None:
         """[B, 1, T, P+T]: key j is seen from position p where j <= p and attention_mask[b, j] = 1."""
@@ -99,6 +105,14 @@ class DecoderGraph(LmGraph):
         )
         return context
 
+    def last_feeds(self, context: str, residual: str) -> None:
+        """last_context / last_residual of every position, as model.onnx hands them out, but under the
+        head_mask: predictions.onnx turns them into a knock-out's predictions (a prefill with no past)."""
+        for name, tensor, width in (("last_context", context, self.spec.heads * self.spec.head_dim),
+                                    ("last_residual", residual, self.base.embed_tokens.embedding_dim)):  # fmt: skip
+            self.g.op("Identity", [tensor], outputs=[name])
+            self.g.add_output(name, [BATCH, SEQ, width])
+
     def finish(self, hidden: str, branch: str | None) -> None:
         g, spec = self.g, self.spec
         last = g.op("Gather", [self.final_norm(hidden, branch), g.weight("const.last", np.array(-1, np.int64))],
@@ -122,6 +136,8 @@ class PredictionsGraph(LmGraph):
         k = g.add_input("top_k", TensorProto.INT64, [1])
         last = len(self.base.layers) - 1
         hidden, branch = self.layer_output(last, self.base.layers[last], context, residual)
+        final = hidden if branch is None else g.op("Add", [hidden, branch])  # the final norm's input
+        self.inverse_rms(final)
         logprobs = self.log_probs(self.final_norm(hidden, branch))  # [B, T, V]
         g.op("TopK", [logprobs, k], outputs=["top_logprobs", "top_ids"], axis=-1, largest=1, sorted=1)
         # the id after each position (the last position reads its own id: its value means nothing)
@@ -137,7 +153,84 @@ class PredictionsGraph(LmGraph):
         g.add_output("next_rank", [BATCH, SEQ], TensorProto.INT64)
         g.add_output("top_logprobs", [BATCH, SEQ, "top_k"])
         g.add_output("top_ids", [BATCH, SEQ, "top_k"], TensorProto.INT64)
+        if self.writes:
+            self.writes_path()
         return g
+
+    @property
+    def writes(self) -> bool:
+        """Direct logit attribution needs a head's output to reach the final norm untouched: pre-norm only."""
+        return not self.spec.post_norm
+
+    def inverse_rms(self, final: str) -> None:
+        """final_inv_rms [B, T]: 1 / rms of the final norm's input at each position (what writes read)."""
+        g = self.g
+        mean = g.op("ReduceMean", [g.op("Mul", [final, final]), g.ints(-1)], keepdims=0)
+        eps = g.scalar(float(getattr(self.base.norm, "variance_epsilon", None) or self.base.norm.eps))
+        g.op("Reciprocal", [g.op("Sqrt", [g.op("Add", [mean, eps])])], outputs=["final_inv_rms"])
+        g.add_output("final_inv_rms", [BATCH, SEQ])
+
+    def writes_path(self) -> None:
+        """What a head writes into the vocabulary (direct logit attribution): `head_context` [N, d] (the
+        head's attention-weighted values at N queries), `head_index` [1] (layer * heads + head) and
+        `inv_rms` [N] (final_inv_rms of the clean run at those queries) in; the head's output
+        context · W_O^h, through the final norm at that fixed scale and the LM head, raw and uncentred,
+        and its `writes_k` largest (promoted) and smallest (suppressed) logits out. Fed empty, it costs
+        nothing, and the predictions above are fed empty when it runs."""
+        g, spec = self.g, self.spec
+        d, hidden = spec.head_dim, self.base.embed_tokens.embedding_dim
+        ctx = g.add_input("head_context", TensorProto.FLOAT, ["queries", d])
+        index = g.add_input("head_index", TensorProto.INT64, [1])
+        scale = g.add_input("inv_rms", TensorProto.FLOAT, ["queries"])
+        k = g.add_input("writes_k", TensorProto.INT64, [1])
+        w_o = np.stack([layer.self_attn.o_proj.weight.detach().float().numpy().T.reshape(spec.heads, d, hidden)
+                        for layer in self.base.layers]).reshape(-1, d, hidden)  # [L*H, d, D]  # fmt: skip
+        w_h = g.op("Squeeze", [g.op("Gather", [g.weight("writes.w_o", w_o), index], axis=0), g.ints(0)])
+        out = self.scaled(g.op("MatMul", [ctx, w_h]), spec.residual_multiplier)  # [N, D]: what the head adds
+        normed = g.op("Mul", [g.op("Mul", [out, g.op("Unsqueeze", [scale, g.ints(-1)])]),
+                              g.weight("writes.final_norm", self.base.norm.weight)])  # fmt: skip
+        logits = g.op("MatMul", [normed, "lm_head.weight"], name="writes.lm_head")
+        logits = self.scaled(logits, 1.0 / logits_divisor(self.model))
+        g.op("TopK", [logits, k], outputs=["promoted_scores", "promoted_ids"], axis=-1, largest=1, sorted=1)
+        g.op(
+            "TopK", [logits, k], outputs=["suppressed_scores", "suppressed_ids"], axis=-1, largest=0, sorted=1
+        )
+        for name, kind in (("promoted", TensorProto.FLOAT), ("suppressed", TensorProto.FLOAT)):
+            g.add_output(f"{name}_scores", ["queries", "writes_k"], kind)
+            g.add_output(f"{name}_ids", ["queries", "writes_k"], TensorProto.INT64)
+
+
+class HiddenGraph(LmGraph):
+    """hidden.onnx for a lean decoder without an LM head: every layer, the final norm, the final
+    hidden state of every token (`last_hidden_state`), no attention outputs; takes `head_mask`."""
+
+    FULL_DEPTH = True
+    MASKED = True
+
+    def attend(self, i: int, p: Projections, q: str, k: str, v: str) -> str:
+        spec = self.spec
+        return self.g.op(
+            "Attention",
+            [q, k, v, self.mask],
+            outputs=[f"layers.{i}.attn.context"],
+            is_causal=1,
+            scale=p.scale,
+            q_num_heads=spec.heads,
+            kv_num_heads=spec.kv_heads,
+            name=f"layers.{i}.attn",
+        )
+
+    def finish(self, hidden: str, branch: str | None) -> None:
+        self.g.op("Identity", [self.final_norm(hidden, branch)], outputs=["last_hidden_state"])
+        self.g.add_output("last_hidden_state", [BATCH, SEQ, self.base.embed_tokens.embedding_dim])
+
+
+def export_hidden_graph(model, spec, out_dir: Path) -> Path:
+    """out_dir/hidden.onnx (HiddenGraph)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / HIDDEN_FILE
+    HiddenGraph(model, spec, "headgaze_hidden").build().save(path)
+    return path
 
 
 def export_lm_graphs(model, spec, out_dir: Path) -> dict[str, Path]:

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from service.batching import pad_batch
+from service.predictions import PredictionHead
+from service.providers import default_threads
 
 from .errors import VerificationFailed
 
@@ -48,18 +50,17 @@ def torch_logprobs(reference, ids: list[int]) -> np.ndarray:
 def verify_predictions(model_path: Path, predictions_path: Path, tokenizer, reference, texts,
                        atol: float) -> dict:  # fmt: skip
     """The parity report of predictions.onnx (manifest parity.predictions)."""
-    model, head = _session(model_path), _session(predictions_path)
+    model, head = _session(model_path), PredictionHead(str(predictions_path), "cpu", default_threads(), False)
     names = [i.name for i in model.get_inputs()]
     worst_lp = worst_next = 0.0
     compared = 0
     for text in texts:
         ids = tokenizer.encode(text).ids
         context, residual = model.run(["last_context", "last_residual"], pad_batch([ids], names))
-        nxt, rank, top_lp, top_ids = head.run(
-            ["next_logprob", "next_rank", "top_logprobs", "top_ids"],
-            {"last_context": context, "last_residual": residual, "input_ids": np.array([ids], np.int64),
-             "top_k": np.array([TOP_K], np.int64)},
-        )  # fmt: skip
+        out = head.run({"last_context": context[0], "last_residual": residual[0]}, ids, TOP_K)  # as served
+        nxt, rank, top_lp, top_ids = (
+            out[n][None] for n in ("next_logprob", "next_rank", "top_logprobs", "top_ids")
+        )
         want = torch_logprobs(reference, ids)
         got_top = top_lp[0].astype(np.float64)
         diff = float(np.abs(got_top - np.take_along_axis(want, top_ids[0], -1)).max())

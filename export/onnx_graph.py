@@ -117,6 +117,17 @@ def attention_onnx_config(folder: Path, arch: Architecture):
     return AttentionOutputsConfig(AutoConfig.from_pretrained(folder), task=arch.task)
 
 
+def base_onnx_config(folder: Path, arch: Architecture):
+    """An instance of the architecture's optimum ONNX config with its own outputs (e.g. last_hidden_state)."""
+    from optimum.exporters.tasks import TasksManager
+    from transformers import AutoConfig
+
+    constructor = TasksManager.get_exporter_config_constructor(
+        "onnx", model_type=config_model_type(arch.model_type), task=arch.task, library_name="transformers"
+    )
+    return constructor(AutoConfig.from_pretrained(folder), task=arch.task)
+
+
 def export_onnx(folder: Path, out_dir: Path, arch: Architecture, model=None):
     """Export model.onnx into out_dir; returns (its path, what q/k outputs it has: qk_export.QkExport)."""
     from .qk_export import export_with_qk

@@ -24,6 +24,7 @@ from .lean_lm import FEEDS
 from .lm_meta import read_lm_meta
 from .lm_verify import verify_generation, verify_predictions
 from .manifest import MANIFEST, build_manifest, fingerprint, read_manifest, write_manifest
+from .mask_verify import verify_head_mask
 from .onnx_graph import TEXT_GENERATION, inspect_architecture
 from .profile import write_profile
 from .progress import StageClock
@@ -94,7 +95,7 @@ def _run_stages(
         clock.say(f"graph: {choice.kind} ({choice.reason})")
         for produced in sorted(onnx_path.parent.glob("*.onnx*")):  # model.onnx (+ external data), LM graphs
             shutil.move(produced, out / produced.name)
-        exported.lm_paths = {kind: out / path.name for kind, path in exported.lm_paths.items()}
+        exported.moved_to(out)
         write_tokenizer(hf_tokenizer, out / "tokenizer.json")
 
     with clock.stage("verify", f"onnxruntime vs PyTorch eager, atol {atol:g}"):
@@ -138,6 +139,12 @@ def _run_stages(
                                                        atol)  # fmt: skip
             parity["generation"] = verify_generation(exported.lm_paths["decoder"], tokenizer, reference,
                                                      exported.geometry)  # fmt: skip
+        if exported.head_mask:
+            parity["head_mask"] = verify_head_mask(
+                exported.lm_paths.get("decoder") or exported.hidden_path,
+                Tokenizer.from_file(str(out / "tokenizer.json")), reference, arch.layers, arch.heads,
+                predictions=exported.lm_paths.get("predictions"), geometry=exported.geometry,
+            )  # fmt: skip
         weights = weight_breakdown(reference)
         del reference
     clock.say(
@@ -154,6 +161,13 @@ def _run_stages(
         )
     else:
         clock.say(f"lm head: none ({exported.lm_reason})")
+    if exported.head_mask:
+        hm = parity["head_mask"]
+        clock.say(f"head mask ({hm['graph']}): {len(hm['masks'])} knock-outs on {hm['probes']} probes, "
+                  f"{hm['compared']} within {hm['max_abs_diff']:.2e} of PyTorch float64 (PyTorch float32: "
+                  f"{hm['torch_float32_error']:.2e}); all ones bit-identical to no mask")  # fmt: skip
+    else:
+        clock.say(f"head mask: none ({exported.head_mask_reason})")
     clock.say(
         f"batch: {parity['batch']['texts']} texts right-padded to {parity['batch']['width']} tokens = "
         f"each alone within {parity['batch']['max_abs_diff']:.2e}; {parity['long_text']['tokens']}-token text: "
@@ -182,8 +196,11 @@ def _run_stages(
             "opset": max(o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")),
         }
         inputs = [i.name for i in graph.graph.input]
-        # the views' outputs; model.onnx's feeds of predictions.onnx are listed under `predictions`
-        outputs = [o.name for o in graph.graph.output if o.name not in FEEDS]
+        # the views' outputs; model.onnx's feeds of predictions.onnx (and of its writes: each layer's
+        # context) are listed under `predictions`
+        outputs = [
+            o.name for o in graph.graph.output if o.name not in FEEDS and not o.name.startswith("contexts.")
+        ]
     manifest = build_manifest(
         source=source,
         arch=arch,
@@ -200,6 +217,9 @@ def _run_stages(
     manifest.update(manifest_fields(qk, outputs))
     manifest["graph"] = choice.as_manifest()
     manifest.update(exported.lm_manifest())
+    manifest.update(exported.ablation_manifest())
+    if exported.hidden_path is not None:
+        manifest["ablation"]["sha256"] = sha256_files(exported.hidden_path)
     manifest["add_bos"], manifest["add_bos_source"] = lm_meta.add_bos, lm_meta.add_bos_source
     if exported.lm_head:
         manifest.update(lm_meta.as_manifest())

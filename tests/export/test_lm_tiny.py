@@ -5,35 +5,24 @@ causal LM (GPT-2) and a base model without a head export without them, with the 
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
 from tokenizers import Tokenizer
 
-from export.pipeline import export_model
 from export.sources import resolve
 from service.batching import pad_batch
 from service.generation import Decoder, GenerateParams
 from service.predictions import PredictionHead
 from service.providers import make_session
-from tests.export.tiny_models import save_model
 
 LEAN_LMS = ("llama", "qwen2")
 TEXT = "the fluffy blue monster ate the cookie"
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """family → (models/<family> folder, manifest, source folder)."""
-    root = tmp_path_factory.mktemp("lm")
-    out = {}
-    for family in (*LEAN_LMS, "gpt2", "llama-no-head"):
-        source = save_model(family, root / "src" / family)
-        folder = export_model(resolve(str(source), family), root / "models")
-        out[family] = folder, json.loads((folder / "manifest.json").read_text()), source
-    return out
+def exported(tiny_exports):
+    return tiny_exports
 
 
 def reference(source):

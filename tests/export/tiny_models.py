@@ -142,3 +142,50 @@ def save_sentencepiece_model(folder: Path) -> Path:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def save_previous_token_model(folder: Path) -> Path:
+    """A one-layer, one-head Llama built by hand so that its head copies the previous token, for tests
+    with a known effect of knocking it out (ablation):
+
+    - q and k are constant (weights 0, biases only) in the first rotary pair, k = R(1 rad)·q: after the
+      rotary embedding q_t·k_s = |q|² cos(s - t + 1), largest at s = t - 1, so every token but the
+      first attends (all but) only to the one before it;
+    - v is the token's normalised embedding and W_O = 6·I: the head adds 6× the previous token's
+      embedding to the residual; the MLP is zero;
+    - the LM head is the embedding matrix (random unit rows, nearly orthogonal in 64 dimensions), so
+      the model predicts whichever token dominates the residual: with the head, the previous token;
+      without it, the token itself.
+    """
+    import torch
+    import transformers
+
+    tokenizer = build_tokenizer(True)
+    config = transformers.LlamaConfig(vocab_size=VOCAB, hidden_size=HIDDEN, intermediate_size=FFN, num_hidden_layers=1,
+                                      num_attention_heads=1, num_key_value_heads=1, head_dim=HIDDEN,
+                                      max_position_embeddings=256, attention_bias=True, tie_word_embeddings=False,
+                                      rope_theta=10000.0, pad_token_id=tokenizer.pad_token_id,
+                                      bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    torch.manual_seed(0)
+    model = transformers.LlamaForCausalLM(config).eval()
+    emb = torch.nn.functional.normalize(torch.randn(VOCAB, HIDDEN), dim=-1) * HIDDEN ** 0.5
+    attn, half = model.model.layers[0].self_attn, HIDDEN // 2
+    with torch.no_grad():
+        model.model.embed_tokens.weight.copy_(emb)
+        model.lm_head.weight.copy_(emb)
+        for proj in (attn.q_proj, attn.k_proj):
+            proj.weight.zero_()
+        q = torch.zeros(HIDDEN)
+        q[0] = 12.0  # |q|² · scale = 144 / 8 = 18 per unit of cos: rows peak on one token
+        k = torch.zeros(HIDDEN)  # R(1) q in the (0, half) rotate-half pair
+        k[0], k[half] = q[0] * torch.cos(torch.tensor(1.0)), q[0] * torch.sin(torch.tensor(1.0))
+        attn.q_proj.bias.copy_(q)
+        attn.k_proj.bias.copy_(k)
+        attn.v_proj.weight.copy_(torch.eye(HIDDEN))
+        attn.v_proj.bias.zero_()
+        attn.o_proj.weight.copy_(6.0 * torch.eye(HIDDEN))
+        for proj in (model.model.layers[0].mlp.down_proj,):
+            proj.weight.zero_()
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
