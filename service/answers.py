@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 
 import orjson
 
-from . import chat_template, errors
+from . import ablation, chat_template, errors
 from .generation import Clock, GenerateParams
 from .loaded_model import LoadedModel
 from .sequences import SequenceMemory, tokens_from_ids
@@ -67,7 +67,8 @@ class Answers:
                 422, "too_many_tokens", f"Field 'text' makes a prompt of {len(ids)} tokens; model {m.id!r} allows "
                                         f"at most {m.max_tokens} tokens in all, so no room is left for an answer.")
         span = prompt_text.rfind(text)
-        head = {"model": m.id, "chat": chat, "prompt_span": None if span < 0 else [span, span + len(text)]}
+        head = {"model": m.id, "chat": chat, "prompt_span": None if span < 0 else [span, span + len(text)],
+                "ablate": [list(p) for p in params.ablate]}
         key = (m.id, m.manifest.onnx_sha256, text, params.key())
         kept = self.kept.get(key) if params.deterministic else None
         if kept is not None:
@@ -79,7 +80,8 @@ class Answers:
         prompt_tokens = len(ids)
         events: list[dict] = []
         reason = None
-        for tid, logprob, stop in m.decoder.steps(ids, params, m.max_tokens, m.eos_ids, self.lock):
+        mask = ablation.head_mask(list(params.ablate), m.manifest.layers, m.manifest.heads) if params.ablate else None
+        for tid, logprob, stop in m.decoder.steps(ids, params, m.max_tokens, m.eos_ids, self.lock, mask):
             clock.tick()
             reason = stop
             if self.on_token is not None:

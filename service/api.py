@@ -1,5 +1,5 @@
 """The HTTP API (Flask app factory): /v1/attention, /v1/attention/head, /v1/generate (JSON or server-sent
-events), /v1/models, /healthz, /readyz, /metrics, /openapi.json."""
+events), /v1/ablate (knock heads out), /v1/models, /healthz, /readyz, /metrics, /openapi.json."""
 
 from __future__ import annotations
 
@@ -28,8 +28,9 @@ log = logging.getLogger("service.api")
 
 PREDICTION_FIELDS = ("predictions", "top_k", "raw")
 ATTENTION_FIELDS = ("text", "model", "format", "detail", "weighting", "hide_first", *PREDICTION_FIELDS)
-HEAD_FIELDS = ("text", "model", "layer", "head", "format", "qk", "weighting", *PREDICTION_FIELDS)
-GENERATE_FIELDS = ("text", "model", "max_new_tokens", "chat", "temperature", "top_p", "seed")
+HEAD_FIELDS = ("text", "model", "layer", "head", "format", "qk", "weighting", *PREDICTION_FIELDS, "writes", "query")
+GENERATE_FIELDS = ("text", "model", "max_new_tokens", "chat", "temperature", "top_p", "seed", "ablate")
+ABLATE_FIELDS = ("text", "model", "heads", "top_k", "raw")
 DETAILS = ("full", "grid")
 JSON_OPTS = orjson.OPT_SERIALIZE_NUMPY
 PUBLIC_PATHS = {"/healthz"}
@@ -204,7 +205,8 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
         want, top_k = engine.check_predictions(model, body.get("predictions"), body.get("top_k"))
         res = admitted(lambda: engine.head(body["text"], model, body["layer"], body["head"],
                                            qk=body.get("qk", False), weighting=weighting, predictions=want,
-                                           top_k=top_k, raw=body.get("raw")))
+                                           top_k=top_k, raw=body.get("raw"), writes=body.get("writes"),
+                                           query=body.get("query")))
         t = time.perf_counter()
         out = {"model": res.model, "layer": res.layer, "head": res.head, "tokens": res.tokens,
                "weighting": res.weighting, "attention": encode(res.attention, fmt)}
@@ -214,6 +216,8 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
         out["kv_head"], out["scale"] = res.kv_head, res.scale
         if want:
             out["predictions"] = res.predictions
+        if res.writes is not None:
+            out["writes"] = res.writes
         out["timing_ms"] = dict(res.timing_ms, encode=(time.perf_counter() - t) * 1000)
         out["cached"] = res.cached
         return _json(out)
@@ -244,6 +248,18 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
         finally:
             finish(True)
         return _json(answer)
+
+    @app.post("/v1/ablate")
+    def ablate():
+        body = _parse_body(ABLATE_FIELDS, ("text", "heads"))
+        model = engine.model_id(body.get("model"))
+        enter()
+        try:
+            out = engine.ablate(body["text"], model, body["heads"], top_k=body.get("top_k"), raw=body.get("raw"))
+        finally:
+            leave()
+        metrics.ablations.labels(model, str(out["cached"]).lower()).inc()
+        return _json(out)
 
     @app.get("/v1/models")
     def models():

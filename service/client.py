@@ -18,8 +18,8 @@ DEFAULT_TOP_K = 5
 class ServiceClient:
     """`ServiceClient("http://127.0.0.1:8000")`: `.models()`, `.attention(text, model)`,
     `.attention_grid(text, model)`, `.head(text, model, layer, head)`, `.heads_profile(model)`, `.health()`,
-    `.generate(text, model, stream=False, **params)` (`.generate_stream` for the events); `predictions=`,
-    `top_k=` and `raw=` on the attention calls, as on the engine.
+    `.generate(text, model, stream=False, **params)` (`.generate_stream` for the events),
+    `.ablate(text, model, heads)`; `predictions=`, `top_k=` and `raw=` on the attention calls, as on the engine.
 
     4xx/5xx answers raise ServiceError with the server's code and message; an unreachable or
     timed-out service raises ServiceUnavailable (503, "service_unavailable") naming the URL.
@@ -143,10 +143,13 @@ class ServiceClient:
 
     def head(self, text: str, model: str | None, layer: int, head: int, *, qk: bool = False,
              weighting: str | None = None, predictions: bool = False, top_k: int = DEFAULT_TOP_K,
-             raw: bool = False) -> HeadResult:
+             raw: bool = False, writes: bool = False, query: int | None = None) -> HeadResult:
         """One head's full float32 [T, T] matrix and value norms [T]; with qk=True also its queries, keys
-        and scores before the softmax (-inf where masked)."""
+        and scores before the softmax (-inf where masked); with writes=True what it writes into the
+        vocabulary at token `query` (`.writes`: {"query", "promoted", "suppressed"})."""
         extra = {"qk": True} if qk else {}
+        if writes:
+            extra.update(writes=True, query=query)
         body = self._post("/v1/attention/head", self._payload(text, model, layer=layer, head=head, **extra,
                                                               **self._weighting(weighting),
                                                               **self._extras(predictions, top_k, raw)))
@@ -156,8 +159,14 @@ class ServiceClient:
             value_norms=_optional(body.get("value_norms")), weighting=body.get("weighting", "attention"),
             queries=_optional(body.get("queries")), keys=_optional(body.get("keys")),
             scores=_optional(body.get("scores")), kv_head=body.get("kv_head"), scale=body.get("scale"),
-            predictions=body.get("predictions"),
+            predictions=body.get("predictions"), writes=body.get("writes"),
         )
+
+    def ablate(self, text: str, model: str | None, heads: list, *, top_k: int = DEFAULT_TOP_K,
+               raw: bool = False) -> dict:
+        """POST /v1/ablate: `text` with `heads` ([[layer, head], ...]) knocked out, compared with the clean run
+        (the API's answer: baseline/ablated/delta for a causal LM, cosine/sentence_cosine otherwise)."""
+        return self._post("/v1/ablate", self._payload(text, model, heads=heads, top_k=top_k, **({"raw": True} if raw else {})))
 
     def generate(self, text: str, model: str | None = None, *, stream: bool = False, **params):
         """POST /v1/generate: the final answer (a dict), or with stream=True an iterator of ("token",

@@ -13,7 +13,8 @@ same text does not run the model again.
 Models with an LM head also answer next-token `predictions` (service/predictions.py, kept per text
 and top_k beside the store) and generate answers (`generate`, `generate_stream`, service/answers.py).
 `raw=True` encodes a text as it is (special token strings parsed, nothing added) or, for a text the
-engine generated, as exactly the ids it was generated as.
+engine generated, as exactly the ids it was generated as. `ablate()` runs a text with heads knocked
+out (service/ablation.py).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from . import errors
+from . import ablation, errors
 from . import predictions as preds
+from . import writes as writes_mod
 from .answers import Answers, final, no_lm_head
 from .batching import MicroBatcher
 from .cache import SafeCache, cache_key, make_backend
@@ -88,6 +90,8 @@ class Engine:
         self._lock = threading.Lock()
         self.sequences = SequenceMemory()
         self.predicted = ByteLRU(32 * MB)  # (cache key, top_k) -> the API's predictions
+        self.ablated = ByteLRU(16 * MB)  # (cache key, heads, top_k) -> a knock-out's answer
+        self.write_inputs = ByteLRU(64 * MB)  # cache key -> (contexts [L, T, H*d], final_inv_rms [T]) for writes
         self.answers = Answers(self._lock, self.sequences)
         self._models: dict[str, LoadedModel] = {}
         self._batchers: dict[str, MicroBatcher] = {}
@@ -166,12 +170,17 @@ class Engine:
 
     def head(self, text: str, model: str | None, layer: object, head: object, *, qk: object = False,
              weighting: str | None = None, predictions: bool = False, top_k: int = preds.DEFAULT_TOP_K,
-             raw: bool = False) -> HeadResult:
+             raw: bool = False, writes: object = False, query: object = None) -> HeadResult:
         """One head's full float32 [T, T] matrix and value norms [T]; with qk=True also its queries, keys
-        (of the kv head it reads) and scores before the softmax. 400/422 for a layer or head the model
-        does not have, 422 for a bad `qk` or `weighting` or q/k asked of a model without them."""
+        (of the kv head it reads) and scores before the softmax; with writes=True what it writes into the
+        vocabulary at token `query` (service/writes.py). 400/422 for a layer or head the model does not
+        have, 422 for a bad `qk` or `weighting` or q/k asked of a model without them."""
         m = self._model(model)
         self.check_head(m.id, layer, head)
+        writes = preds.check_flag("writes", writes)
+        if writes and not (m.predictions and m.predictions.has_writes):
+            raise writes_mod.no_writes(m.id, "it has no LM head on the lean graph" if m.predictions is None
+                                       else "a post-norm family, or exported before writes; re-run `make export`")
         if not isinstance(qk, bool):
             raise errors.ServiceError(422, "invalid_qk", "Field 'qk' must be true or false.")
         if qk and not m.manifest.qk:
@@ -182,6 +191,9 @@ class Engine:
         out = HeadResult(res.model, layer, head, res.tokens,
                          shown(to_float32(res.attentions[layer, head]), vn, weighting),
                          res.timing_ms, res.cached, vn, weighting, predictions=res.predictions)
+        if writes:
+            q = writes_mod.check_query(query, len(res.tokens))
+            out = dataclasses.replace(out, writes=self._writes(m, text, raw, res.tokens, layer, head, q))
         if not qk:
             return out
         kv, scale = m.manifest.kv_head(head), m.manifest.scale(layer)
@@ -189,6 +201,21 @@ class Engine:
         k = to_float32(res.keys[layer, kv])
         return dataclasses.replace(out, queries=q, keys=k, scores=qk_scores(q, k, scale, m.manifest.causal),
                                    kv_head=kv, scale=scale)
+
+    def _writes(self, m: LoadedModel, text: str, raw: bool, tokens: list[dict], layer: int, head: int,
+                query: int | list[int]) -> dict | list[dict]:
+        """What (layer, head) writes at `query`; the text's contexts and final-norm scales are kept."""
+        key = cache_key(f"{m.id}:raw" if raw else m.id, m.manifest.onnx_sha256, text)
+        kept = self.write_inputs.get(key)
+        if kept is None:
+            ids = [t["id"] for t in tokens]
+            with self._lock:
+                arrays = m.run_contexts(ids)
+                inv_rms = m.predictions.run(arrays, ids, 1)["final_inv_rms"]
+            kept = (arrays["contexts"], inv_rms)
+            self.write_inputs.put(key, kept, arrays["contexts"].nbytes + inv_rms.nbytes)
+        with self._lock:
+            return writes_mod.head_writes(m, kept[0], kept[1], layer, head, query)
 
     def lm_head(self, model: str | None) -> bool:
         """Whether `model` predicts next tokens and generates (manifest lm_head, its graphs loaded)."""
@@ -208,19 +235,75 @@ class Engine:
         """The final answer (a dict, see service/answers.py) to `text`, or with stream=True the iterator of
         ("token", {"id", "text", "logprob"}) events then ("done", answer). Parameters: max_new_tokens
         (1..256, default 64), chat (default: the model's template when it has one), temperature (0 =
-        greedy .. 2), top_p (0 < p <= 1), seed (int or None). Every bad input raises ServiceError first."""
+        greedy .. 2), top_p (0 < p <= 1), seed (int or None), ablate ([[layer, head], ...] knocked out).
+        Every bad input raises ServiceError first."""
         events = self.generate_stream(text, model, **params)
         return events if stream else final(events)
 
     def generate_stream(self, text: str, model: str | None = None, *, max_new_tokens: object = None,
                         chat: object = None, temperature: object = None, top_p: object = None,
-                        seed: object = None):
-        """The events of `generate(..., stream=True)`; closing the iterator stops generating."""
+                        seed: object = None, ablate: object = None):
+        """The events of `generate(..., stream=True)`; closing the iterator stops generating. `ablate`:
+        [[layer, head], ...] knocked out while generating."""
         m = self._model(model)
         if m.decoder is None:
             raise no_lm_head(m.id)
         params = check_params(max_new_tokens, chat, temperature, top_p, seed)
+        if ablate is not None:
+            if m.ablation_kind is None:
+                raise ablation.no_ablation(m.id, m.ablation_reason)
+            pairs = ablation.check_heads(ablate, m.manifest.layers, m.manifest.heads, "ablate")
+            params = dataclasses.replace(params, ablate=tuple(pairs))
         return self.answers.start(m, check_text(text, self.max_chars), params)
+
+    def ablate(self, text: str, model: str | None, heads: object, *, top_k: object = preds.DEFAULT_TOP_K,
+               raw: bool = False) -> dict:
+        """The text run again with `heads` ([[layer, head], ...]) knocked out, compared with the clean run
+        (service/ablation.py): for a causal LM `baseline` and `ablated` predictions and per token `delta`;
+        otherwise per token `cosine` of the final hidden states and `sentence_cosine`. Kept per (text,
+        heads, top_k). ServiceError for bad input, 422 no_ablation for a model that cannot."""
+        t0 = time.perf_counter()
+        m = self._model(model)
+        if m.ablation_kind is None:
+            raise ablation.no_ablation(m.id, m.ablation_reason)
+        pairs = ablation.check_heads(heads, m.manifest.layers, m.manifest.heads)
+        lm = m.ablation_kind == "predictions"
+        k = preds.check_top_k(top_k, m.predictions.max_top_k) if lm else None
+        raw = preds.check_flag("raw", raw)
+        text = check_text(text, self.max_chars)
+        key = (cache_key(f"{m.id}:raw" if raw else m.id, m.manifest.onnx_sha256, text), tuple(pairs), k)
+        kept = self.ablated.get(key)
+        if kept is not None:
+            return {**kept, "timing_ms": {"baseline": 0.0, "ablated": 0.0,
+                                          "total": (time.perf_counter() - t0) * 1000}, "cached": True}
+        mask = ablation.head_mask(pairs, m.manifest.layers, m.manifest.heads)
+        t1 = time.perf_counter()
+        if lm:
+            base = self.compute(text, m.id, predictions=True, top_k=k, raw=raw)
+            tokens, baseline = base.tokens, base.predictions
+            ids = [t["id"] for t in tokens]
+            t2 = time.perf_counter()
+            with self._lock:
+                out = m.predictions.run(m.run_masked(ids, mask), ids, k)
+            ablated = preds.entries(m.text_of, ids, out)
+            body = {"baseline": baseline, "ablated": ablated, "delta": ablation.deltas(baseline, ablated)}
+        else:
+            ids, tokens = self._encode(m, text, raw)
+            if len(ids) > m.max_tokens:
+                raise errors.too_many_tokens(len(ids), m.max_tokens, m.id)
+            feeds = m.feeds(ids)
+            with self._lock:
+                clean = m.hidden.run(feeds, None)
+            t2 = time.perf_counter()
+            with self._lock:
+                gone = m.hidden.run(feeds, mask)
+            body = {"cosine": [float(c) for c in ablation.cosines(clean, gone)],
+                    "sentence_cosine": float(ablation.cosines(clean.mean(0, keepdims=True), gone.mean(0, keepdims=True))[0])}
+        t3 = time.perf_counter()
+        answer = {"model": m.id, "heads": [list(p) for p in pairs], "tokens": tokens, "kind": m.ablation_kind, **body}
+        self.ablated.put(key, answer, len(orjson.dumps(answer)))
+        return {**answer, "timing_ms": {"baseline": (t2 - t1) * 1000, "ablated": (t3 - t2) * 1000,
+                                        "total": (t3 - t0) * 1000}, "cached": False}
 
     def check_weighting(self, model: str | None, weighting: object) -> str:
         """"attention" or "value_norm"; ServiceError 422 otherwise, or for value_norm on a model without q/k."""

@@ -38,6 +38,7 @@ class GenerateParams:
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int | None = None
+    ablate: tuple[tuple[int, int], ...] = ()  # heads knocked out while generating (service/ablation.py)
 
     @property
     def deterministic(self) -> bool:
@@ -46,7 +47,7 @@ class GenerateParams:
 
     def key(self) -> tuple:
         return (self.max_new_tokens, self.chat, self.temperature, self.top_p if self.temperature else 1.0,
-                self.seed if self.temperature else None)
+                self.seed if self.temperature else None, self.ablate)
 
 
 def _number(name: str, value: object) -> float:
@@ -115,25 +116,44 @@ class Decoder:
         if missing:
             raise errors.ConfigError(f"{onnx_file}: missing inputs {missing[:3]}; re-run `make export`")
 
-    def _run(self, new: list[int], past: list[np.ndarray], done: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _feeds(self, new: list[int], past: list[np.ndarray], done: int, mask: np.ndarray | None) -> dict:
+        """`new` tokens after `done` cached ones (`past`), under `mask` (None: every head)."""
         n = len(new)
         feeds = {"input_ids": np.asarray([new], dtype=np.int64),
                  "attention_mask": np.ones((1, done + n), dtype=np.int64),
-                 "position_ids": np.arange(done, done + n, dtype=np.int64)[None]}
-        feeds.update(zip(self.past_names, past, strict=True))
-        outs = self.session.run(self.output_names, feeds, run_options())
+                 "position_ids": np.arange(done, done + n, dtype=np.int64)[None],
+                 **dict(zip(self.past_names, past, strict=True))}
+        if mask is not None:
+            feeds["head_mask"] = mask
+        return feeds
+
+    def _empty_past(self) -> list[np.ndarray]:
+        return [np.zeros((1, self.kv_heads, 0, self.head_dim), dtype=np.float32)] * (2 * self.layers)
+
+    def _run(self, new: list[int], past: list[np.ndarray], done: int,
+             mask: np.ndarray | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+        outs = self.session.run(self.output_names, self._feeds(new, past, done, mask), run_options())
         logprobs = outs[0]  # [B, V] (or [B, 1, V]): the last position's
         return logprobs.reshape(logprobs.shape[0], -1, logprobs.shape[-1])[0, -1], outs[1:]
 
+    def prefill_feeds(self, ids: list[int], mask: np.ndarray | None) -> dict[str, np.ndarray]:
+        """One prefill of `ids` (no past) with `mask` as head_mask: the last layer's "last_context"
+        [T, H*d] and "last_residual" [T, D], what predictions.onnx reads (a knock-out's predictions)."""
+        names = ["last_context", "last_residual"]
+        outs = self.session.run(names, self._feeds(list(ids), self._empty_past(), 0, mask), run_options())
+        return {name: np.ascontiguousarray(out[0], dtype=np.float32) for name, out in zip(names, outs, strict=True)}
+
     def steps(self, ids: list[int], params: GenerateParams, max_tokens: int, eos_ids: set[int],
-              lock: threading.Lock | None = None) -> Iterator[tuple[int, float, str | None]]:
-        """(id, logprob, stop_reason or None) per new token; the last one carries the stop reason."""
+              lock: threading.Lock | None = None,
+              mask: np.ndarray | None = None) -> Iterator[tuple[int, float, str | None]]:
+        """(id, logprob, stop_reason or None) per new token; the last one carries the stop reason.
+        `mask`: the head_mask [layers, heads] to generate with (heads knocked out), None for none."""
         rng = np.random.default_rng(params.seed) if params.temperature > 0 else None
-        past = [np.zeros((1, self.kv_heads, 0, self.head_dim), dtype=np.float32)] * (2 * self.layers)
+        past = self._empty_past()
         new, done, made = list(ids), 0, 0
         while True:
             with lock or nullcontext():
-                logprobs, past = self._run(new, past, done)
+                logprobs, past = self._run(new, past, done, mask)
             done += len(new)
             tid = pick(logprobs, params, rng)
             made += 1

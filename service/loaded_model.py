@@ -4,7 +4,9 @@ outputs it fetches, and `run_batch` — a padded batch of token ids in, each tex
 model and routes requests, caching and batching around it.
 
 Models with an LM head (manifest `lm_head`) also load predictions.onnx (service/predictions.py) and
-decoder.onnx (service/generation.py), and carry the chat template and end-of-sequence ids.
+decoder.onnx (service/generation.py), and carry the chat template and end-of-sequence ids. Models
+exported with `head_mask` can be run with heads knocked out (service/ablation.py): through
+decoder.onnx's prefill for a model with an LM head, else hidden.onnx (final hidden states).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 
 import numpy as np
 
-from . import chat_template, errors, predictions
+from . import ablation, chat_template, errors, predictions
 from .batching import crop, pad_batch
 from .generation import Decoder
 from .manifest import Manifest, verify_onnx
@@ -89,6 +91,50 @@ class LoadedModel:
         self.decoder: Decoder | None = None
         if self.lm_head:
             self._load_lm_head(outs, device, threads, spinning)
+        self._load_ablation(device, threads, spinning)
+
+    def _load_ablation(self, device: str, threads: int, spinning: bool) -> None:
+        """Knock-out (service/ablation.py): model.onnx's optional head_mask, and what the knock-out is
+        measured on: the predictions (LM head) or hidden.onnx's final hidden states."""
+        raw = self.manifest.raw
+        spec = raw.get("ablation") if isinstance(raw.get("ablation"), dict) else {}
+        self.head_mask = raw.get("head_mask") is True
+        self.ablation_kind = spec.get("kind") if self.head_mask and spec.get("kind") in ("predictions", "hidden") else None
+        self.ablation_reason = (str(spec.get("reason") or raw.get("head_mask_reason") or "")
+                                or "exported before knock-out was added; re-run `make export`")
+        if self.ablation_kind == "predictions":
+            optional = {i.name for i in self.decoder.session.get_overridable_initializers()} if self.decoder else set()
+            if self.predictions is None or ablation.HEAD_MASK not in optional:
+                raise errors.ConfigError(f"{self.manifest.path}: decoder.onnx takes no head_mask although the "
+                                         "manifest says so; re-run `make export`")
+        self.hidden: ablation.HiddenHead | None = None
+        if self.ablation_kind == "hidden":
+            try:
+                self.hidden = ablation.HiddenHead(str(self.manifest.path / str(spec.get("file") or "hidden.onnx")),
+                                                  device, threads, spinning)
+            except errors.ConfigError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated types
+                raise errors.ConfigError(f"{self.manifest.path}: hidden.onnx cannot be loaded ({_first_line(exc)}); "
+                                         "re-run `make export`") from None
+
+    def feeds(self, ids: list[int]) -> dict[str, np.ndarray]:
+        """model.onnx's feeds for one text (no padding)."""
+        return pad_batch([ids], self.input_names)
+
+    def run_contexts(self, ids: list[int]) -> dict[str, np.ndarray]:
+        """model.onnx's every layer's context ("contexts" [L, T, H*d]) and predictions.onnx's feeds, one run
+        (what a head's writes need)."""
+        names = [f"contexts.{i}" for i in range(self.manifest.layers)] + list(predictions.INPUTS)
+        outs = self.session.run(names, self.feeds(ids), run_options())
+        layers = self.manifest.layers
+        return {"contexts": np.stack([o[0] for o in outs[:layers]]),
+                **{name: np.ascontiguousarray(o[0]) for name, o in zip(predictions.INPUTS, outs[layers:], strict=True)}}
+
+    def run_masked(self, ids: list[int], mask: np.ndarray) -> dict[str, np.ndarray]:
+        """decoder.onnx's prefill of `ids` with `mask` as head_mask: what predictions.onnx reads
+        ("last_context" [T, H*d], "last_residual" [T, D]) under the knock-out."""
+        return self.decoder.prefill_feeds(ids, mask)
 
     def _load_lm_head(self, outs: dict, device: str, threads: int, spinning: bool) -> None:
         """predictions.onnx, decoder.onnx and the chat template; ConfigError naming what is wrong."""
@@ -158,4 +204,9 @@ class LoadedModel:
         out["eos_token_ids"] = sorted(self.eos_ids)
         out["add_bos"] = self.add_bos
         out["max_top_k"] = self.predictions.max_top_k if self.predictions else None
+        out["writes"] = bool(self.predictions and self.predictions.has_writes)
+        out["head_mask"] = self.head_mask
+        out["ablation"] = self.ablation_kind
+        if self.ablation_kind is None:
+            out["ablation_reason"] = self.ablation_reason
         return out

@@ -35,6 +35,8 @@ class Metrics:
                                         "not counted)", ["model"], registry=r)
         self.generate_cancelled = Counter("headgaze_generate_cancelled", "Streamed answers stopped because the "
                                           "client went away", ["model"], registry=r)
+        self.ablations = Counter("headgaze_ablations", "POST /v1/ablate answers (cached: replayed)",
+                                 ["model", "cached"], registry=r)
         cache_err = Gauge("headgaze_cache_errors", "Cache backend failures since start (bypassed)", registry=r)
         cache_err.set_function(cache_errors)
         store = Gauge("headgaze_store_bytes", "Bytes of attentions held by the recent-results store", registry=r)

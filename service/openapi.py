@@ -11,6 +11,8 @@ from pydantic.json_schema import models_json_schema
 
 from . import __version__
 from .schemas import (
+    AblateRequest,
+    AblateResponse,
     AttentionGridResponse,
     AttentionRequest,
     AttentionResponse,
@@ -32,9 +34,9 @@ UNAUTHORIZED = "Missing or wrong bearer token"
 
 @cache
 def _schemas() -> dict:
-    models = [(AttentionRequest, "validation"), (HeadRequest, "validation"), (GenerateRequest, "validation")] + [
+    models = [(m, "validation") for m in (AttentionRequest, HeadRequest, GenerateRequest, AblateRequest)] + [
         (m, "serialization") for m in (AttentionResponse, AttentionGridResponse, HeadResponse, GenerateResponse,
-                                       TokenGuess, Error, ModelList, HeadsProfile, Health, Ready)]
+                                       AblateResponse, TokenGuess, Error, ModelList, HeadsProfile, Health, Ready)]
     _, defs = models_json_schema(models, ref_template=REF)
     return defs["$defs"]
 
@@ -63,7 +65,7 @@ def _errors(**by_status: str) -> dict:
 
 def openapi_document(model_ids: list[str], max_chars: int) -> dict:
     schemas = {name: dict(schema) for name, schema in _schemas().items()}
-    for name in ("AttentionRequest", "HeadRequest", "GenerateRequest"):
+    for name in ("AttentionRequest", "HeadRequest", "GenerateRequest", "AblateRequest"):
         request = schemas[name] = {**schemas[name]}
         props = request["properties"] = dict(request["properties"])
         props["text"] = {**props["text"], "maxLength": max_chars}
@@ -108,7 +110,8 @@ def openapi_document(model_ids: list[str], max_chars: int) -> dict:
                     **_errors(_400="Invalid JSON or UTF-8, wrong types (layer/head not integers), missing or "
                                    "unknown fields, format",
                               _422="Empty text, text too long, too many tokens, control characters, a layer/head "
-                                   "the model does not have (invalid_layer, invalid_head), invalid_top_k, no_lm_head",
+                                   "the model does not have (invalid_layer, invalid_head), invalid_top_k, no_lm_head, "
+                                   "a query outside the text (invalid_query), writes of a model without them (no_writes)",
                               **COMMON_ERRORS),
                 },
             }},
@@ -123,10 +126,25 @@ def openapi_document(model_ids: list[str], max_chars: int) -> dict:
                             "content": {"application/json": {"schema": {"$ref": REF.format(model="GenerateResponse")}},
                                         "text/event-stream": {"schema": {"type": "string"}}}},
                     **_errors(_400="Invalid JSON or UTF-8, wrong types (max_new_tokens, chat, temperature, top_p, "
-                                   "seed), missing or unknown fields",
+                                   "seed, ablate), missing or unknown fields",
                               _422="Empty text, text too long, control characters, a prompt with no room left "
                                    "under max_tokens (too_many_tokens), max_new_tokens/temperature/top_p/seed out of "
                                    "range, no_lm_head (an encoder), no_chat_template",
+                              **COMMON_ERRORS),
+                },
+            }},
+            "/v1/ablate": {"post": {
+                "summary": "Knock heads out (zero their context before the output projection) and compare with "
+                           "the clean run: next-token predictions and per-token delta (causal LMs), or the cosine "
+                           "of the final hidden states (models without an LM head)",
+                "requestBody": _body(AblateRequest),
+                "responses": {
+                    "200": _json("The comparison", AblateResponse),
+                    **_errors(_400="Invalid JSON or UTF-8, wrong types (heads not a list of integer pairs: "
+                                   "invalid_heads; top_k, raw), missing or unknown fields",
+                              _422="Empty text, text too long, too many tokens, control characters, heads out of "
+                                   "range, duplicate or empty (invalid_heads), invalid_top_k, a model that cannot "
+                                   "knock heads out (no_ablation)",
                               **COMMON_ERRORS),
                 },
             }},

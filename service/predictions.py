@@ -65,8 +65,31 @@ class TokenTexts:
         return {"id": int(tid), "text": self(int(tid)), "logprob": float(logprob)}
 
 
+WRITES_INPUTS = ("head_context", "head_index", "inv_rms", "writes_k")
+WRITES_OUTPUTS = ("promoted_scores", "promoted_ids", "suppressed_scores", "suppressed_ids")
+
+
+def _width(session, name: str) -> int:
+    shape = next(i.shape for i in session.get_inputs() if i.name == name)
+    return int(shape[-1])
+
+
+def idle_writes(head_dim: int) -> dict[str, np.ndarray]:
+    """The writes inputs of predictions.onnx fed empty (no query): the predictions run alone."""
+    return {"head_context": np.zeros((0, head_dim), np.float32), "head_index": np.zeros(1, np.int64),
+            "inv_rms": np.zeros(0, np.float32), "writes_k": np.ones(1, np.int64)}
+
+
+def idle_predictions(context_width: int, hidden: int) -> dict[str, np.ndarray]:
+    """The predictions inputs fed empty (no token): the writes run alone."""
+    return {"last_context": np.zeros((1, 0, context_width), np.float32),
+            "last_residual": np.zeros((1, 0, hidden), np.float32),
+            "input_ids": np.zeros((1, 0), np.int64), "top_k": np.ones(1, np.int64)}
+
+
 class PredictionHead:
-    """predictions.onnx, loaded beside model.onnx for models with an LM head."""
+    """predictions.onnx, loaded beside model.onnx for models with an LM head: the next-token predictions
+    and, where the export has it, what a head writes (direct logit attribution, `writes`)."""
 
     def __init__(self, onnx_file: str, device: str, threads: int, spinning: bool, max_top_k: int = MAX_TOP_K):
         self.session = make_session(onnx_file, device, threads, spinning)
@@ -75,15 +98,33 @@ class PredictionHead:
         if missing:
             raise errors.ConfigError(f"{onnx_file}: missing inputs {missing}; re-run `make export`")
         self.max_top_k = int(max_top_k)
+        self.has_writes = set(WRITES_INPUTS) <= names
+        self.context_width = _width(self.session, "last_context")
+        self.hidden = _width(self.session, "last_residual")
+        self.head_dim = _width(self.session, "head_context") if self.has_writes else 0
+        outputs = {o.name for o in self.session.get_outputs()}
+        self.outputs = [*OUTPUTS, *(["final_inv_rms"] if "final_inv_rms" in outputs else [])]
 
     def run(self, arrays: dict[str, np.ndarray], ids: list[int], top_k: int) -> dict[str, np.ndarray]:
-        """{"next_logprob" [T], "next_rank" [T], "top_logprobs" [T, K], "top_ids" [T, K]} for one text, from its
-        "last_context" [T, H*d] and "last_residual" [T, D]."""
+        """{"next_logprob" [T], "next_rank" [T], "top_logprobs" [T, K], "top_ids" [T, K], "final_inv_rms" [T]}
+        for one text, from its "last_context" [T, H*d] and "last_residual" [T, D]."""
         feeds = {name: np.ascontiguousarray(arrays[name], dtype=np.float32)[None] for name in INPUTS}
         feeds["input_ids"] = np.asarray(ids, dtype=np.int64)[None]
         feeds["top_k"] = np.asarray([top_k], dtype=np.int64)
-        outs = self.session.run(list(OUTPUTS), feeds, run_options())
-        return {name: out[0] for name, out in zip(OUTPUTS, outs, strict=True)}
+        if self.has_writes:
+            feeds.update(idle_writes(self.head_dim))
+        outs = self.session.run(self.outputs, feeds, run_options())
+        return {name: out[0] for name, out in zip(self.outputs, outs, strict=True)}
+
+    def writes(self, head_context: np.ndarray, head_index: int, inv_rms: np.ndarray, k: int) -> dict[str, np.ndarray]:
+        """What one head writes at N queries: its context rows [N, d], its index (layer * heads + head) and
+        the clean run's final_inv_rms at those queries [N]; {"promoted_scores" [N, k], ...}."""
+        feeds = {"head_context": np.ascontiguousarray(head_context, dtype=np.float32),
+                 "head_index": np.asarray([head_index], np.int64),
+                 "inv_rms": np.ascontiguousarray(inv_rms, dtype=np.float32),
+                 "writes_k": np.asarray([k], np.int64), **idle_predictions(self.context_width, self.hidden)}
+        outs = self.session.run(list(WRITES_OUTPUTS), feeds, run_options())
+        return dict(zip(WRITES_OUTPUTS, outs, strict=True))
 
 
 def entries(texts: TokenTexts, ids: list[int], pred: dict[str, np.ndarray]) -> list[dict]:

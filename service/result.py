@@ -66,3 +66,4 @@ class HeadResult:
     scores: np.ndarray | None = None  # float32 [T, T] q·kᵀ·scale before the softmax; -inf where masked
     kv_head: int | None = None  # the key/value head this query head reads (grouped-query attention)
     scale: float | None = None
+    writes: dict | None = None  # with writes=True: {"query", "promoted", "suppressed"} (service/writes.py)

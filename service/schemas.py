@@ -80,6 +80,11 @@ class HeadRequest(Closed):
     predictions: bool = PREDICTIONS
     top_k: int = TOP_K
     raw: bool = RAW
+    writes: bool = Field(False, description=(
+        "true: also send what the head writes into the vocabulary at token `query` (direct logit attribution; "
+        "causal LMs on the lean graph, else 422 no_writes)"))
+    query: int | list[int] | None = Field(None, description=(
+        "the token index the writes are for, or a list of 1 to 64 of them (required with writes)"))
 
 
 class Token(Closed):
@@ -252,6 +257,21 @@ class AttentionGridResponse(Closed):
     predictions: list[Prediction] | None = PREDICTION_LIST
 
 
+class WrittenToken(Closed):
+    id: int
+    text: str
+    score: float = Field(description="the head's raw, uncentred logit contribution to this token at the query")
+
+
+class Writes(Closed):
+    """What the head's output at `query` pushes up and down in the vocabulary: its output vector through the
+    final norm (at that position's scale in the clean run) and the LM head."""
+
+    query: int
+    promoted: list[WrittenToken] = Field(description="the 10 largest contributions, largest first")
+    suppressed: list[WrittenToken] = Field(description="the 10 smallest (most negative), smallest first")
+
+
 class HeadResponse(Closed):
     """One head's full T×T matrix"""
 
@@ -271,6 +291,7 @@ class HeadResponse(Closed):
     timing_ms: Timing
     cached: bool
     predictions: list[Prediction] | None = PREDICTION_LIST
+    writes: Writes | list[Writes] | None = Field(None, description="only with writes=true; a list for a list of queries")
 
 
 class OnnxSummary(Closed):
@@ -299,6 +320,11 @@ class ModelSummary(Closed):
     eos_token_ids: list[int] = Field([], description="generation stops on any of these ids")
     add_bos: bool | None = Field(None, description="whether a plain (not raw) text starts with the BOS token")
     max_top_k: int | None = Field(None, description="the largest top_k for predictions; null without an LM head")
+    writes: bool = Field(False, description="says what a head writes into the vocabulary (writes on the head endpoint)")
+    head_mask: bool = Field(False, description="its graphs take head_mask: heads can be knocked out")
+    ablation: Literal["predictions", "hidden"] | None = Field(None, description=(
+        "what POST /v1/ablate compares: next-token predictions (LM head) or final hidden states; null: none"))
+    ablation_reason: str | None = Field(None, description="why not, when ablation is null")
     architecture: str | None = None
     model_type: str | None = None
     kv_heads: int | None = None
@@ -385,6 +411,47 @@ class GenerateRequest(Closed):
                                                           "whose probability reaches top_p")
     seed: int | None = Field(None, ge=0, le=2 ** 63 - 1, description=(
         "sampling only: numpy Generator seed; a seeded (or greedy) request is answered from the cache when repeated"))
+    ablate: list[Annotated[list[int], Field(min_length=2, max_length=2)]] | None = Field(None, description=(
+        "[layer, head] pairs knocked out while generating (as POST /v1/ablate's heads)"))
+
+
+HEAD_PAIRS = Field(description="[layer, head] pairs to knock out: 1 to layers·heads distinct pairs of integers "
+                               "in range (anything else is invalid_heads, naming the pair)")
+
+
+class AblateRequest(Closed):
+    text: str = TEXT
+    model: str | None = MODEL
+    heads: list[Annotated[list[int], Field(min_length=2, max_length=2)]] = HEAD_PAIRS
+    top_k: int = TOP_K
+    raw: bool = Field(False, description="encode the text as it is (a generated `text`: exactly its ids)")
+
+
+class AblateTiming(Closed):
+    baseline: float = Field(description="ms of the clean run (0 when it was kept)")
+    ablated: float = Field(description="ms of the run with the heads knocked out")
+    total: float
+
+
+class AblateResponse(Closed):
+    """The text with heads knocked out (zero ablation: their context set to 0 before the output
+    projection), compared with the clean run. A causal LM answers `baseline`, `ablated` and `delta`;
+    a model without an LM head answers `cosine` and `sentence_cosine`."""
+
+    model: str
+    heads: list[list[int]] = Field(description="the knocked-out pairs, sorted")
+    kind: Literal["predictions", "hidden"] = Field(description="what was compared")
+    tokens: list[Token]
+    baseline: list[Prediction] | None = Field(None, description="predictions of the clean run (top_k per token)")
+    ablated: list[Prediction] | None = Field(None, description="predictions with the heads knocked out")
+    delta: list[float | None] | None = Field(None, description=(
+        "per token: ablated minus baseline log-prob of the actual next token (nats; negative: the heads helped "
+        "predict it); null for the last token"))
+    cosine: list[float] | None = Field(None, description="per token: cosine of the final hidden state, clean vs "
+                                                         "ablated (models without an LM head)")
+    sentence_cosine: float | None = Field(None, description="cosine of the mean-pooled sentence embeddings")
+    timing_ms: AblateTiming
+    cached: bool
 
 
 class GenerateTiming(Closed):
@@ -401,6 +468,7 @@ class GenerateResponse(Closed):
                                   "of every id, special tokens kept). POST it to /v1/attention with raw=true to see "
                                   "the answer's attention on exactly these ids")
     chat: bool = Field(description="the chat template was used")
+    ablate: list[list[int]] = Field([], description="the heads knocked out while generating")
     prompt_span: Annotated[list[int], Field(min_length=2, max_length=2)] | None = Field(
         description="[start, end) of the request's text inside `text`; null where it cannot be found")
     prompt_tokens: int = Field(description="tokens before the answer")
@@ -414,4 +482,5 @@ class GenerateResponse(Closed):
 
 
 COMPONENTS = (Error, AttentionRequest, AttentionResponse, AttentionGridResponse, HeadRequest, HeadResponse,
-              GenerateRequest, GenerateResponse, TokenGuess, ModelList, HeadsProfile, Health, Ready)
+              GenerateRequest, GenerateResponse, TokenGuess, AblateRequest, AblateResponse, ModelList, HeadsProfile,
+              Health, Ready)

@@ -189,7 +189,7 @@ def test_health_ready_and_openapi_document(server):
     assert ready["status"] == "ready" and set(ready["models"]) == {"smollm2-135m", "minilm-l6"}
     doc = server.get("/openapi.json").json()
     assert doc["openapi"].startswith("3.")
-    assert set(doc["paths"]) == {"/v1/attention", "/v1/attention/head", "/v1/generate", "/v1/models",
+    assert set(doc["paths"]) == {"/v1/attention", "/v1/attention/head", "/v1/generate", "/v1/ablate", "/v1/models",
                                  "/v1/models/{model_id}/heads", "/healthz", "/readyz", "/metrics", "/openapi.json"}
     req = doc["components"]["schemas"]["AttentionRequest"]
     assert set(req["properties"]) == {"text", "model", "format", "detail", "weighting", "hide_first", "predictions",

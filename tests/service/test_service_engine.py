@@ -156,7 +156,7 @@ def test_results_over_the_size_cap_are_not_cached(minilm_dir):
 def test_missing_head_profile_is_a_404_service_error(models_dir, tmp_path):
     d = tmp_path / "minilm-l6"
     d.mkdir()
-    for name in ("manifest.json", "model.onnx", "tokenizer.json"):
+    for name in ("manifest.json", "model.onnx", "hidden.onnx", "tokenizer.json"):
         (d / name).symlink_to(models_dir / "minilm-l6" / name)
     eng = Engine(tmp_path, warmup=False)
     with pytest.raises(ServiceError) as exc:

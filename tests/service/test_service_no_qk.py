@@ -27,7 +27,7 @@ def no_qk_server(models_dir, tmp_path_factory):
     for model_id, reason in (("minilm-noqk", REASON), ("minilm-old", None)):
         folder = root / model_id
         folder.mkdir()
-        for name in ("model.onnx", "tokenizer.json", "heads_profile.json"):
+        for name in ("model.onnx", "hidden.onnx", "tokenizer.json", "heads_profile.json"):
             (folder / name).symlink_to(models_dir / "minilm-l6" / name)
         manifest = json.loads((models_dir / "minilm-l6" / "manifest.json").read_text())
         manifest.update(id=model_id, qk=False)
