@@ -21,7 +21,7 @@ help:
 	@echo "make serve      set up, export when needed, start service :8000 + dashboard :8050"
 	@echo "make test       unit, API and browser tests against the real exported models (LOAD=2: two CPU hogs beside)"
 	@echo "make test-stability  the browser tests RUNS=10 times in a row, LOAD=n CPU hogs beside, a table of the runs"
-	@echo "make bench      benchmark tables: lean vs generic graph vs floor, service vs PyTorch eager, cache, payloads, generation, browser"
+	@echo "make bench      benchmark tables: lean vs generic graph vs floor, service vs PyTorch eager, cache, payloads, generation, knock-out, browser"
 	@echo "make loadtest   1 vs 2 service replicas sharing a Redis cache under 8 clients (loopback, ~2 min)"
 	@echo "make lint       ruff"
 	@echo "make clean      remove exported models, test artifacts and caches (keeps .venv)"
@@ -78,6 +78,7 @@ bench: setup-dev $(MANIFESTS) $(GENERIC_DIR)/smollm2-135m/manifest.json
 	$(PY) -m tests.bench.graph_bench --models-dir $(MODELS_DIR) --generic-dir $(GENERIC_DIR)
 	$(PY) -m tests.bench.service_bench
 	$(PY) -m tests.bench.generation_bench
+	$(PY) -m tests.bench.knockout_bench
 	$(PY) -m tests.bench.browser_bench
 
 loadtest: setup-dev $(MANIFESTS)

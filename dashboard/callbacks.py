@@ -17,7 +17,9 @@ from .about import first_token_text, share_text
 from .callbacks_answer import register_answer
 from .callbacks_grid import register_grid
 from .callbacks_head import register_head
+from .callbacks_knockout import register_knockout
 from .callbacks_qk import register_qk
+from .callbacks_writes import register_writes
 from .data import AttentionData
 from .view_query import parse_view_query
 from .views import clientside as _cs
@@ -76,3 +78,5 @@ def register(app: Dash, data: AttentionData) -> None:
     register_head(app, data)
     register_qk(app, data)  # the query · key view and the weighting switch's controls
     register_answer(app, data)  # Generate, Stop, the chat and template switches
+    register_knockout(app, data)  # which heads are knocked out, and what the output loses
+    register_writes(app, data)  # what the selected head writes into the vocabulary

@@ -123,8 +123,10 @@ def register_grid(app: Dash, data: AttentionData) -> None:
         meta = result_meta(res, key, hidden, weighting, fig["layout"]["meta"]["tile"], answer)
         return (fig, meta, new_sel, status_text(res), "hg-status hg-ok", counts_panel(stats, profile, total), note)
 
-    # Selection → outline on the grid (browser side, a Patch of the outline trace only). Clicks and
+    # Selection → outline on the grid, knock-out → crosses on the knocked-out tiles (browser side, a Patch
+    # of those traces only). Clicks and
     # the keyboard set the selection store from dashboard/views/model_view.js. The grid's geometry comes
     # from result-meta (not the ~1 MB figure as a State).
     app.clientside_callback(clientside("outline"), Output("model-view", "figure", allow_duplicate=True),
-                            Input("selection", "data"), Input("result-meta", "data"), prevent_initial_call=True)
+                            Input("selection", "data"), Input("result-meta", "data"), Input("knockout", "data"),
+                            prevent_initial_call=True)

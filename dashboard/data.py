@@ -295,6 +295,43 @@ class AttentionData:
             self.cache.set(f"{res['key']}:{layer}:{head}", np.asarray(out.attention, dtype=np.float32))
         return qk
 
+    def writes(self, res: dict, layer: int, head: int, queries: int) -> list[dict]:
+        """What (layer, head) writes at each of the first `queries` tokens of the shown result, one request
+        (cached by the result's key and the head)."""
+        key = f"{res['key']}:{layer}:{head}:writes"
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        extra = {"raw": True} if res.get("raw") else {}
+        out = self._call(lambda: self.backend.head(res["text"], res["model"], layer, head, writes=True,
+                                                   query=list(range(queries)), **extra))
+        self.cache.set(key, out.writes)
+        return out.writes
+
+    def ablate(self, res: dict, heads: list[list[int]]) -> dict:
+        """The shown result's text with `heads` knocked out (POST /v1/ablate; cached by the result's key and
+        the set of heads: every number is fetched once per text and mask)."""
+        pairs = sorted({(int(layer), int(head)) for layer, head in heads})
+        key = f"{res['key']}:ablate:" + ",".join(f"{layer}.{head}" for layer, head in pairs)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        extra = {"raw": True} if res.get("raw") else {}
+        answer = self._call(lambda: self.backend.ablate(res["text"], res["model"], [list(p) for p in pairs], **extra))
+        self.cache.set(key, answer)
+        return answer
+
+    def answer_without(self, prompt: str, model: str, chat: bool, heads: list[list[int]]) -> dict:
+        """The greedy answer to `prompt` with `heads` knocked out (cached like an ablation)."""
+        pairs = sorted({(int(layer), int(head)) for layer, head in heads})
+        key = self.key(model, prompt) + f":answer:{chat}:" + ",".join(f"{layer}.{head}" for layer, head in pairs)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        answer = self._call(lambda: self.backend.generate(prompt, model, chat=chat, ablate=[list(p) for p in pairs]))
+        self.cache.set(key, answer)
+        return answer
+
     def generate_stream(self, text: str, model: str | None, chat: bool | None = None,
                         max_new_tokens: int | None = None):
         """The backend's answer to ``text`` as ("token", {...}) events then ("done", answer), greedy

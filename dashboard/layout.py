@@ -1,7 +1,8 @@
 """Page layout: controls, status line, the model view beside the selected head's views, stable ids.
 
 Ids other tools rely on: text-input, model-select, process-button, generate-button, stop-button,
-chat-switch, show-template, answer-view (the streamed answer), answer (its store), model-view, head-view,
+chat-switch, show-template, answer-view (the streamed answer), answer (its store), knockout-toggle,
+knockout-shown, knockout-clear, knockout-strip, knockout (its store), model-view, head-view,
 head-heatmap, layer-view, hover-view, selected-head, status; head analysis: tag-source,
 tag-filter, tag-counts, head-stats, hide-first-token, weighting, export-csv, export-png; the selected
 head's query · key view: qk-view (its q and k in the qk-data store); the view state lives
@@ -30,8 +31,10 @@ from .views.constants import (
     TOP_K,
     browser_config,
 )
+from .views.knockout_view import knockout_controls, knockout_panel
 from .views.model_view import legend_gradient
 from .views.qk_view import CAPTION as QK_CAPTION
+from .views.writes_view import writes_panel
 
 EXAMPLE_TEXT = "The fluffy blue monster ate the cookie."
 BERTVIZ_URL = "https://github.com/jessevig/bertviz"
@@ -119,6 +122,9 @@ def controls(models: list[dict], max_chars: int) -> list:
             html.Span("(?)", className="hg-hint", title=WEIGHTING_HINT),
             html.Span(id="weighting-note", className="hg-muted"),
             template_toggle(),
+            html.Button("Knock out all shown", id="knockout-shown", n_clicks=0, className="hg-button hg-small hg-knock",
+                        title="Knock out every head the tag filter shows (e.g. all induction heads) and see what the "
+                              "output loses"),
         ]),
     ]
 
@@ -169,7 +175,10 @@ def model_panel() -> html.Section:
 def head_panel() -> html.Section:
     lines = f"lines: each query's {TOP_K} strongest keys (none under {MIN_LINE_WEIGHT:g})"
     return html.Section(className="hg-panel hg-head-panel", children=[
-        html.H2(["Selected head: ", html.Span("—", id="selected-head", className="hg-selected")]),
+        html.Div(className="hg-selected-row", children=[
+            html.H2(["Selected head: ", html.Span("—", id="selected-head", className="hg-selected")]),
+            *knockout_controls(),
+        ]),
         html.Div(className="hg-head-row", children=[
             html.Div(className="hg-head-col", children=[
                 html.H3("Head view"),
@@ -193,6 +202,8 @@ def head_panel() -> html.Section:
                className="hg-help"),
         html.Div(id="hover-view", className="hg-hover-view", children=[]),
         html.Div(id="hover-detail", className="hg-hover-detail"),
+        knockout_panel(),
+        writes_panel(),
         html.H3("Query · key view"),
         html.P([QK_CAPTION, " In the words of “About attention”: the hovered token's question (query) is "
                 "compared with each token's answer (key). Hover a query token in the head view or a row of the "
@@ -249,6 +260,8 @@ def build_layout(data: AttentionData):
             # the grid request draws it as a raw text
             dcc.Store(id="answer"),
             dcc.Store(id="generate-started"),
+            dcc.Store(id="writes-data"),  # what the selected head writes at every query (callbacks_writes.py)
+            dcc.Store(id="knockout"),  # {"result", "heads": [[layer, head], ...]}: knocked out (callbacks_knockout.py)
             html.Span(id="hover-head", hidden=True),
             html.Span(id="qk-head", hidden=True),
             dcc.Location(id="url", refresh=False),

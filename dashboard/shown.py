@@ -70,14 +70,15 @@ def view_tags(stats: dict | None, profile: dict | None, source: str | None) -> l
 
 def answer_marks(answer: object, tokens: int) -> dict | None:
     """The generated answer in a raw result: ``{"start": index of its first token, "prompt": [start, end)
-    character span of the user's prompt or None}``, from the page's grid request (untrusted: checked)."""
+    character span of the user's prompt or None, "chat": whether the chat template was used}``, from
+    the page's grid request (untrusted: checked)."""
     if not isinstance(answer, dict):
         return None
     start, span = answer.get("start"), answer.get("prompt")
     if not isinstance(start, int) or isinstance(start, bool) or not 0 < start <= tokens:
         return None
     ok = isinstance(span, list) and len(span) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in span)
-    return {"start": start, "prompt": span if ok else None}
+    return {"start": start, "prompt": span if ok else None, "chat": answer.get("chat") is True}
 
 
 def result_meta(res: dict, key: str, hidden: bool, weighting: str, tile: int, answer: dict | None = None) -> dict:

@@ -1,7 +1,8 @@
 """The dashboard's views, one module each with its Python figure code and its browser code:
 model_view (.py/.js), head_view (.py/.js, head view and heatmap), hover_view (.py/.js),
-layer_view (.py), qk_view (.py/.js, the query · key view) and answer_view (.py/.js, Generate and
-the streamed answer). The model, head and layer views follow
+layer_view (.py), qk_view (.py/.js, the query · key view), answer_view (.py/.js, Generate and
+the streamed answer), knockout_view (.py, the knock-out strip) and writes_view (.py/.js, what a head
+writes into the vocabulary). The model, head and layer views follow
 BertViz's designs (https://github.com/jessevig/bertviz); the q·k view succeeds its neuron view.
 
 :func:`install_view_scripts` serves the ``.js`` files from this folder under the app's own
@@ -16,7 +17,7 @@ from dash import ClientsideFunction
 from flask import abort, send_from_directory
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("model_view.js", "head_view.js", "hover_view.js", "qk_view.js", "answer_view.js")
+SCRIPTS = ("model_view.js", "head_view.js", "hover_view.js", "qk_view.js", "answer_view.js", "writes_view.js")
 ROUTE = "_headgaze/views/"
 
 

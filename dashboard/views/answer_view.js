@@ -159,7 +159,7 @@
         running = null;
         busy(false);
         setProps("answer", { data: { n: count, text: a.text, model: a.model, answer_start: a.answer_start,
-                                     prompt_span: a.prompt_span } });
+                                     prompt_span: a.prompt_span, chat: a.chat } });
       } else if (ev.kind === "error") {
         throw new Error(ev.data.error.message);
       }

@@ -19,6 +19,13 @@ QK_SCORE_COLOR = "#1d2433"  # q·k view: scores before softmax
 QK_COLORSCALE = [[0.0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#f4a582"], [1.0, "#b2182b"]]
 INK = "#1d2433"
 ANSWER_COLOR = "#00a6a6"  # a generated answer: its tokens' labels and the line where it starts
+KNOCKOUT_COLOR = "#b2182b"  # knocked-out heads: the mark on their tiles
+KNOCKOUT_CAPTION = ("Zero ablation: the knocked-out heads write nothing. Each bar is how much less (red) or more likely "
+                    "that token becomes without them, given the tokens before it (for an encoder: how similar each token's final state "
+                    "stays). It measures what the output loses, not whether the model needs the head: another head may "
+                    "make up for it, and a zero is a value the model never saw in training.")
+# the knock-out strip: Δ log-prob diverging around 0 (red: the heads helped predict the token; ColorBrewer RdBu)
+KNOCKOUT_COLORSCALE = [[0.0, "#b2182b"], [0.25, "#ef8a62"], [0.5, "#f7f7f7"], [0.75, "#67a9cf"], [1.0, "#2166ac"]]
 
 DEFAULT_MAX_CHARS = 50  # the page's character limit (create_app(max_chars=...) changes it)
 GAP = 1  # empty cells between tiles
@@ -51,7 +58,8 @@ def browser_config(max_chars: int) -> dict:
             "hoverEm": list(HOVER_EM), "lineColor": LINE_COLOR, "topK": TOP_K, "ink": INK,
             "specialColor": SPECIAL_COLOR, "focusMaxTokens": FOCUS_MAX_TOKENS, "focusQueries": FOCUS_QUERIES,
             "rowPx": TOKEN_ROW_PX, "hoverShade": ",".join(map(str, HOVER_SHADE_RGB)),
-            "hoverAlpha": list(HOVER_SHADE_ALPHA), "answerColor": ANSWER_COLOR}
+            "hoverAlpha": list(HOVER_SHADE_ALPHA), "answerColor": ANSWER_COLOR,
+            "knockoutColor": KNOCKOUT_COLOR}
 
 
 def badge_xy(layer: int, head: int, tile: int, cells: int) -> tuple[float, float]:

@@ -243,7 +243,7 @@
 
   document.addEventListener("mouseover", function (ev) {
     var el = ev.target && ev.target.closest ? ev.target.closest("#hover-view .hg-token") : null;
-    if (el && shown && shown.window) {
+    if (el && shown) {  // the focused query (the writes view follows it); a long text's window moves to it
       var i = parseInt(el.getAttribute("data-index"), 10);
       later({ focus: i, center: i });
     }

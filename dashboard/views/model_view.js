@@ -2,7 +2,8 @@
  *
  * - clientside callback `gridRequest`: what the controls ask the grid callback for (the
  *   grid-request store; dashboard/callbacks_grid.py says why every control goes through it);
- * - clientside callback `outline`: the selected tile's outline, as a dash Patch of trace 2;
+ * - clientside callback `outline`: the selected tile's outline and the knocked-out tiles' marks, as
+ *   a dash Patch of traces 2 and 4;
  * - a tile click is computed from the pointer's coordinates (never from Plotly's clickData, which
  *   carries the last *throttled* hover and can name the previously hovered tile);
  * - keyboard: arrows move a dotted cursor (Patch of trace 3), Enter/Space select it;
@@ -12,7 +13,7 @@
 (function () {
   "use strict";
   var hg = window.headgaze = window.headgaze || {};
-  var SELECTED = 2, CURSOR = 3;
+  var SELECTED = 2, CURSOR = 3, KNOCKED = 4;
 
   function gridDiv() {
     var g = document.getElementById("model-view");
@@ -27,11 +28,12 @@
     var x0 = head * s - 0.85, x1 = head * s + c - 0.15, y0 = layer * s - 0.85, y1 = layer * s + c - 0.15;
     return { x: [x0, x1, x1, x0, x0], y: [y0, y0, y1, y1, y0] };
   }
-  function outlinePatch(meta, trace, cell) {
+  function outlining(meta, trace, cell) {  // the unbuilt Patch of one outline trace
     var r = cell ? rect(meta, cell.layer, cell.head) : { x: [], y: [] };
     return new window.dash_clientside.Patch()
-      .assign(["data", trace, "x"], r.x).assign(["data", trace, "y"], r.y).build();
+      .assign(["data", trace, "x"], r.x).assign(["data", trace, "y"], r.y);
   }
+  function outlinePatch(meta, trace, cell) { return outlining(meta, trace, cell).build(); }
   hg.gridDiv = gridDiv;
 
   /* Pointer → the tile (and the cell inside it) under it, or null outside the grid. */
@@ -66,7 +68,7 @@
     if (fresh && !byAnswer && hg.stopGeneration) { hg.stopGeneration("process"); }  // the typed text wins
     if (byAnswer) {
       Object.assign(req, { text: answer.text, model: answer.model, raw: true,
-                           answer: { start: answer.answer_start, prompt: answer.prompt_span } });
+                           answer: { start: answer.answer_start, prompt: answer.prompt_span, chat: !!answer.chat } });
     } else if (!fresh && prev) {
       Object.assign(req, { raw: !!prev.raw, answer: prev.answer || null });
     }
@@ -75,7 +77,9 @@
 
   window.dash_clientside.headgaze = Object.assign({}, window.dash_clientside.headgaze, {
     gridRequest: gridRequest,
-    outline: function (sel, meta) {
+    /* The selected tile's outline and the knocked-out tiles' marks (trace 4, a cross on each), one
+     * patch: the knock-out store names its result, so marks of another text are never drawn. */
+    outline: function (sel, meta, knockout) {
       if (!sel || !meta || !meta.tile) { return window.dash_clientside.no_update; }
       // The keyboard cursor jumps to a new selection only: a grid redrawn (a switch's answer) between
       // an arrow key and Enter must not move it back.
@@ -84,7 +88,10 @@
         hg.cursor = { layer: sel.layer, head: sel.head };
       }
       hg.selection = sel;
-      return outlinePatch(meta, SELECTED, sel);
+      var heads = knockout && knockout.result === meta.result ? knockout.heads : [];
+      var c = (meta.cells - 1) / 2, xs = [], ys = [];
+      heads.forEach(function (p) { xs.push(p[1] * meta.tile + c); ys.push(p[0] * meta.tile + c); });
+      return outlining(meta, SELECTED, sel).assign(["data", KNOCKED, "x"], xs).assign(["data", KNOCKED, "y"], ys).build();
     }
   });
 

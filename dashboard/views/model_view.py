@@ -7,7 +7,8 @@ veils. The data sent grows as L·H·min(T, 32)², never as L·H·T².
 Browser side (model_view.js): the selected/cursor outlines, click → tile from the pointer's
 coordinates, keyboard selection and the hover tooltip.
 
-Traces: 0 mosaic heatmap, 1 tag badges, 2 selected-tile outline, 3 keyboard-cursor outline.
+Traces: 0 mosaic heatmap, 1 tag badges, 2 selected-tile outline, 3 keyboard-cursor outline, 4 the
+knocked-out tiles' crosses (knock-out, views/knockout_view.py).
 Veils are layout shapes named ``dim-<layer>-<head>``; a generated answer's start, dotted lines named
 ``answer-row-<layer>`` and ``answer-col-<head>``.
 """
@@ -28,6 +29,7 @@ from .constants import (
     FONT,
     GAP,
     INK,
+    KNOCKOUT_COLOR,
     SELECT_COLOR,
     TILE_MAX_PX,
     TILE_MIN_PX,
@@ -40,7 +42,7 @@ from .constants import (
 GAP_VALUE = 0x5555
 SCALE = GAP_VALUE - 1
 MARGIN = {"l": 48, "r": 10, "t": 38, "b": 6}
-BADGE_TRACE, SELECTED_TRACE, CURSOR_TRACE = 1, 2, 3
+BADGE_TRACE, SELECTED_TRACE, CURSOR_TRACE, KNOCKED_TRACE = 1, 2, 3, 4
 
 
 def cell_edges(cells: list[list[int]]) -> list[int]:
@@ -169,6 +171,9 @@ def model_view_figure(thumbs: np.ndarray, cell_ranges: list[list[int]], *, model
              "marker": {"size": 7, "color": BADGE_COLOR, "line": {"width": 1, "color": INK}}},
             outline_trace("selected", SELECT_COLOR, "solid"),
             outline_trace("cursor", CURSOR_COLOR, "dot"),
+            {"type": "scatter", "mode": "markers", "x": [], "y": [], "name": "knocked out", "hoverinfo": "skip",
+             "showlegend": False, "cliponaxis": False,
+             "marker": {"symbol": "x-thin", "size": 18, "line": {"width": 3, "color": KNOCKOUT_COLOR}}},
         ],
         "layout": {
             "meta": {"model": model, "key": key, "layers": L, "heads": H, "tokens": T, "cells": cells, "tile": s,

@@ -132,3 +132,12 @@ def test_generation_bench_prints_its_goals_as_ratios(models_dir):
     assert_ratio_goals(rows[:1], "predictions off")
     assert_ratio_goals(rows[2:4], "floor")
     assert_ratio_goals(rows[4:], "12-token forward")
+
+
+@pytest.mark.slow
+def test_knockout_bench_prints_its_goals_as_ratios(models_dir):
+    out = run("-m", "tests.bench.knockout_bench", "--iters", "1", "--no-browser", "--models-dir", str(models_dir))
+    rows = goal_rows(out)
+    assert [r[0].split(",")[0] for r in rows] == ["decoder.onnx with head_mask unfed", "ablation request"]
+    assert_ratio_goals(rows[:1], "without the mask")
+    assert_ratio_goals(rows[1:], "Process (service)")

@@ -117,7 +117,7 @@ def test_model_view_payload_is_bounded_and_labelled():
         z = decode(fig["data"][0]["z"])
         c = min(T, 32)
         assert z.shape == (30 * (c + 1) - 1, 9 * (c + 1) - 1)
-        assert [t["name"] for t in fig["data"]] == ["mosaic", "tags", "selected", "cursor"]
+        assert [t["name"] for t in fig["data"]] == ["mosaic", "tags", "selected", "cursor", "knocked out"]
         assert fig["layout"]["yaxis"]["ticktext"] == [str(i) for i in range(30)]
         meta = fig["layout"]["meta"]
         assert (meta["layers"], meta["heads"], meta["tokens"], meta["cells"], meta["tile"]) == (30, 9, T, c, c + 1)
