@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .head_mask import native_head_mask, no_mask_reason
+from .head_mask import MaskUnused, native_head_mask, no_mask_reason
 from .hidden_export import export_generic_hidden
 from .lean_choice import AUTO, LEAN, GraphChoice, choose_graph
 from .lean_graph import export_lean
@@ -54,6 +54,13 @@ class GraphExport:
         self.lm_paths = {kind: out / path.name for kind, path in self.lm_paths.items()}
         if self.hidden_path is not None:
             self.hidden_path = out / self.hidden_path.name
+
+    def drop_mask(self, reason: str) -> None:
+        """No knock-out after all (unverifiable): hidden.onnx goes; decoder.onnx keeps its unfed input."""
+        self.head_mask, self.head_mask_reason = False, reason
+        if self.hidden_path is not None:
+            self.hidden_path.unlink(missing_ok=True)
+            self.hidden_path = None
 
     def lm_manifest(self) -> dict:
         """The manifest's `lm_head`, `predictions` and `generation` fields."""
@@ -108,7 +115,12 @@ def export_graph(folder: Path, out_dir: Path, arch, requested: str = AUTO) -> Gr
         done = GraphExport(onnx_path, qk, choice, lm_reason=NO_GENERIC_LM if has_head else "no causal LM head",
                            head_mask=mask, head_mask_reason="" if mask else no_mask_reason(model))  # fmt: skip
         if mask:
-            done.hidden_path = export_generic_hidden(folder, out_dir, arch, model)
+            try:
+                done.hidden_path = export_generic_hidden(folder, out_dir, arch, model)
+            except MaskUnused as exc:
+                for stale in out_dir.glob("hidden.onnx*"):
+                    stale.unlink()
+                done.drop_mask(str(exc))
         return done
     done = GraphExport(export_lean(model, choice.spec, out_dir), lean_qk(model), choice,
                        lm_reason="no causal LM head (a base model or an encoder)", head_mask=True)  # fmt: skip

@@ -22,6 +22,11 @@ import numpy as np
 HEAD_MASK = "head_mask"
 
 
+class MaskUnused(Exception):
+    """The family's forward takes head_mask but never uses it (OPT in transformers 4.57): the traced
+    graph has no such input, and no knock-out can be run through it."""
+
+
 def native_head_mask(model) -> bool:
     """The model's forward takes `head_mask` (transformers applies it to the attention probabilities)."""
     return HEAD_MASK in inspect.signature(model.forward).parameters
@@ -73,7 +78,10 @@ def make_optional(onnx_path: Path, layers: int, heads: int) -> None:
     model = onnx.load(str(onnx_path), load_external_data=False)
     names = [i.name for i in model.graph.input]
     if HEAD_MASK not in names:
-        raise ValueError(f"{onnx_path}: no {HEAD_MASK} input (inputs: {names})")
+        raise MaskUnused(
+            f"the family's head_mask argument does not reach its graph (unused in its forward; "
+            f"the exported inputs are {', '.join(names)})"
+        )
     if all(t.name != HEAD_MASK for t in model.graph.initializer):
         model.graph.initializer.append(
             numpy_helper.from_array(np.ones((layers, heads), np.float32), HEAD_MASK)

@@ -37,6 +37,12 @@ NOISE_FACTOR = 2.0  # a graph may differ from float64 by this times PyTorch floa
 OUTPUT_ATOL = 1e-3
 PROBES = ("The fluffy blue monster ate the cookie, then the fox ate it again.", "Wait... what?! (Yes); no.")
 FEEDS = ("last_context", "last_residual")
+# attention output projections by family: GPT-2's c_proj, GPT-NeoX's and ALBERT's dense, DistilBERT's out_lin, MPNet's o
+OUTPUT_NAMES = ("c_proj", "dense", "out_lin", "o", "o_proj", "out_proj")
+
+
+class MaskUnverifiable(Exception):
+    """The reference's attention output projections cannot be found: the knock-out cannot be proven."""
 
 
 def test_masks(layers: int, heads: int, seed: int = SEED) -> list[tuple[str, np.ndarray]]:
@@ -60,20 +66,26 @@ def test_masks(layers: int, heads: int, seed: int = SEED) -> list[tuple[str, np.
 
 def output_projections(reference, layers: int) -> list:
     """Each layer's attention output projection (its input is the heads' contexts side by side): what
-    qk_capture finds (o_proj, out_proj, BERT's output.dense), else the `c_proj` of GPT-2-like attention
-    modules (a fused qkv the q/k capture does not take apart)."""
+    qk_capture finds (o_proj, out_proj, BERT's output.dense), else the first of OUTPUT_NAMES on each
+    attention module (a fused qkv the q/k capture does not take apart)."""
     found = [p.o for p in attention_parts(reference)]
     if len(found) != layers:
-        found = [
-            m.c_proj
-            for m in reference.modules()
-            if type(m).__name__.endswith("Attention") and hasattr(m, "c_proj")
-        ]
+        found = []
+        for m in reference.modules():
+            if type(m).__name__.endswith("Attention"):
+                proj = next(
+                    (getattr(m, n) for n in OUTPUT_NAMES if _is_projection(getattr(m, n, None))), None
+                )
+                if proj is not None:
+                    found.append(proj)
     if len(found) != layers:
-        raise VerificationFailed(
-            f"head_mask: found {len(found)} attention output projections for {layers} layers"
-        )
+        raise MaskUnverifiable(f"the knock-out cannot be checked against PyTorch: {len(found)} attention output "
+                               f"projections found for {layers} layers")  # fmt: skip
     return found
+
+
+def _is_projection(module) -> bool:
+    return module is not None and type(module).__name__ in ("Linear", "Conv1D")
 
 
 @contextmanager

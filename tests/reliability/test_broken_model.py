@@ -70,6 +70,7 @@ def test_external_data_models_are_checked_over_every_file(tmp_path):
     onnx.save(onnx.load(str(source / "model.onnx")), str(folder / "model.onnx"),
               save_as_external_data=True, location="model.onnx_data")
     shutil.copy(source / "tokenizer.json", folder / "tokenizer.json")
+    shutil.copy(source / "hidden.onnx", folder / "hidden.onnx")  # the knock-out's graph, as exported
     files = [folder / "model.onnx", folder / "model.onnx_data"]
     manifest = json.loads((source / "manifest.json").read_text())
     manifest["id"] = "minilm-ext"
