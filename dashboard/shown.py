@@ -33,9 +33,11 @@ def keyed(fig: dict, key: str, **more) -> dict:
 
 
 def status_text(res: dict) -> str:
-    """One line: model, tokens, latency (dashboard round trip and the service's own timing)."""
+    """One line: model, tokens, where it runs, latency (dashboard round trip and the service's own timing)."""
     T = len(res["tokens"])
     parts = [f"{res['model']}", f"{T} tokens", f"{res['layers']}×{res['heads']} heads"]
+    if res.get("provider"):  # which onnxruntime provider runs the model (CPU, CUDA)
+        parts.append("on " + str(res["provider"]).removesuffix("ExecutionProvider"))
     if res.get("dashboard_cached"):
         parts.append("cached in the dashboard")
     else:

@@ -1,4 +1,4 @@
-"""``python -m dashboard.stack`` (what `make serve` runs): the attention service and the dashboard, supervised.
+"""``headgaze serve`` (what `make serve` runs): the attention service and the dashboard, supervised.
 
 Both run as child processes under waitress (service on 127.0.0.1:8000, dashboard on
 127.0.0.1:8050 by default). The launcher waits until each answers and prints both URLs; then it
@@ -21,9 +21,7 @@ from pathlib import Path
 
 from .supervisor import Supervised, log, stop
 
-__all__ = ["REPO", "answers", "main", "stop", "wait_http"]
-
-REPO = Path(__file__).resolve().parent.parent
+__all__ = ["answers", "main", "stop", "wait_http"]
 
 
 def wait_http(url: str, timeout: float = 120.0, proc: subprocess.Popen | None = None) -> None:
@@ -48,12 +46,13 @@ def wait_http(url: str, timeout: float = 120.0, proc: subprocess.Popen | None = 
 
 def service_argv(port: int = 8000, models_dir: str | os.PathLike = "models", host: str = "127.0.0.1",
                  extra: list[str] | None = None) -> list[str]:
-    return [sys.executable, "-m", "service", "--host", host, "--port", str(port), "--models-dir", str(models_dir),
+    return [sys.executable, "-m", "headgaze.service", "--host", host, "--port", str(port), "--models-dir", str(models_dir),
             *(extra or [])]
 
 
 def dashboard_argv(port: int = 8050, service_url: str = "http://127.0.0.1:8000", host: str = "127.0.0.1") -> list[str]:
-    return [sys.executable, "-m", "dashboard", "--service-url", service_url, "--host", host, "--port", str(port)]
+    return [sys.executable, "-m", "headgaze.dashboard", "--service-url", service_url, "--host", host, "--port",
+            str(port)]
 
 
 def service_env() -> dict[str, str]:
@@ -72,7 +71,7 @@ def answers(url: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m dashboard.stack", description="service + dashboard, supervised")
+    p = argparse.ArgumentParser(prog="headgaze serve", description="service + dashboard, supervised")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--service-port", type=int, default=8000)
     p.add_argument("--dashboard-port", type=int, default=8050)
@@ -94,15 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _stop_signal)
 
     if not any(Path(args.models_dir).glob("*/manifest.json")):
-        print(f"error: no exported models in {args.models_dir}/ — run `make export` first.", file=sys.stderr)
+        print(f"headgaze serve: error: no exported models in {args.models_dir}/ — run `headgaze export` (or `make export`) first.", file=sys.stderr)
         return 2
     service_url = f"http://{args.host}:{args.service_port}"
     dash_url = f"http://{args.host}:{args.dashboard_port}/"
     backoff = {"first_delay": args.restart_delay, "max_delay": args.max_restart_delay}
     children = [
-        Supervised("service", service_argv(args.service_port, args.models_dir, args.host), REPO,
+        Supervised("service", service_argv(args.service_port, Path(args.models_dir).resolve(), args.host), Path.cwd(),
                    lambda: answers(service_url + "/readyz"), env=service_env(), **backoff),
-        Supervised("dashboard", dashboard_argv(args.dashboard_port, service_url, args.host), REPO,
+        Supervised("dashboard", dashboard_argv(args.dashboard_port, service_url, args.host), Path.cwd(),
                    lambda: answers(dash_url), **backoff),
     ]
     svc, dash = children

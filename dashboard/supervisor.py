@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CONFIG_ERROR = 2  # exit code of `python -m service` / `python -m dashboard` for a bad configuration
+CONFIG_ERROR = 2  # exit code of `headgaze service` / `headgaze dashboard` for a bad configuration
 
 
 def log(message: str) -> None:

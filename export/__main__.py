@@ -1,4 +1,4 @@
-"""`python -m export [MODEL ...]`: export models into models/<id>/ (the CLI behind `make export`).
+"""`headgaze export [MODEL ...]`: export models into models/<id>/ (the CLI behind `make export`).
 
 MODEL is a known id (smollm2-135m, minilm-l6), a local Hugging Face model folder, or a hub id
 (needs a network). With no MODEL, the default models are exported. Exit codes: 0 ok, 1 export
@@ -20,7 +20,7 @@ from .verify import DEFAULT_ATOL
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m export", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="headgaze export", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "models",
         nargs="*",

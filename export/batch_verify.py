@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from service.batching import crop, pad_batch
+from headgaze.service.runtime.batching import crop, pad_batch
 
 from .errors import VerificationFailed
 
-LONGEST_TEXT_TOKENS = 512  # the service's default --max-tokens (service/engine.py DEFAULT_MAX_TOKENS)
+LONGEST_TEXT_TOKENS = 512  # the service's default --max-tokens (service/runtime/engine.py DEFAULT_MAX_TOKENS)
 BATCH_ATOL = 1e-5
 LONG_TEXT = (
     "Attention heads read earlier tokens. Some look one step back, some at the first token, and a few "

@@ -2,7 +2,7 @@
 
 
 class ExportError(Exception):
-    """A failure the user can act on; `python -m export` prints it without a traceback."""
+    """A failure the user can act on; `headgaze export` prints it without a traceback."""
 
     exit_code = 1
 

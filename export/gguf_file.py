@@ -46,7 +46,7 @@ def read_header(path: Path) -> GGUFHeader:
     if architecture not in families:
         raise ExportError(
             f"{path}: GGUF family '{architecture}' cannot be dequantised by transformers "
-            f"(it reads {', '.join(families)}); see README 'Exporting models'"
+            f"(it reads {', '.join(families)}); see docs/export.md"
         )
     causal = _field(reader, f"{architecture}.attention.causal")
     return GGUFHeader(architecture, _field(reader, "general.name"), True if causal is None else bool(causal))

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from service.batching import pad_batch
-from service.predictions import PredictionHead
-from service.providers import default_threads
+from headgaze.service.runtime.batching import pad_batch
+from headgaze.service.runtime.predictions import PredictionHead
+from headgaze.service.runtime.providers import default_threads
 
 from .errors import VerificationFailed
 from .head_mask import HEAD_MASK

@@ -27,7 +27,7 @@ FALLBACK_CONFIGS = {"starcoder2": "mistral"}
 # families whose positions start after the padding id (position of token t = pad_token_id + 1 + t):
 # they take max_position_embeddings - pad_token_id - 1 tokens (xlm-roberta: 514 - 2 = 512)
 PADDING_OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert", "mpnet", "longformer", "data2vec-text")
-README_LIST = "README 'Exporting models' lists the tested families"
+README_LIST = "docs/export.md lists the tested families"
 
 
 @dataclass(frozen=True)

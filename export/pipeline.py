@@ -14,7 +14,7 @@ from pathlib import Path
 import onnx
 from tokenizers import Tokenizer
 
-from service.hashing import sha256_files
+from headgaze.service.common.hashing import sha256_files
 
 from .batch_verify import verify_batching, verify_long_text
 from .causality import decide_causal

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from service.batching import pad_batch
-from service.head_profile import PROFILE_FILE, compute_profile
+from headgaze.service.analysis.head_profile import PROFILE_FILE, compute_profile
+from headgaze.service.runtime.batching import pad_batch
 
 
 def write_profile(out: Path, causal: bool, special_ids: set[int]) -> dict:

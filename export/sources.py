@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service.hashing import sha256_files
+from headgaze.service.common.hashing import sha256_files
 
 from .errors import ExportError, UnknownModel
 from .gguf_file import read_header

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from service.batching import pad_batch
+from headgaze.service.runtime.batching import pad_batch
 
 from .errors import VerificationFailed
 

@@ -1,22 +1,26 @@
-"""`python -m service`: load the models, then serve the API under waitress (never Flask's dev server)."""
+"""`headgaze service`: load the models, then serve the API under waitress (never Flask's dev server)."""
 
 from __future__ import annotations
 
 import logging
 import sys
 
-from .config import PROG, fail, parse_args
-from .errors import ConfigError
+from .common.cli import fail
+from .common.errors import ConfigError
+from .web.config import PROG, parse_args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("service")
-    from .api import create_app
-    from .cache import SafeCache, describe, make_backend
-    from .engine import Engine
-    from .http_server import make_server
+    from .runtime.cache import SafeCache, describe, make_backend
+    from .runtime.engine import Engine
+    from .runtime.providers import GpuOptions, set_gpu_options
+    from .web.api import create_app
+
+    set_gpu_options(GpuOptions(args.gpu, args.gpu_fast, args.gpu_mem_mb))
+    from .web.http_server import make_server
 
     try:
         cache = SafeCache(make_backend(args.cache, timeout=args.cache_timeout, threshold=args.cache_entries))

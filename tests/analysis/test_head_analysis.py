@@ -9,8 +9,8 @@ import onnxruntime as ort
 import pytest
 from tokenizers import Tokenizer
 
-from service.batching import pad_batch
-from service.head_analysis import head_scores, heads_stats, prefix_medians, repeat_scores
+from headgaze.service.analysis.head_analysis import head_scores, heads_stats, prefix_medians, repeat_scores
+from headgaze.service.runtime.batching import pad_batch
 
 T = 6
 

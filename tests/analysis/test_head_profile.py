@@ -9,9 +9,9 @@ import onnxruntime as ort
 import pytest
 from tokenizers import Tokenizer
 
-from service.batching import pad_batch
-from service.head_analysis import ALL_TAGS
-from service.head_profile import PROFILE_FILE
+from headgaze.service.analysis.head_analysis import ALL_TAGS
+from headgaze.service.analysis.head_profile import PROFILE_FILE
+from headgaze.service.runtime.batching import pad_batch
 
 
 def load(models_dir, model_id):
@@ -31,7 +31,7 @@ EXPECTED_COUNTS = {
                   "focused": 1, "sink": 24, "induction": 0, "duplicate-token": 2},
 }
 TOLERANCE = 1
-# The tag rules, written out here so that the test checks service/head_analysis.py, not itself.
+# The tag rules, written out here so that the test checks service/analysis/head_analysis.py, not itself.
 RULES = {"previous-token": [("previous", ">", 0.5)], "first-token": [("first", ">", 0.6)], "self": [("self", ">", 0.5)],
          "next-token": [("next", ">", 0.5)], "broad": [("entropy", ">", 0.8)], "focused": [("entropy", "<", 0.2)],
          "sink": [("first", ">", 0.6), ("first_norm", "<", 0.5)],

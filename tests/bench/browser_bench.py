@@ -132,7 +132,7 @@ class Case:
         """A new text for run i (so the service computes it): 50 characters, or exactly `tokens` tokens."""
         if self.tokens is None:
             return f"Run {i}: {SHORT}"[:50]
-        from service.tokens import load_tokenizer
+        from headgaze.service.runtime.tokens import load_tokenizer
         from tests.support.prose import prose_of_tokens
 
         return prose_of_tokens(load_tokenizer(models_dir / self.model / "tokenizer.json"), self.tokens,
@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     url = args.dashboard_url
     models_dir = Path(args.models_dir)
     if not url:
-        from dashboard.app import create_app
+        from headgaze.dashboard.app import create_app
         from tests.support.service import ServiceProcess
 
         svc = ServiceProcess.for_models(models_dir, Path(tempfile.mkdtemp()) / "service.log", "--threads", "2")

@@ -22,8 +22,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from export.onnx_builder import GraphBuilder
-from service.providers import default_threads, make_session
+from headgaze.export.onnx_builder import GraphBuilder
+from headgaze.service.runtime.providers import default_threads, make_session
 
 MODEL = "smollm2-135m"  # the box's speed is SmolLM2's floor at TOKENS tokens, whatever model a bench runs
 TOKENS = 12

@@ -24,10 +24,10 @@ import numpy as np
 import onnx
 import requests
 
-from service import sse
-from service.batching import pad_batch
-from service.engine import Engine
-from service.providers import default_threads, make_session
+from headgaze.service.common import sse
+from headgaze.service.runtime.batching import pad_batch
+from headgaze.service.runtime.engine import Engine
+from headgaze.service.runtime.providers import default_threads, make_session
 from tests.bench.floor import Floor
 from tests.bench.goals import Goal, fmt, print_goals
 from tests.support.env import REPO

@@ -1,8 +1,8 @@
 """`make bench` (first table): the lean graph against the generic graph and the memory floor.
 
-Four onnxruntime sessions with the service's own session options (service/providers.py), timed
+Four onnxruntime sessions with the service's own session options (service/runtime/providers.py), timed
 interleaved in one process so that other load on the box hits all four alike:
-- **generic**: optimum's graph (`python -m export --graph generic`, in --generic-dir);
+- **generic**: optimum's graph (`headgaze export --graph generic`, in --generic-dir);
 - **lean**: the graph `make export` builds for the model (export/lean_graph.py);
 - **floor**: reading every weight matrix once and nothing else: one MatMul per input width over the
   lean graph's own MatMul weights concatenated, fed [1, T, width] activations;
@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
-from service.batching import pad_batch
-from service.providers import default_threads, make_session
+from headgaze.service.runtime.batching import pad_batch
+from headgaze.service.runtime.providers import default_threads, make_session
 from tests.bench.floor import floor_graph, layered_floor_graph, random_feeds, weight_matrices
 from tests.bench.goals import Goal, print_goals
 from tests.support.prose import prose_of_tokens
@@ -92,7 +92,7 @@ def graphs(models_dir: Path, generic_dir: Path, model: str) -> dict[str, Path]:
     if "generic" not in found:
         raise SystemExit(
             f"{model}: no generic graph in {generic_dir} or {models_dir} "
-            f"(python -m export --graph generic --models-dir {generic_dir} {model})"
+            f"(headgaze export --graph generic --models-dir {generic_dir} {model})"
         )
     return found
 

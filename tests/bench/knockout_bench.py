@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from service.engine import Engine
-from service.providers import make_session
+from headgaze.service.runtime.engine import Engine
+from headgaze.service.runtime.providers import make_session
 from tests.bench.generation_bench import fifty, interleaved
 from tests.bench.goals import Goal, fmt, print_goals
 from tests.support.env import REPO
@@ -95,7 +95,7 @@ def ablation_goal(engine: Engine, iters: int) -> Goal:
 
 
 def page_goals(engine: Engine, models_dir: Path, runs: int) -> list[Goal]:
-    from dashboard.app import create_app
+    from headgaze.dashboard.app import create_app
     from tests.dashboard.browser import (
         GRID_JS,
         ServerThread,

@@ -29,11 +29,11 @@ import numpy as np
 import redis
 import requests
 
-from service.engine import DEFAULT_MAX_TOKENS
-from service.loaded_model import LoadedModel
-from service.manifest import load_manifest
-from service.providers import default_threads
-from service.tokens import tokenize
+from headgaze.service.runtime.engine import DEFAULT_MAX_TOKENS
+from headgaze.service.runtime.loaded_model import LoadedModel
+from headgaze.service.runtime.manifest import load_manifest
+from headgaze.service.runtime.providers import default_threads
+from headgaze.service.runtime.tokens import tokenize
 from tests.bench.goals import Goal, print_goals
 from tests.support.env import REPO
 from tests.support.redis_server import RedisServer

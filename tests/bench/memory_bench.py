@@ -1,6 +1,6 @@
 """The service's memory with both models loaded and the recent-results store filled with 512-token texts.
 
-Starts `python -m service` (MALLOC_ARENA_MAX=2, as README recommends for long texts; default
+Starts `headgaze service` (MALLOC_ARENA_MAX=2, as README recommends for long texts; default
 `--store-mb`), sends each model a `detail=grid` and a head request for four 512-token texts of prose
 (the store stays full) and prints the process's peak RSS (VmHWM) and RSS from /proc, in MiB, against
 the 1.5 GB goal. `make bench` takes the same numbers in its long-text table (service_bench.py).
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from service.tokens import load_tokenizer
+from headgaze.service.runtime.tokens import load_tokenizer
 from tests.support.env import REPO, clean_env
 from tests.support.prose import prose_of_tokens
 from tests.support.service import ServiceProcess
@@ -81,7 +81,7 @@ def main() -> None:
     ap.add_argument("--models", default="smollm2-135m,minilm-l6")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--runs", type=int, default=1)
-    ap.add_argument("service_args", nargs="*", help="extra `python -m service` flags (after --)")
+    ap.add_argument("service_args", nargs="*", help="extra `headgaze service` flags (after --)")
     args = ap.parse_args()
     print(f"service memory (MALLOC_ARENA_MAX={MALLOC_ARENAS}), models {args.models}, store filled with "
           f"{LONG_TOKENS}-token texts, flags {args.service_args or 'default'}:")

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from service.batching import pad_batch
-from service.cache import make_backend
-from service.engine import Engine
-from service.tokens import load_tokenizer
+from headgaze.service.runtime.batching import pad_batch
+from headgaze.service.runtime.cache import make_backend
+from headgaze.service.runtime.engine import Engine
+from headgaze.service.runtime.tokens import load_tokenizer
 from tests.support.env import REPO
 from tests.support.prose import prose_of_tokens
 

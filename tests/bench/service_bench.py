@@ -36,9 +36,9 @@ import numpy as np
 import orjson
 import requests
 
-from service.batching import pad_batch
-from service.cache import make_backend
-from service.engine import Engine
+from headgaze.service.runtime.batching import pad_batch
+from headgaze.service.runtime.cache import make_backend
+from headgaze.service.runtime.engine import Engine
 from tests.bench import qk_bench
 from tests.bench.floor import Floor
 from tests.bench.goals import Goal, floor_ratio, print_goals

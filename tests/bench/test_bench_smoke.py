@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from export.pipeline import export_model
-from export.sources import resolve
+from headgaze.export.pipeline import export_model
+from headgaze.export.sources import resolve
 from tests.bench.goals import HEAD
 from tests.conftest import REPO
 from tests.export.tiny_models import save_model

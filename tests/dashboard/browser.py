@@ -14,7 +14,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from dashboard.views.constants import HOVER_MAX_COLOR, HOVER_SHADE_RGB
+from headgaze.dashboard.views.constants import HOVER_MAX_COLOR, HOVER_SHADE_RGB
 from tests.support.net import ServerThread, free_port  # noqa: F401 - re-exported for the browser tests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,8 +88,8 @@ SHOWN_JS = f"""([key, want]) => {{ const s = ({DRAWN_JS})(), h = s.head;
 
 def view_key(model: str, text: str, hide_first: bool = False, weighting: str = "attention") -> str:
     """The key the page's views carry for this text, model and switches (dashboard/shown.py)."""
-    from dashboard.data import AttentionData
-    from dashboard.shown import view_key as key_of
+    from headgaze.dashboard.data import AttentionData
+    from headgaze.dashboard.shown import view_key as key_of
 
     return key_of(AttentionData.key(model, text), hide_first, weighting)
 

@@ -32,7 +32,7 @@ def service(models_dir):
 
 @pytest.fixture(scope="session")
 def dashboard_url(service):
-    from dashboard.app import create_app
+    from headgaze.dashboard.app import create_app
 
     app = create_app(service_url=service.url)
     srv = ServerThread(app.server)
@@ -43,7 +43,7 @@ def dashboard_url(service):
 @pytest.fixture(scope="session")
 def minilm_engine(models_dir, tmp_path_factory):
     """The real in-process engine on a models dir holding only MiniLM (bidirectional, 6×12 heads)."""
-    from service.engine import Engine
+    from headgaze.service.runtime.engine import Engine
 
     only = tmp_path_factory.mktemp("models-minilm")
     (only / "minilm-l6").symlink_to((models_dir / "minilm-l6").resolve(), target_is_directory=True)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.errors import ServiceUnavailable, unknown_model
-from service.grid import max_pool
-from service.head_analysis import heads_stats
-from service.result import AttentionResult, GridResult, HeadResult
+from headgaze.service.analysis.grid import max_pool
+from headgaze.service.analysis.head_analysis import heads_stats
+from headgaze.service.common.errors import ServiceUnavailable, unknown_model
+from headgaze.service.common.result import AttentionResult, GridResult, HeadResult
 
 
 class FakeBackend:

@@ -28,7 +28,7 @@ TEXT = "The fluffy blue monster ate the cookie."
 
 
 def service_attention(service, text, model):
-    from service.client import ServiceClient
+    from headgaze.service.client import ServiceClient
 
     with ServiceClient(service.url) as c:
         return c.attention(text, model)

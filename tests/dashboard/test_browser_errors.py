@@ -71,7 +71,7 @@ def test_unknown_model(page, dashboard_url):
 
 
 def test_service_down_then_back(page, models_dir, tmp_path):
-    from dashboard.app import create_app
+    from headgaze.dashboard.app import create_app
 
     svc = ServiceProcess.for_models(models_dir, tmp_path / "service.log", "--threads", "2")
     svc.start()

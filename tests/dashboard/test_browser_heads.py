@@ -2,7 +2,7 @@
 hide-first-token (hover view's red token), CSV/PNG export, and the view state in the URL.
 
 Real service (subprocess), real dashboard, Debian's Chromium. Expected values come from the
-service's own data: its attentions (through ServiceClient) run through service/head_analysis.py,
+service's own data: its attentions (through ServiceClient) run through service/analysis/head_analysis.py,
 and its heads profile (GET /v1/models/<id>/heads).
 """
 
@@ -14,9 +14,9 @@ import io
 import numpy as np
 import pytest
 
-from dashboard.heads import hide_first_token
-from service.client import ServiceClient
-from service.head_analysis import heads_stats
+from headgaze.dashboard.heads import hide_first_token
+from headgaze.service.analysis.head_analysis import heads_stats
+from headgaze.service.client import ServiceClient
 from tests.dashboard.browser import (
     GRID_JS,
     RED,

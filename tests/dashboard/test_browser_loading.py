@@ -28,7 +28,7 @@ class GatedBackend(FakeBackend):
 
 
 def test_loading_state(page):
-    from dashboard.app import create_app
+    from headgaze.dashboard.app import create_app
 
     backend = GatedBackend()
     srv = ServerThread(create_app(engine=backend).server)

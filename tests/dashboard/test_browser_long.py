@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dashboard.views.constants import FOCUS_QUERIES, TOP_K
-from dashboard.views.head_view import top_k_pairs
-from service.tokens import load_tokenizer
+from headgaze.dashboard.views.constants import FOCUS_QUERIES, TOP_K
+from headgaze.dashboard.views.head_view import top_k_pairs
+from headgaze.service.runtime.tokens import load_tokenizer
 from tests.dashboard.browser import (
     HEAD_VIEW_JS,
     ServerThread,
@@ -38,7 +38,7 @@ MODEL_VIEW_BYTES = 1_500_000  # README: bytes sent to the browser for the model 
 
 @pytest.fixture(scope="module")
 def long_dashboard(service):
-    from dashboard.app import create_app
+    from headgaze.dashboard.app import create_app
 
     srv = ServerThread(create_app(service_url=service.url, max_chars=4000).server)
     yield srv.url
@@ -68,7 +68,7 @@ def wait_head_views(page, layer: int, head: int) -> None:
 
 
 def test_512_tokens_process_and_a_head_click_does_not_run_the_model(page, long_dashboard, long_text, service):
-    from service.client import ServiceClient
+    from headgaze.service.client import ServiceClient
 
     size = process_long(page, long_dashboard, long_text)
     g = grid_info(page)

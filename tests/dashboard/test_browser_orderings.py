@@ -14,8 +14,8 @@ import io
 
 import pytest
 
-from service.client import ServiceClient
-from service.head_analysis import heads_stats
+from headgaze.service.analysis.head_analysis import heads_stats
+from headgaze.service.client import ServiceClient
 from tests.dashboard.browser import (
     HEAD_VIEWS,
     carrying,

@@ -93,7 +93,7 @@ def test_qk_view_strongest_score_is_strongest_weight_and_hover_needs_no_request(
 
 
 def test_weighting_switch_draws_weight_times_value_norm_of_the_sink_head(page, dashboard_url, service):
-    from service.client import ServiceClient
+    from headgaze.service.client import ServiceClient
 
     layer, head = 23, 3
     open_page(page, dashboard_url)

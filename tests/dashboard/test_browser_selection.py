@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from service.client import ServiceClient
-from service.head_analysis import heads_stats
+from headgaze.service.analysis.head_analysis import heads_stats
+from headgaze.service.client import ServiceClient
 from tests.dashboard.browser import (
     GRID_JS,
     all_heads,

@@ -1,5 +1,5 @@
 """`make serve` keeps the stack up: killing the service or the dashboard under the launcher
-(python -m dashboard.stack) restarts it with back-off, the open page says what is wrong instead of
+(headgaze serve) restarts it with back-off, the open page says what is wrong instead of
 spinning, and it works again without a reload.
 
 The launcher runs with a 5 s restart delay, so the moments "dead" and "back" are told apart by the
@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.stack import REPO, wait_http
+from headgaze.dashboard.stack import wait_http
 from tests.dashboard.browser import open_page, view_key, wait_shown
+from tests.support.env import REPO
 from tests.support.net import free_port
 
 pytestmark = pytest.mark.browser
@@ -29,14 +30,14 @@ RESTART_DELAY = 5.0
 
 
 class Launcher:
-    """`python -m dashboard.stack` with its stderr (the supervisor's log) kept in a file."""
+    """`headgaze serve` with its stderr (the supervisor's log) kept in a file."""
 
     def __init__(self, models_dir: Path, log_path: Path):
         self.sport, self.dport = free_port(), free_port()
         self.log_path = log_path
         self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dashboard.stack", "--service-port", str(self.sport), "--dashboard-port",
+            [sys.executable, "-m", "headgaze.dashboard.stack", "--service-port", str(self.sport), "--dashboard-port",
              str(self.dport), "--models-dir", str(models_dir), "--restart-delay", str(RESTART_DELAY)],
             cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT, text=True)
         wait_http(f"http://127.0.0.1:{self.sport}/readyz", timeout=180, proc=self.proc)

@@ -28,8 +28,8 @@ MODEL_VIEW_BOUND = 1_000_000  # bytes of the Process response at any length (REA
 
 @pytest.fixture(scope="module")
 def long_app(models_dir):
-    from dashboard.app import create_app
-    from service.engine import Engine
+    from headgaze.dashboard.app import create_app
+    from headgaze.service.runtime.engine import Engine
 
     engine = Engine(models_dir=str(models_dir), warmup=False, max_chars=600, max_tokens=512)
     srv = ServerThread(create_app(engine=engine, max_chars=600).server)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from dashboard.layout import EXAMPLE_TEXT
+from headgaze.dashboard.layout import EXAMPLE_TEXT
 from tests.dashboard.browser import ServerThread, new_page, view_key
 
 pytestmark = pytest.mark.browser
@@ -60,7 +60,7 @@ def frame_host(target: dict) -> ServerThread:
 
 
 def test_frame_ancestors_admits_the_configured_tool_only(browser, service):
-    from dashboard.app import create_app
+    from headgaze.dashboard.app import create_app
 
     target: dict = {}
     allowed, stranger = frame_host(target), frame_host(target)

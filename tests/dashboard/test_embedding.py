@@ -25,8 +25,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def host_app(models_dir):
-    from dashboard.app import create_app
-    from service.engine import Engine
+    from headgaze.dashboard.app import create_app
+    from headgaze.service.runtime.engine import Engine
 
     host = Flask("host-tool")
 

@@ -9,13 +9,13 @@ import orjson
 import pytest
 from dash import html
 
-from dashboard.app import create_app
-from dashboard.generate_route import ROUTE
-from dashboard.shown import answer_marks
-from dashboard.views.hover_view import running_text, template_tokens
-from dashboard.views.model_view import answer_position, answer_shapes
-from service.errors import ServiceError
-from service.sse import parse
+from headgaze.dashboard.app import create_app
+from headgaze.dashboard.generate_route import ROUTE
+from headgaze.dashboard.shown import answer_marks
+from headgaze.dashboard.views.hover_view import running_text, template_tokens
+from headgaze.dashboard.views.model_view import answer_position, answer_shapes
+from headgaze.service.common.errors import ServiceError
+from headgaze.service.common.sse import parse
 from tests.dashboard.fakes import FakeBackend
 
 

@@ -9,7 +9,7 @@ import base64
 import numpy as np
 import pytest
 
-from dashboard.views.qk_view import default_query, qk_payload, qk_view_figure, query_parts
+from headgaze.dashboard.views.qk_view import default_query, qk_payload, qk_view_figure, query_parts
 from tests.conftest import DEFAULT_MODEL_IDS, read_manifest
 from tests.export.test_qk_artifacts import run
 

@@ -1,4 +1,4 @@
-"""`python -m dashboard.stack` (what `make serve` runs): both servers come up, both URLs are printed,
+"""`headgaze serve` (what `make serve` runs): both servers come up, both URLs are printed,
 and Ctrl-C (SIGINT) or SIGTERM stops both."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from dashboard.stack import REPO, wait_http
+from headgaze.dashboard.stack import wait_http
+from tests.support.env import REPO
 from tests.support.net import free_port
 
 
@@ -25,7 +26,7 @@ def port_open(port: int) -> bool:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_stack_starts_and_stops_both(models_dir, sig):
     sport, dport = free_port(), free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "dashboard.stack", "--service-port", str(sport),
+    proc = subprocess.Popen([sys.executable, "-m", "headgaze.dashboard.stack", "--service-port", str(sport),
                              "--dashboard-port", str(dport), "--models-dir", str(models_dir)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -12,21 +12,21 @@ import requests
 from flask import Flask
 from flask_caching import Cache
 
-from dashboard.about import share_text
-from dashboard.data import AttentionData, DashboardError, validate_text
-from dashboard.shown import clamp_selection, head_matrix, head_payload, status_text
-from dashboard.views.constants import FOCUS_MAX_TOKENS, FOCUS_QUERIES
-from dashboard.views.head_view import (
+from headgaze.dashboard.about import share_text
+from headgaze.dashboard.data import AttentionData, DashboardError, validate_text
+from headgaze.dashboard.shown import clamp_selection, head_matrix, head_payload, status_text
+from headgaze.dashboard.views.constants import FOCUS_MAX_TOKENS, FOCUS_QUERIES
+from headgaze.dashboard.views.head_view import (
     focused_query,
     head_view_figure,
     heatmap_figure,
     plotly_text,
     top_k_pairs,
 )
-from dashboard.views.model_view import GAP_VALUE, SCALE, model_view_figure, mosaic_u2, tile_px
-from service.errors import ServiceError, ServiceUnavailable
-from service.grid import max_pool
-from service.result import GridResult
+from headgaze.dashboard.views.model_view import GAP_VALUE, SCALE, model_view_figure, mosaic_u2, tile_px
+from headgaze.service.analysis.grid import max_pool
+from headgaze.service.common.errors import ServiceError, ServiceUnavailable
+from headgaze.service.common.result import GridResult
 from tests.dashboard.fakes import FakeBackend
 
 
@@ -79,7 +79,7 @@ def thumbnails(att):
 
 
 def test_the_services_thumbnails_max_pool_and_keep_a_thin_diagonal():
-    """The model view draws the service's thumbnails (service/grid.py) as they are."""
+    """The model view draws the service's thumbnails (service/analysis/grid.py) as they are."""
     T = 100
     att = np.zeros((1, 1, T, T), dtype=np.float32)
     att[0, 0, np.arange(1, T), np.arange(T - 1)] = 0.9  # previous-token diagonal, one token wide
@@ -183,7 +183,7 @@ def test_focused_query_is_kept_for_the_same_text_only():
 
 
 def test_layer_view_has_one_legend_entry_per_head():
-    from dashboard.views.layer_view import layer_view_figure
+    from headgaze.dashboard.views.layer_view import layer_view_figure
 
     att = np.random.default_rng(1).random((5, 6, 6)).astype(np.float32)
     att /= att.sum(-1, keepdims=True)
@@ -196,7 +196,7 @@ def test_layer_view_has_one_legend_entry_per_head():
 
 
 def test_hover_view_is_running_text_with_marked_specials():
-    from dashboard.views.hover_view import running_text
+    from headgaze.dashboard.views.hover_view import running_text
 
     text = "Hi there\nyou"
     toks = [{"text": "<s>", "start": 0, "end": 0, "special": True}, {"text": "Hi", "start": 0, "end": 2},
@@ -247,7 +247,7 @@ def test_grid_and_heads_are_cached_and_errors_are_translated(data, minilm_engine
 
 
 def test_errors_are_translated_by_type_not_by_name():
-    from service.client import ServiceClient
+    from headgaze.service.client import ServiceClient
 
     # a real client on a port nobody listens on: requests' ConnectionError → ServiceUnavailable
     down = make_data(ServiceClient("http://127.0.0.1:9", timeout=2))
@@ -311,7 +311,7 @@ def test_head_payload_and_status(data):
 # -- head analysis: hide-first-token, tags, CSV, URL state --------------------------------------
 
 def test_hide_first_token_renormalises_rows_and_zeroes_sink_only_rows():
-    from dashboard.heads import hide_first_token
+    from headgaze.dashboard.heads import hide_first_token
 
     causal = np.tril(np.ones((4, 4), dtype=np.float32))
     causal /= causal.sum(-1, keepdims=True)
@@ -329,7 +329,7 @@ def test_hide_first_token_renormalises_rows_and_zeroes_sink_only_rows():
 
 
 def test_tag_counts_and_tagged_heads():
-    from dashboard.heads import TAGS, tag_counts, tagged_heads
+    from headgaze.dashboard.heads import TAGS, tag_counts, tagged_heads
 
     tags = [[["first-token"], []], [["first-token", "focused"], ["self"]]]
     counts = tag_counts(tags)
@@ -343,7 +343,7 @@ def test_matrix_csv_has_token_headers_and_the_values():
     import csv
     import io
 
-    from dashboard.heads import matrix_csv
+    from headgaze.dashboard.heads import matrix_csv
 
     m = np.array([[1.0, 0.0], [0.25, 0.75]])
     rows = list(csv.reader(io.StringIO(matrix_csv(m, ["a,b", ' "q"']))))
@@ -353,8 +353,8 @@ def test_matrix_csv_has_token_headers_and_the_values():
 
 
 def test_dim_shapes_and_badges_follow_the_tags():
-    from dashboard.head_panels import tag_note
-    from dashboard.views.model_view import badge_points, dim_shapes
+    from headgaze.dashboard.head_panels import tag_note
+    from headgaze.dashboard.views.model_view import badge_points, dim_shapes
 
     tags = [[["first-token"], []], [["self"], ["first-token", "broad"]]]
     fig = model_view_figure(np.full((2, 2, 3, 3), 1 / 3, dtype=np.float32), [[0, 1], [1, 2], [2, 3]], model="m", key="k", tokens=list("abc"),
@@ -372,7 +372,7 @@ def test_dim_shapes_and_badges_follow_the_tags():
 
 
 def test_parse_view_query_restores_and_sanitises():
-    from dashboard.view_query import parse_view_query
+    from headgaze.dashboard.view_query import parse_view_query
 
     ids = ["smollm2-135m", "minilm-l6"]
     v = parse_view_query("?model=minilm-l6&text=Hi+there%21&layer=3&head=5&tag=sink&tags=profile&hide_first=1"
@@ -438,7 +438,7 @@ def test_heads_stats_are_the_backends_without_per_query_arrays():
 
 
 def test_minilm_is_bidirectional_in_the_stats(data):
-    from dashboard.heads import head_summary
+    from headgaze.dashboard.heads import head_summary
 
     res = data.grid("one two three", "minilm-l6")
     stats = data.heads_stats(res)
@@ -481,7 +481,7 @@ def test_dashboard_refuses_a_shared_pickling_cache():
     """flask-caching pickles; only in-process caches are allowed in the dashboard (issue 6: no pickle on input)."""
     import pytest
 
-    from dashboard.app import create_app
+    from headgaze.dashboard.app import create_app
 
     with pytest.raises(ValueError, match="CACHE_TYPE must be one of SimpleCache, NullCache"):
         create_app(service_url="http://127.0.0.1:9", cache_config={"CACHE_TYPE": "RedisCache"})
@@ -492,7 +492,7 @@ def test_dashboard_refuses_a_shared_pickling_cache():
 
 
 def test_hidden_grid_is_pooled_after_hiding_and_shares_the_heads(data, minilm_engine):
-    from dashboard.heads import hide_first_token
+    from headgaze.dashboard.heads import hide_first_token
 
     raw = data.grid("one two three", "minilm-l6")
     hidden = data.grid("one two three", "minilm-l6", hide_first=True)

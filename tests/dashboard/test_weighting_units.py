@@ -10,13 +10,13 @@ import json
 import numpy as np
 import pytest
 
-from dashboard.about import first_token_text
-from dashboard.data import DashboardError
-from dashboard.head_panels import stats_table
-from dashboard.heads import TAG_LABELS, TAGS, head_summary, tag_counts
-from dashboard.layout import weighting_options
-from dashboard.shown import csv_name
-from service.weighting import weigh
+from headgaze.dashboard.about import first_token_text
+from headgaze.dashboard.data import DashboardError
+from headgaze.dashboard.head_panels import stats_table
+from headgaze.dashboard.heads import TAG_LABELS, TAGS, head_summary, tag_counts
+from headgaze.dashboard.layout import weighting_options
+from headgaze.dashboard.shown import csv_name
+from headgaze.service.analysis.weighting import weigh
 from tests.dashboard.fakes import FakeBackend
 from tests.dashboard.test_units import Counting, make_data
 

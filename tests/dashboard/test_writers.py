@@ -20,7 +20,7 @@ SINGLE_WRITER = ("model-view.figure", "result-meta.data", "head-data.data", "hea
 
 def writers() -> dict[str, list[tuple[str, bool]]]:
     """output → [(the callback's outputs, runs in the browser)] of a real app's callbacks."""
-    from dashboard.app import create_app
+    from headgaze.dashboard.app import create_app
 
     app = create_app(engine=FakeBackend())
     found = defaultdict(list)

@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from export.pipeline import export_model
-from export.sources import resolve
+from headgaze.export.pipeline import export_model
+from headgaze.export.sources import resolve
 from tests.export.tiny_models import save_model, save_previous_token_model
 
 TINY_FAMILIES = ("llama", "qwen2", "gpt2", "llama-no-head", "bert", "phi")

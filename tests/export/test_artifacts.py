@@ -8,11 +8,11 @@ import onnxruntime as ort
 import pytest
 from tokenizers import Tokenizer
 
-from export.sources import KNOWN_MODELS, resolve
-from export.verify import PROBE_TEXTS, reference_attentions
-from export.weights import ROLES
-from service.batching import pad_batch
-from service.hashing import sha256_files
+from headgaze.export.sources import KNOWN_MODELS, resolve
+from headgaze.export.verify import PROBE_TEXTS, reference_attentions
+from headgaze.export.weights import ROLES
+from headgaze.service.common.hashing import sha256_files
+from headgaze.service.runtime.batching import pad_batch
 from tests.conftest import DEFAULT_MODEL_IDS, read_manifest
 
 EXPECTED = {

@@ -2,7 +2,7 @@
 
 Tiny random-weight models (2 layers, hidden 64, sharp attention) are built offline, exported in
 this process (seconds each), checked through their manifests, then served by one real
-`python -m service` and compared with PyTorch eager on a text the export never saw.
+`headgaze service` and compared with PyTorch eager on a text the export never saw.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from export.errors import ExportError
-from export.pipeline import export_model
-from export.sources import resolve, slug
-from export.verify import PROBE_TEXTS
-from export.weights import ROLES
-from service.hashing import sha256_files
+from headgaze.export.errors import ExportError
+from headgaze.export.pipeline import export_model
+from headgaze.export.sources import resolve, slug
+from headgaze.export.verify import PROBE_TEXTS
+from headgaze.export.weights import ROLES
+from headgaze.service.common.hashing import sha256_files
 from tests.export.tiny_gguf import GGUF_NAME, write_tiny_gguf
 from tests.export.tiny_models import FAMILIES, build_model, save_model, save_sentencepiece_model
 from tests.support.service import ServiceProcess
@@ -174,12 +174,12 @@ def test_gguf_of_a_family_transformers_cannot_read_is_one_line(tmp_path):
     writer.close()
     with pytest.raises(ExportError, match=r"GGUF family 'nomic-bert' cannot be dequantised") as err:
         resolve(str(path))
-    assert "\n" not in str(err.value) and "README" in str(err.value)
+    assert "\n" not in str(err.value) and "docs/export.md" in str(err.value)
 
 
 def test_smollm2_gguf_manifest_matches_the_file_metadata(models_dir):
     """The default SmolLM2 export (made by `make export`) read from the GGUF file inside its package."""
-    from export.gguf_file import read_header
+    from headgaze.export.gguf_file import read_header
 
     manifest = json.loads((models_dir / "smollm2-135m" / "manifest.json").read_text())
     packaged = resolve("smollm2-135m")

@@ -1,4 +1,4 @@
-"""`python -m export` as a user runs it: idempotence, bad input, failed and interrupted exports."""
+"""`headgaze export` as a user runs it: idempotence, bad input, failed and interrupted exports."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from export.sources import KNOWN_MODELS
+from headgaze.export.sources import KNOWN_MODELS
 
 
 def run_export(python, repo_root, *args, env=None, timeout=600):
     return subprocess.run(
-        [python, "-m", "export", *args],
+        [python, "-m", "headgaze.export", *args],
         cwd=repo_root, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
     )
 
@@ -89,7 +89,7 @@ def test_failed_verification_names_head_and_leaves_no_finished_folder(python, re
 
 def test_interrupted_export_leaves_no_finished_folder(python, repo_root, tmp_path):
     process = subprocess.Popen(
-        [python, "-m", "export", "--models-dir", str(tmp_path), "minilm-l6"],
+        [python, "-m", "headgaze.export", "--models-dir", str(tmp_path), "minilm-l6"],
         cwd=repo_root, stderr=subprocess.PIPE, text=True,
     )
     for line in process.stderr:  # wait until the export stage is running, then press Ctrl-C
@@ -107,7 +107,7 @@ def test_interrupted_export_leaves_no_finished_folder(python, repo_root, tmp_pat
 def test_local_folder_exports_and_is_idempotent(python, repo_root, tmp_path):
     """A local HF folder (MiniLM's package folder) exports under --id, then is up to date."""
     folder = KNOWN_MODELS["minilm-l6"]
-    from export.sources import resolve
+    from headgaze.export.sources import resolve
 
     source_dir = resolve("minilm-l6").folder
     first = run_export(python, repo_root, "--models-dir", str(tmp_path), "--id", "my-minilm", str(source_dir))
@@ -121,8 +121,8 @@ def test_local_folder_exports_and_is_idempotent(python, repo_root, tmp_path):
 
 
 def test_user_gguf_file_exports_under_its_id(python, repo_root, tmp_path):
-    """`python -m export file.gguf --id NAME`: the CLI path for a llama.cpp user's file, then up to date."""
-    from service.hashing import sha256_files
+    """`headgaze export file.gguf --id NAME`: the CLI path for a llama.cpp user's file, then up to date."""
+    from headgaze.service.common.hashing import sha256_files
     from tests.export.tiny_gguf import write_tiny_gguf
 
     gguf_file = write_tiny_gguf(tmp_path / "my-model.gguf")

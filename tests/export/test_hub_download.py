@@ -9,7 +9,7 @@ import shutil
 import huggingface_hub
 import pytest
 
-from export.sources import resolve
+from headgaze.export.sources import resolve
 
 
 @pytest.fixture

@@ -13,13 +13,13 @@ import pytest
 import torch
 from tokenizers import Tokenizer
 
-from export.batch_verify import LONGEST_TEXT_TOKENS
-from export.errors import ExportError
-from export.lean_choice import LEAN_FAMILIES
-from export.pipeline import export_model
-from export.sources import resolve
-from service.batching import crop, pad_batch
-from service.engine import DEFAULT_MAX_TOKENS
+from headgaze.export.batch_verify import LONGEST_TEXT_TOKENS
+from headgaze.export.errors import ExportError
+from headgaze.export.lean_choice import LEAN_FAMILIES
+from headgaze.export.pipeline import export_model
+from headgaze.export.sources import resolve
+from headgaze.service.runtime.batching import crop, pad_batch
+from headgaze.service.runtime.engine import DEFAULT_MAX_TOKENS
 from tests.export.tiny_models import FAMILIES, build_model, save_model
 from tests.support.service import ServiceProcess
 
@@ -49,7 +49,7 @@ def exports(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def served(exports, tmp_path_factory):
-    """One real `python -m service` over every export of this module."""
+    """One real `headgaze service` over every export of this module."""
     service = ServiceProcess.for_models(
         exports["llama"]["auto"].parent, tmp_path_factory.mktemp("svc") / "log"
     )

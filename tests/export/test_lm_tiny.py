@@ -1,5 +1,5 @@
 """What the model says, on tiny random-weight models: a lean causal LM (Llama, Qwen2) is exported with
-predictions.onnx and decoder.onnx, whose serve-time use (service/predictions.py, service/generation.py)
+predictions.onnx and decoder.onnx, whose serve-time use (service/runtime/predictions.py, service/runtime/generation.py)
 equals PyTorch eager: the same log-probs, ranks and greedy ids as transformers' generate. A generic
 causal LM (GPT-2) and a base model without a head export without them, with the reason."""
 
@@ -10,11 +10,11 @@ import pytest
 import torch
 from tokenizers import Tokenizer
 
-from export.sources import resolve
-from service.batching import pad_batch
-from service.generation import Decoder, GenerateParams
-from service.predictions import PredictionHead
-from service.providers import make_session
+from headgaze.export.sources import resolve
+from headgaze.service.runtime.batching import pad_batch
+from headgaze.service.runtime.generation import Decoder, GenerateParams
+from headgaze.service.runtime.predictions import PredictionHead
+from headgaze.service.runtime.providers import make_session
 
 LEAN_LMS = ("llama", "qwen2")
 TEXT = "the fluffy blue monster ate the cookie"

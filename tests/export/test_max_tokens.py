@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from transformers import AutoConfig
 
-from export.onnx_graph import max_tokens
+from headgaze.export.onnx_graph import max_tokens
 
 
 @pytest.mark.parametrize(

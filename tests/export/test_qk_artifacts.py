@@ -8,10 +8,10 @@ import onnxruntime as ort
 import pytest
 from tokenizers import Tokenizer
 
-from export.qk_verify import FIGURES, check_qk_probe, reference_projections
-from export.sources import resolve
-from service.batching import pad_batch
-from service.head_analysis import head_scores
+from headgaze.export.qk_verify import FIGURES, check_qk_probe, reference_projections
+from headgaze.export.sources import resolve
+from headgaze.service.analysis.head_analysis import head_scores
+from headgaze.service.runtime.batching import pad_batch
 from tests.conftest import DEFAULT_MODEL_IDS, read_manifest
 
 KINDS = ("attentions", "queries", "keys", "value_norms")

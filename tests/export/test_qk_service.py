@@ -8,8 +8,8 @@ import onnxruntime as ort
 import pytest
 from tokenizers import Tokenizer
 
-from service.batching import pad_batch
-from service.encoding import decode
+from headgaze.service.common.encoding import decode
+from headgaze.service.runtime.batching import pad_batch
 from tests.conftest import DEFAULT_MODEL_IDS, read_manifest
 from tests.support.service import ServiceProcess
 

@@ -12,12 +12,12 @@ import pytest
 import torch
 from tokenizers import Tokenizer
 
-from export.errors import VerificationFailed
-from export.pipeline import export_model
-from export.qk_capture import attention_parts
-from export.qk_verify import check_qk_probe, qk_softmax, reference_projections
-from export.sources import resolve
-from service.batching import pad_batch
+from headgaze.export.errors import VerificationFailed
+from headgaze.export.pipeline import export_model
+from headgaze.export.qk_capture import attention_parts
+from headgaze.export.qk_verify import check_qk_probe, qk_softmax, reference_projections
+from headgaze.export.sources import resolve
+from headgaze.service.runtime.batching import pad_batch
 from tests.export.tiny_models import save_model
 
 # the tiny families of the export matrix: rotary + grouped-query (4 heads, 2 kv heads), BERT, fused-qkv GPT-2
@@ -143,7 +143,7 @@ def test_fused_qkv_model_exports_attentions_only(exported):
 @pytest.mark.parametrize("kv_heads", [6, 2])
 def test_value_output_norms_match_the_direct_product(kv_heads):
     """The graph's ‖v Rᵀ‖ (QR factor of each head's W_O slice) equals ‖v W_O^hᵀ‖, with GQA sharing."""
-    from export.qk_capture import value_factor, value_output_norms
+    from headgaze.export.qk_capture import value_factor, value_output_norms
 
     torch.manual_seed(1)
     heads, dim, hidden = 6, 8, 48

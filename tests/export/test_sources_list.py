@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import subprocess
 
-from export.manifest import CODE_FILES
-from export.sources_list import REPO, import_closure
+from headgaze.export.manifest import CODE_FILES
+from headgaze.export.sources_list import REPO, import_closure
 
 
 def test_closure_holds_export_and_the_service_modules_it_imports():
     files = {p.relative_to(REPO).as_posix() for p in import_closure()}
     assert {p.relative_to(REPO).as_posix() for p in (REPO / "export").glob("*.py")} <= files
     # imported at module level (pipeline, verify, profile) and inside functions alike
-    assert {"service/__init__.py", "service/batching.py", "service/hashing.py", "service/head_profile.py"} <= files
+    assert {"service/__init__.py", "service/runtime/batching.py", "service/common/hashing.py", "service/analysis/head_profile.py"} <= files
     assert not any(f.startswith(("dashboard/", "tests/")) for f in files)
     assert list(CODE_FILES) == import_closure()
 

@@ -1,8 +1,10 @@
-"""The README's "Embedding under /attention/" snippet works from a folder outside the repository.
+"""The README's embedding snippet works from a folder outside the repository, beside a host app that
+has its own `service` and `dashboard` modules (the names headgaze's folders have in the repository).
 
-Both code blocks are taken from README.md itself (the Python app and the command serving it),
-run with this interpreter's environment in a temporary folder, and the page is fetched over HTTP.
-`import dashboard` there only works because `make setup` installs the project (editable).
+Both code blocks are taken from README.md itself (the Python app and the command serving it), run
+with this interpreter's environment in a temporary folder holding the host's own service.py and
+dashboard/ package, and the page is fetched over HTTP. `import headgaze` there works because
+`make setup` installs the project (editable), under that one name only.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from tests.support.wait import wait_until
 
 def readme_blocks() -> tuple[str, str]:
     readme = (REPO / "README.md").read_text()
-    section = readme.split("### Embedding under /attention/", 1)[1].split("\n### ", 1)[0]
+    section = readme.split("**Embedded in an internal tool**", 1)[1].split("\n## ", 1)[0]
     python = re.search(r"```python\n(.*?)```", section, re.S)
     shell = re.search(r"```sh\n(.*?)```", section, re.S)
     assert python and shell, "README's embedding section lost its ```python or ```sh block"
@@ -30,7 +32,13 @@ def readme_blocks() -> tuple[str, str]:
 
 def test_readme_embedding_snippet_serves_the_page_from_another_folder(tmp_path):
     app_code, command = readme_blocks()
-    (tmp_path / "app.py").write_text(app_code)
+    # the host's own modules named like headgaze's folders: both must import, each what it is
+    (tmp_path / "service.py").write_text("OWNER = 'host'\n")
+    (tmp_path / "dashboard").mkdir()
+    (tmp_path / "dashboard" / "__init__.py").write_text("OWNER = 'host'\n")
+    (tmp_path / "app.py").write_text(app_code + "\nimport dashboard, service  # the host's own\n"
+                                     "assert service.OWNER == dashboard.OWNER == 'host'\n"
+                                     "import headgaze.service.client\n")
     port = free_port()
     venv_bin = Path(sys.executable).parent
     assert command.startswith("/path/to/headgaze/.venv/bin/") and "127.0.0.1:8080" in command, command

@@ -60,9 +60,9 @@ def test_external_data_models_are_checked_over_every_file(tmp_path):
 
     import onnx
 
-    from service.engine import Engine
-    from service.errors import ConfigError
-    from service.hashing import sha256_files
+    from headgaze.service.common.errors import ConfigError
+    from headgaze.service.common.hashing import sha256_files
+    from headgaze.service.runtime.engine import Engine
 
     source = require_models() / "minilm-l6"
     folder = tmp_path / "models" / "minilm-ext"

@@ -9,9 +9,9 @@ import pytest
 import redis
 from flask_caching.backends import FileSystemCache
 
-from service.cache import SafeCache, cache_key, make_backend
-from service.cache_codec import MAGIC, pack, unpack
-from service.engine import Engine
+from headgaze.service.runtime.cache import SafeCache, cache_key, make_backend
+from headgaze.service.runtime.cache_codec import MAGIC, pack, unpack
+from headgaze.service.runtime.engine import Engine
 
 
 class Evil:

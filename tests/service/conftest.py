@@ -1,4 +1,4 @@
-"""Fixtures for the service tests: real `python -m service` subprocesses on free ports, real exported models.
+"""Fixtures for the service tests: real `headgaze service` subprocesses on free ports, real exported models.
 
 Every response these servers hand to a test is first validated against the served /openapi.json
 (tests/support/openapi.py), so a response that drifts from the schema fails the test that got it.
@@ -63,7 +63,7 @@ def minilm_dir(models_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def engine(models_dir):
     """An in-process Engine over the real models (no HTTP)."""
-    from service.engine import Engine
+    from headgaze.service.runtime.engine import Engine
 
     return Engine(models_dir)
 
@@ -79,7 +79,7 @@ def reference():
     """PyTorch eager SmolLM2 with its LM head and transformers' tokenizer, from the same GGUF the export reads."""
     from transformers import AutoTokenizer
 
-    from export.sources import resolve
+    from headgaze.export.sources import resolve
 
     source = resolve("smollm2-135m")
     tokenizer = AutoTokenizer.from_pretrained(source.folder, gguf_file=source.gguf_file)

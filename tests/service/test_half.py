@@ -1,11 +1,11 @@
-"""service/half.py: onnxruntime's Cast gives numpy's float16 bit for bit, including the values where
+"""service/common/half.py: onnxruntime's Cast gives numpy's float16 bit for bit, including the values where
 the two could differ (ties, subnormals, overflow, signed zeros, inf, nan)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from service.half import to_float16
+from headgaze.service.common.half import to_float16
 
 
 def test_random_weights_equal_numpy_bit_for_bit():

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from export.mask_verify import knocked_out
-from service.client import ServiceClient
+from headgaze.export.mask_verify import knocked_out
+from headgaze.service.client import ServiceClient
 
 TEXT = "The cat sat on the mat because it was tired."
 HEADS = [[3, 5], [10, 2], [10, 3], [0, 0]]
@@ -50,7 +50,7 @@ def test_smollm2_knock_out_equals_pytorch_with_the_heads_removed(server, referen
 
 
 def test_minilm_knock_out_cosines_equal_pytorch(server, models_dir):
-    from export.sources import resolve
+    from headgaze.export.sources import resolve
 
     reference = resolve("minilm-l6").load_reference(with_lm_head=False)
     heads = [[0, 3], [2, 7], [5, 11]]
@@ -106,7 +106,7 @@ def test_other_bad_input_and_the_python_clients(server, smollm2_dir):
     assert ablate(server, {"text": TEXT, "heads": [[0, 0]], "model": "nope"}).status_code == 404
     client = ServiceClient(server.url)
     via_http = client.ablate(TEXT, None, [[2, 2]], top_k=3)
-    from service.engine import Engine
+    from headgaze.service.runtime.engine import Engine
 
     in_process = Engine(smollm2_dir, warmup=False).ablate(TEXT, None, [[2, 2]], top_k=3)
     assert via_http["ablated"] == in_process["ablated"] and via_http["delta"] == in_process["delta"]

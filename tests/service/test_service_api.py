@@ -1,4 +1,4 @@
-"""API behaviour over real HTTP against a real `python -m service` with the real exported models."""
+"""API behaviour over real HTTP against a real `headgaze service` with the real exported models."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import orjson
 import pytest
 
-from service.encoding import decode
+from headgaze.service.common.encoding import decode
 
 TEXTS = [
     "Hello",

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from service.batching import MicroBatcher
-from service.cache import make_backend
-from service.engine import Engine
+from headgaze.service.runtime.batching import MicroBatcher
+from headgaze.service.runtime.cache import make_backend
+from headgaze.service.runtime.engine import Engine
 from tests.support.wait import wait_until
 
 TEXTS = ["a", "fluffy blue monster", "The quick brown fox jumps over the lazy dog, again",

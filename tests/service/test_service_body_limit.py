@@ -12,7 +12,7 @@ import socket
 import orjson
 import pytest
 
-from service.http_server import MAX_BODY_BYTES, waitress_body_limit
+from headgaze.service.web.http_server import MAX_BODY_BYTES, waitress_body_limit
 
 MESSAGE = f"The request body is larger than {MAX_BODY_BYTES} bytes."
 

@@ -7,9 +7,9 @@ import socket
 import numpy as np
 import pytest
 
-from service.client import ServiceClient
-from service.engine import AttentionResult
-from service.errors import ServiceError, ServiceUnavailable
+from headgaze.service.client import ServiceClient
+from headgaze.service.common.errors import ServiceError, ServiceUnavailable
+from headgaze.service.runtime.engine import AttentionResult
 from tests.support.env import API_TOKEN, REPO
 from tests.support.net import free_port
 
@@ -29,7 +29,7 @@ def test_client_attention_matches_engine(server, engine):
 
 
 def test_client_and_engine_carry_causal_and_the_services_heads_stats(server, engine):
-    from service.head_analysis import heads_stats
+    from headgaze.service.analysis.head_analysis import heads_stats
 
     client = ServiceClient(server.url)
     for model, causal in (("minilm-l6", False), ("smollm2-135m", True)):

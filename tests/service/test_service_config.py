@@ -1,4 +1,4 @@
-"""`python -m service` and `python -m dashboard` flags, their environment variables, and bad values.
+"""`headgaze service` and `headgaze dashboard` flags, their environment variables, and bad values.
 
 Bad values go through the real command line (a subprocess each): one line on stderr, exit code 2,
 no traceback, and nothing started.
@@ -13,9 +13,9 @@ import sys
 
 import pytest
 
-from dashboard.config import DASHBOARD_OPTIONS
-from dashboard.config import parse_args as dashboard_args
-from service.config import SERVICE_OPTIONS, parse_args
+from headgaze.dashboard.config import DASHBOARD_OPTIONS
+from headgaze.dashboard.config import parse_args as dashboard_args
+from headgaze.service.web.config import SERVICE_OPTIONS, parse_args
 from tests.support.env import REPO, clean_env
 
 
@@ -67,16 +67,17 @@ def test_dashboard_defaults_and_environment(monkeypatch):
     assert dashboard_args(["--embedded"]).service_url is None  # the flag beats the environment
 
 
-def test_every_option_has_an_environment_variable_listed_in_the_readme():
-    readme = (REPO / "README.md").read_text()
-    for opt in SERVICE_OPTIONS + DASHBOARD_OPTIONS:
-        assert opt.envvar and opt.envvar.startswith("HEADGAZE_"), opt.name
-        rows = [line for line in readme.splitlines() if line.startswith("| `" + opt.opts[0] + "`")]
-        assert any(f"| `{opt.envvar}` |" in row for row in rows), f"README has no row for {opt.opts[0]} / {opt.envvar}"
+def test_every_option_has_an_environment_variable_listed_in_the_docs():
+    for options, page in ((SERVICE_OPTIONS, "docs/api.md"), (DASHBOARD_OPTIONS, "docs/dashboard.md")):
+        text = (REPO / page).read_text()
+        for opt in options:
+            assert opt.envvar and opt.envvar.startswith("HEADGAZE_"), opt.name
+            rows = [line for line in text.splitlines() if line.startswith("| `" + opt.opts[0] + "`")]
+            assert any(f"| `{opt.envvar}` |" in row for row in rows), f"{page} has no row for {opt.opts[0]} / {opt.envvar}"
 
 
 def run(module: str, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=clean_env(**env),
+    return subprocess.run([sys.executable, "-m", f"headgaze.{module}", *args], cwd=REPO, env=clean_env(**env),
                           capture_output=True, text=True, timeout=60)
 
 
@@ -124,7 +125,7 @@ def test_bad_value_is_one_line_and_exit_code_2(module, args, env, says):
     proc = run(module, args, env)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"python -m {module}: error: "), proc.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"headgaze {module}: error: "), proc.stderr
     assert says in lines[0]
     assert proc.stdout == ""
 
@@ -138,5 +139,5 @@ def test_port_in_use_is_one_line_and_exit_code_2(minilm_dir, module):
         proc = run(module, ["--port", str(port), "--models-dir", str(minilm_dir)], {})
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == (
-        f"python -m {module}: error: cannot listen on 127.0.0.1:{port}: Address already in use")
+        f"headgaze {module}: error: cannot listen on 127.0.0.1:{port}: Address already in use")
     assert "Traceback" not in proc.stderr

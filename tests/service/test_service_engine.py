@@ -10,10 +10,10 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from service.cache import SafeCache, cache_key, make_backend
-from service.engine import Engine
-from service.errors import ConfigError, ServiceError
-from service.providers import choose_providers
+from headgaze.service.common.errors import ConfigError, ServiceError
+from headgaze.service.runtime.cache import SafeCache, cache_key, make_backend
+from headgaze.service.runtime.engine import Engine
+from headgaze.service.runtime.providers import choose_providers
 from tests.support.env import REPO
 from tests.support.net import free_port
 
@@ -109,7 +109,7 @@ def test_provider_selection():
 
 
 def run_service(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "service", "--port", str(free_port()), *args],
+    return subprocess.run([sys.executable, "-m", "headgaze.service", "--port", str(free_port()), *args],
                           cwd=REPO, capture_output=True, text=True, timeout=timeout)
 
 
@@ -129,8 +129,8 @@ def test_missing_models_dir_fails_clearly(tmp_path):
 def test_torch_is_not_imported_while_serving(minilm_dir):
     script = textwrap.dedent(f"""
         import sys
-        from service.api import create_app
-        from service.engine import Engine
+        from headgaze.service.web.api import create_app
+        from headgaze.service.runtime.engine import Engine
         app = create_app(Engine({str(minilm_dir)!r}))
         resp = app.test_client().post("/v1/attention", json={{"text": "no torch here"}})
         assert resp.status_code == 200, resp.data
@@ -166,7 +166,7 @@ def test_missing_head_profile_is_a_404_service_error(models_dir, tmp_path):
 
 
 def test_fragment_memo_is_bounded_by_bytes():
-    from service.memo import FragmentMemo
+    from headgaze.service.web.memo import FragmentMemo
 
     memo = FragmentMemo(max_bytes=100)
     calls = []

@@ -10,11 +10,11 @@ import orjson
 import pytest
 import torch
 
-from service.answers import prompt
-from service.client import ServiceClient
-from service.engine import Engine
-from service.errors import ServiceError
-from service.sse import parse
+from headgaze.service.client import ServiceClient
+from headgaze.service.common.errors import ServiceError
+from headgaze.service.common.sse import parse
+from headgaze.service.runtime.answers import prompt
+from headgaze.service.runtime.engine import Engine
 
 PROMPTS = ["What is the capital of France?", "Write a haiku about the sea."]
 CHAT_TEXTS = [*PROMPTS, "Ça coûte 12,50 € 🙂\nnaïve — {{ not jinja }} <b>", "  spaces  "]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.encoding import decode
+from headgaze.service.common.encoding import decode
 
 TEXT = "The sink token takes most of the weight in many heads."
 

@@ -80,7 +80,7 @@ class GatedEngine:
 
 @pytest.fixture(scope="module")
 def minilm_engine(minilm_dir):
-    from service.engine import Engine
+    from headgaze.service.runtime.engine import Engine
 
     return Engine(minilm_dir, warmup=False)
 
@@ -88,7 +88,7 @@ def minilm_engine(minilm_dir):
 @pytest.mark.parametrize("queue_limit", [0, 1])
 def test_queue_limit_answers_503_with_retry_after(minilm_engine, queue_limit):
     """One request runs (held at the gate) and `queue_limit` wait; the next is refused at once, not queued."""
-    from service.api import create_app
+    from headgaze.service.web.api import create_app
 
     engine = GatedEngine(minilm_engine)
     srv = ServerThread(create_app(engine, queue_limit=queue_limit))

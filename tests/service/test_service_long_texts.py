@@ -12,9 +12,9 @@ import re
 import numpy as np
 import pytest
 
-from service.client import ServiceClient
-from service.result import GridResult, HeadResult
-from service.tokens import load_tokenizer
+from headgaze.service.client import ServiceClient
+from headgaze.service.common.result import GridResult, HeadResult
+from headgaze.service.runtime.tokens import load_tokenizer
 from tests.support.prose import prose_of_tokens
 
 LAYERS_HEADS = {"smollm2-135m": (30, 9), "minilm-l6": (6, 12)}
@@ -162,8 +162,8 @@ def test_client_grid_and_head(server):
 
 
 def test_engine_grid_and_head(minilm_dir):
-    from service.engine import Engine
-    from service.errors import ServiceError
+    from headgaze.service.common.errors import ServiceError
+    from headgaze.service.runtime.engine import Engine
 
     engine = Engine(minilm_dir, warmup=False)
     text = "In process, the same results."

@@ -1,4 +1,4 @@
-"""The peak-memory measures: the shared, shrinking onnxruntime arena (service/memory.py) changes no bit
+"""The peak-memory measures: the shared, shrinking onnxruntime arena (service/runtime/memory.py) changes no bit
 of any output, the recent-results store frees room for a result before the run that makes it, and the
 pooling and entropy that reuse one layer's buffer give the same numbers as plain numpy."""
 
@@ -8,13 +8,13 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from service.batching import crop, pad_batch
-from service.cache import make_backend
-from service.engine import Engine
-from service.grid import cells, max_pool
-from service.head_analysis import head_scores
-from service.memory import run_options
-from service.store import RecentStore
+from headgaze.service.analysis.grid import cells, max_pool
+from headgaze.service.analysis.head_analysis import head_scores
+from headgaze.service.runtime.batching import crop, pad_batch
+from headgaze.service.runtime.cache import make_backend
+from headgaze.service.runtime.engine import Engine
+from headgaze.service.runtime.memory import run_options
+from headgaze.service.runtime.store import RecentStore
 from tests.support.prose import prose_of_tokens
 
 TEXTS = ["The quick brown fox jumps over the lazy dog, again and again", "fluffy blue monster", "Hi!"]

@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from service.encoding import decode
+from headgaze.service.common.encoding import decode
 from tests.service.test_service_long_texts import head_request
 from tests.support.openapi import OpenApiCheck
 from tests.support.service import ServiceProcess

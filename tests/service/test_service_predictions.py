@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from service.client import ServiceClient
+from headgaze.service.client import ServiceClient
 
 TEXTS = ["The cat sat on the mat because it was", "Ça coûte 12,50 € 🙂 — naïve!"]
 

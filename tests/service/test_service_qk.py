@@ -15,8 +15,8 @@ import onnxruntime as ort
 import pytest
 from tokenizers import Tokenizer
 
-from service.batching import pad_batch
-from service.encoding import decode
+from headgaze.service.common.encoding import decode
+from headgaze.service.runtime.batching import pad_batch
 from tests.service.test_service_long_texts import head_request, independent_pool, model_runs
 
 TEXT = "The fluffy blue monster ate the cookie."
@@ -197,7 +197,7 @@ def test_models_list_says_qk(server):
 
 
 def test_client_and_engine_give_the_same_head_qk(server, engine):
-    from service.client import ServiceClient
+    from headgaze.service.client import ServiceClient
 
     client = ServiceClient(server.url)
     remote = client.head(TEXT, "smollm2-135m", *SINK, qk=True, weighting="value_norm")
@@ -219,8 +219,8 @@ def test_client_and_engine_give_the_same_head_qk(server, engine):
 def test_shared_cache_keeps_no_queries_or_keys(minilm_dir):
     """Without the recent-results store, a text known from the shared cache answers plain requests, and
     a q/k request runs the model once (queries and keys are not in shared entries)."""
-    from service.cache import cache_key
-    from service.engine import Engine
+    from headgaze.service.runtime.cache import cache_key
+    from headgaze.service.runtime.engine import Engine
 
     eng = Engine(minilm_dir, warmup=False, store_mb=0)  # the default in-process shared cache
     text = "Queries and keys stay out of the shared cache."

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from service.client import ServiceClient
+from headgaze.service.client import ServiceClient
 
 TEXT = "The Eiffel Tower is in the city of"
 
@@ -82,7 +82,7 @@ def test_bad_writes_input_is_a_json_4xx_naming_it(server, extra, status, code, f
 
 
 def test_client_and_engine_writes(server, smollm2_dir):
-    from service.engine import Engine
+    from headgaze.service.runtime.engine import Engine
 
     res = ServiceClient(server.url).head(TEXT, None, 5, 2, writes=True, query=4)
     eng = Engine(smollm2_dir, warmup=False).head(TEXT, None, 5, 2, writes=True, query=4)

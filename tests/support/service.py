@@ -1,4 +1,4 @@
-"""The one `python -m service` launcher for tests and benchmarks: a child process on a free port.
+"""The one `headgaze service` launcher for tests and benchmarks: a child process on a free port.
 
 ``ServiceProcess(args, log_path).start()`` starts it and waits until /readyz answers (or fails with
 the log when the process exits first); ``stop()`` and ``start()`` again reuse the same port.
@@ -47,7 +47,7 @@ class ServiceProcess:
     def spawn(self) -> ServiceProcess:
         """Start the process without waiting for it."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(self.port), *self.args]
+        cmd = [sys.executable, "-m", "headgaze.service", "--host", "127.0.0.1", "--port", str(self.port), *self.args]
         with self.log_path.open("ab") as log:  # the child keeps its own handle
             self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         return self
