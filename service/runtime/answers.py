@@ -35,6 +35,16 @@ def no_lm_head(model: str) -> errors.ServiceError:
                                                   "predict next tokens or generate; use a causal LM such as smollm2-135m.")
 
 
+def template_head(m: LoadedModel, rendered: str, text: str) -> int:
+    """How many leading tokens of a rendered chat prompt come before the user's text: the template's
+    head (system prompt, role markers), the same for every message, whose KV cache generation reuses."""
+    start = rendered.rfind(text)
+    if start <= 0:
+        return 0
+    enc = m.tokenizer.encode(rendered, add_special_tokens=False)
+    return sum(1 for _, end in enc.offsets if end <= start)
+
+
 def prompt(m: LoadedModel, text: str, chat: bool | None) -> tuple[list[int], bool, str]:
     """(prompt ids, whether the chat template was used, the prompt's text as the model sees it)."""
     if chat is None:
@@ -74,7 +84,7 @@ class Answers:
         kept = self.kept.get(key) if params.deterministic else None
         if kept is not None:
             return self._replay(m, *kept)
-        return self._generate(m, ids, params, head, key)
+        return self._generate(m, ids, params, {**head, "prompt_text": prompt_text, "text": text}, key)
 
     def _generate(self, m: LoadedModel, ids: list[int], params: GenerateParams, head: dict, key) -> Iterator[Event]:
         clock = Clock()
@@ -82,7 +92,8 @@ class Answers:
         events: list[dict] = []
         reason = None
         mask = ablation.head_mask(list(params.ablate), m.manifest.layers, m.manifest.heads) if params.ablate else None
-        for tid, logprob, stop in m.decoder.steps(ids, params, m.max_tokens, m.eos_ids, self.lock, mask):
+        head_tokens = template_head(m, head["prompt_text"], head["text"]) if head["chat"] else 0
+        for tid, logprob, stop in m.decoder.steps(ids, params, m.max_tokens, m.eos_ids, self.lock, mask, head_tokens):
             clock.tick()
             reason = stop
             if self.on_token is not None:
@@ -91,7 +102,8 @@ class Answers:
             event = m.text_of.entry(tid, logprob)
             events.append(event)
             yield "token", event
-        answer = self._answer(m, ids, head, prompt_tokens, reason)
+        answer = self._answer(m, ids, {k: v for k, v in head.items() if k not in ("prompt_text", "text")},
+                              prompt_tokens, reason)
         if params.deterministic:
             self.kept.put(key, (answer, events), len(orjson.dumps(answer)) + 64 * len(events))
         yield "done", {**answer, "timing_ms": clock.timing(), "cached": False}

@@ -23,8 +23,10 @@ import numpy as np
 from ..common import errors
 from .memory import run_options
 from .providers import make_session
+from .store import ByteLRU
 
 MAX_NEW_TOKENS = 256
+PREFIX_CACHE_BYTES = 16 << 20  # KV caches of chat template heads (SmolLM2's: ~1 MB each)
 DEFAULT_MAX_NEW_TOKENS = 64
 MAX_TEMPERATURE = 2.0
 MAX_SEED = 2 ** 63 - 1
@@ -109,6 +111,7 @@ class Decoder:
         self.session = make_session(onnx_file, device, threads, spinning)
         self.layers, self.kv_heads, self.head_dim = int(layers), int(kv_heads), int(head_dim)
         self.past_names = [f"past_{kind}.{i}" for i in range(self.layers) for kind in ("key", "value")]
+        self.prefixes = ByteLRU(PREFIX_CACHE_BYTES)  # (prefix ids, mask) -> its KV cache
         self.output_names = ["logprobs"] + [f"present_{kind}.{i}" for i in range(self.layers)
                                             for kind in ("key", "value")]
         names = {i.name for i in self.session.get_inputs()}
@@ -143,14 +146,28 @@ class Decoder:
         outs = self.session.run(names, self._feeds(list(ids), self._empty_past(), 0, mask), run_options())
         return {name: np.ascontiguousarray(out[0], dtype=np.float32) for name, out in zip(names, outs, strict=True)}
 
+    def prefix_past(self, prefix: list[int], mask: np.ndarray | None, lock) -> list[np.ndarray]:
+        """The KV cache of `prefix` alone (kept: a chat template's head is the same for every prompt).
+        Causal attention: what follows never changes a prefix's keys and values."""
+        key = (tuple(prefix), None if mask is None else mask.tobytes())
+        past = self.prefixes.get(key)
+        if past is None:
+            with lock or nullcontext():
+                _, past = self._run(list(prefix), self._empty_past(), 0, mask)
+            self.prefixes.put(key, past, sum(a.nbytes for a in past))
+        return past
+
     def steps(self, ids: list[int], params: GenerateParams, max_tokens: int, eos_ids: set[int],
-              lock: threading.Lock | None = None,
-              mask: np.ndarray | None = None) -> Iterator[tuple[int, float, str | None]]:
+              lock: threading.Lock | None = None, mask: np.ndarray | None = None,
+              prefix: int = 0) -> Iterator[tuple[int, float, str | None]]:
         """(id, logprob, stop_reason or None) per new token; the last one carries the stop reason.
-        `mask`: the head_mask [layers, heads] to generate with (heads knocked out), None for none."""
+        `mask`: the head_mask [layers, heads] to generate with (heads knocked out), None for none.
+        `prefix`: how many leading ids form a reusable prefix (a chat template's head) whose KV cache is
+        kept and reused, so that only the rest of the prompt is run before the first token."""
         rng = np.random.default_rng(params.seed) if params.temperature > 0 else None
-        past = self._empty_past()
-        new, done, made = list(ids), 0, 0
+        prefix = prefix if 0 < prefix < len(ids) else 0
+        past = self.prefix_past(ids[:prefix], mask, lock) if prefix else self._empty_past()
+        new, done, made = list(ids[prefix:]), prefix, 0
         while True:
             with lock or nullcontext():
                 logprobs, past = self._run(new, past, done, mask)
