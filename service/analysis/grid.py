@@ -2,7 +2,8 @@
 optionally weighted by the value norms and/or with the first token hidden first.
 
 Query and key tokens are split into t contiguous blocks ("cells", [start, end) token ranges that
-differ in length by at most one); each thumbnail pixel is the MAX weight over its block of query ×
+differ in length by at most one: the longer ones first, so that each group pools as one reshape, see
+service/runtime/attention_summary.py); each thumbnail pixel is the MAX weight over its block of query ×
 key tokens, so a one-token-wide diagonal (previous-token, self) stays visible at any length.
 With ``hide_first`` the weights are pooled after :func:`hide_first_token` (key 0 removed, rows
 renormalised), so thumbnails of the "hide first token" view are exact, not an estimate; with value
@@ -21,10 +22,21 @@ TINY = 1e-12  # a row total at or below this has nothing left to renormalise: th
 
 
 def cells(tokens: int, size: int = GRID_SIZE) -> list[list[int]]:
-    """The t = min(tokens, size) blocks as [start, end) token ranges covering 0..tokens."""
+    """The t = min(tokens, size) blocks as [start, end) token ranges covering 0..tokens: `long` blocks of
+    b = ceil(tokens / t) tokens, then t - long blocks of b - 1 (see `cell_split`)."""
+    t, b, long = cell_split(tokens, size)
+    ends = np.cumsum([b] * long + [b - 1] * (t - long))
+    return [[int(e - (b if c < long else b - 1)), int(e)] for c, e in enumerate(ends)]
+
+
+def cell_split(tokens: int, size: int = GRID_SIZE) -> tuple[int, int, int]:
+    """(t, b, long): t = min(tokens, size) cells, the first `long` of b = ceil(tokens / t) tokens, the
+    rest of b - 1 (long·b + (t - long)·(b - 1) = tokens, 1 <= long <= t)."""
+    if tokens < 1:
+        raise ValueError(f"tokens must be >= 1, got {tokens}")
     t = min(tokens, size)
-    edges = (np.arange(t + 1) * tokens) // t
-    return [[int(a), int(b)] for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    b = -(-tokens // t)
+    return t, b, tokens - t * (b - 1)
 
 
 def hide_first_token(att: np.ndarray) -> np.ndarray:

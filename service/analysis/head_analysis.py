@@ -93,38 +93,45 @@ def prefix_medians(x: np.ndarray) -> np.ndarray:
     return out.reshape(shape)
 
 
-def head_scores(att: np.ndarray, causal: bool, value_norms: np.ndarray | None = None, *,
-                ratio: np.ndarray | None = None) -> dict[str, np.ndarray | None]:
-    """The pattern scores, each [L, H] (None where the text is too short to show it, and first_norm /
-    sink without value norms [L, H, T]). `ratio`: first_token_ratio(value_norms) when already computed."""
-    a = np.asarray(att, dtype=np.float32)  # weights in float32 (as computed); sums and means in float64
+ROWS = ("first", "self", "previous", "next", "plogp", "max")  # per query row i, see `row_values`
+
+
+def row_values(att: np.ndarray) -> np.ndarray:
+    """float32 [..., T, 6] per query row of weights [..., T, T]: A[i, 0], A[i, i], A[i, i-1], A[i, i+1]
+    (indices clamped into range; the rows that use them are chosen in `head_scores`), Σ_j A[i, j]·log A[i, j]
+    (0·log 0 = 0) and max_j A[i, j] — the same values service/runtime/attention_summary.py computes in a graph."""
+    a = np.asarray(att, dtype=np.float32)
     t = a.shape[-1]
-    first_row = 1 if causal else 0
-    rows = np.arange(first_row, t)
-    visible = np.arange(1, t + 1) if causal else np.full(t, t)  # keys row i may see
+    i = np.arange(t)
     plogp = np.log(a, where=a > 0, out=np.zeros_like(a))  # 0·log 0 counts as 0; one float32 buffer
     plogp *= a
+    return np.stack([a[..., 0], a[..., i, i], a[..., i, np.maximum(i - 1, 0)], a[..., i, np.minimum(i + 1, t - 1)],
+                     plogp.sum(-1, dtype=np.float64).astype(np.float32), a.max(-1)], axis=-1)
+
+
+def head_scores(att: np.ndarray | None, causal: bool, value_norms: np.ndarray | None = None, *,
+                ratio: np.ndarray | None = None, rows: np.ndarray | None = None) -> dict[str, np.ndarray | None]:
+    """The pattern scores, each [L, H] (None where the text is too short to show it, and first_norm /
+    sink without value norms [L, H, T]), of weights `att` [L, H, T, T] or of their `rows` (`row_values`).
+    `ratio`: first_token_ratio(value_norms) when already computed."""
+    r = row_values(att) if rows is None else rows
+    t = r.shape[-2]
+    first_row = 1 if causal else 0
+    queries = np.arange(first_row, t)
+    visible = np.arange(1, t + 1) if causal else np.full(t, t)  # keys row i may see
     with np.errstate(divide="ignore", invalid="ignore"):
-        entropy = -plogp.sum(-1, dtype=np.float64) / np.log(visible)  # rows seeing one key: nan, never selected
-    diag = np.diagonal(a, axis1=-2, axis2=-1)
-    previous = np.diagonal(a, offset=-1, axis1=-2, axis2=-1)  # entry k is A[k+1, k]
-    following = np.diagonal(a, offset=1, axis1=-2, axis2=-1)  # entry k is A[k, k+1]
+        entropy = -r[..., 4].astype(np.float64) / np.log(visible)  # rows seeing one key: nan, never selected
+    if ratio is None and value_norms is not None:
+        ratio = first_token_ratio(value_norms, causal)
     return {
-        "previous": _mean_over(previous, np.arange(max(first_row, 1), t) - 1),
-        "first": _mean_over(a[..., 0], rows),
-        "self": _mean_over(diag, rows),
-        "next": None if causal else _mean_over(following, np.arange(0, t - 1)),
-        "entropy": _mean_over(entropy, rows[visible[rows] > 1]),
-        **_sink_scores(a, causal, ratio if ratio is not None or value_norms is None
-                       else first_token_ratio(value_norms, causal)),
+        "previous": _mean_over(r[..., 2], np.arange(max(first_row, 1), t)),
+        "first": _mean_over(r[..., 0], queries),
+        "self": _mean_over(r[..., 1], queries),
+        "next": None if causal else _mean_over(r[..., 3], np.arange(0, t - 1)),
+        "entropy": _mean_over(entropy, queries[visible[queries] > 1]),
+        "first_norm": None if ratio is None else _mean_over(ratio, queries),
+        "sink": None if ratio is None else _mean_over(r[..., 0] * ratio, queries),
     }
-
-
-def _sink_scores(a: np.ndarray, causal: bool, ratio: np.ndarray | None) -> dict[str, np.ndarray | None]:
-    if ratio is None:
-        return {"first_norm": None, "sink": None}
-    rows = np.arange(1 if causal else 0, a.shape[-1])
-    return {"first_norm": _mean_over(ratio, rows), "sink": _mean_over(a[..., 0] * ratio, rows)}
 
 
 def tags_for(scores: dict[str, np.ndarray | None], shape: tuple[int, int]) -> list[list[list[str]]]:
@@ -149,26 +156,28 @@ def _rounded(values: np.ndarray | None) -> list | None:
 
 
 def heads_stats(att: np.ndarray, causal: bool, value_norms: np.ndarray | None = None) -> dict:
-    """The API's `heads_stats`: [L][H] scores, per-query max weight and argmax key, and tags.
-
-    Computed one layer at a time in float32 (float16 results of long texts converted by table, see
-    service/common/half.py), so a 512-token text needs room for one layer, not all of them.
-    """
-    ratio = None if value_norms is None else first_token_ratio(value_norms, causal)  # all layers at once: faster
-    per_layer, max_weight, argmax = [], [], []
+    """The API's `heads_stats` of weights [L, H, T, T]: one layer at a time in float32 (float16 results
+    of long texts converted by table, see service/common/half.py), so a 512-token text needs room for one
+    layer, not all of them."""
+    rows, argmax = [], []
     buf = np.empty((1, *att.shape[1:]), dtype=np.float32)  # one layer, reused (no fresh pages per layer)
     for layer in range(att.shape[0]):
         a = to_float32(att[layer:layer + 1], out=buf)
-        per_layer.append(head_scores(a, causal, ratio=None if ratio is None else ratio[layer:layer + 1]))
-        max_weight.append(a.max(-1))
+        rows.append(row_values(a))
         argmax.append(a.argmax(-1))
-    scores = {name: None if per_layer[0][name] is None else np.concatenate([s[name] for s in per_layer])
-              for name in SCORES}
+    return stats_from_rows(np.concatenate(rows), np.concatenate(argmax), causal, value_norms)
+
+
+def stats_from_rows(rows: np.ndarray, argmax: np.ndarray, causal: bool, value_norms: np.ndarray | None = None) -> dict:
+    """The API's `heads_stats` — [L][H] scores, per-query max weight and argmax key, and tags — from the
+    row values [L, H, T, 6] (`row_values`, or computed from queries and keys by
+    service/runtime/attention_kernel.py) and each row's argmax key [L, H, T]."""
+    scores = head_scores(None, causal, value_norms, rows=rows)
     return {
         "scores": {name: _rounded(values) for name, values in scores.items()},
-        "max_weight": _rounded(np.concatenate(max_weight)),  # [L][H][T]
-        "argmax": np.concatenate(argmax).tolist(),  # [L][H][T]
-        "tags": tags_for(scores, att.shape[:2]),
+        "max_weight": _rounded(rows[..., 5]),  # [L][H][T]
+        "argmax": np.asarray(argmax).tolist(),  # [L][H][T]
+        "tags": tags_for(scores, rows.shape[:2]),
         "thresholds": thresholds_doc(),
     }
 
