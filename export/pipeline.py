@@ -7,6 +7,7 @@ passed, by a rename; an interrupted or failed export never leaves a folder with 
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,7 +17,7 @@ from tokenizers import Tokenizer
 
 from headgaze.service.common.hashing import sha256_files
 
-from .batch_verify import verify_batching, verify_long_text
+from .batch_verify import LONGEST_TEXT_TOKENS, long_ids, verify_batching, verify_long_text
 from .causality import decide_causal
 from .errors import VerificationFailed
 from .graph_export import export_graph
@@ -31,6 +32,8 @@ from .profile import write_profile
 from .progress import StageClock
 from .qk_export import manifest_fields, progress_line
 from .qk_verify import verify_qk
+from .serve_graph import SERVED, strip_attentions
+from .serve_verify import verify_served
 from .sources import ModelSource
 from .tokenizer_file import load_hf_tokenizer, special_tokens, write_tokenizer
 from .verify import DEFAULT_ATOL, verify_export
@@ -194,6 +197,22 @@ def _run_stages(
             f"heads, in {ft['below_median']} of them it passes on less than the median token"
         )
 
+    if qk.enabled:
+        with clock.stage("serve", "model.onnx without T×T outputs (weights from q/k), checked against the full graph"):
+            tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
+            texts = [tokenizer.encode(p["text"]).ids for p in parity["probes"]]
+            texts.append(long_ids(tokenizer, min(LONGEST_TEXT_TOKENS, arch.max_tokens)))
+            strip_attentions(out / "model.onnx", out / SERVED)
+            parity["served"] = verify_served(out / "model.onnx", out / SERVED, texts, arch.layers, qk.scales,
+                                             arch.causal)  # fmt: skip
+            os.replace(out / SERVED, out / "model.onnx")
+        sv = parity["served"]
+        clock.say(
+            f"served graph: no attentions outputs; weights from q/k within {sv['max_weights_diff']:.2e}, "
+            f"thumbnails {sv['max_thumbnails_diff']:.2e}, head statistics {sv['max_rows_diff']:.2e}, tags equal "
+            f"on {len(sv['tokens'])} texts (up to {max(sv['tokens'])} tokens)"
+        )
+
     with clock.stage("write", "hash model.onnx, write manifest.json"):
         graph = onnx.load(str(out / "model.onnx"), load_external_data=False)
         onnx_files = sorted(out.glob("model.onnx*"))
@@ -224,6 +243,8 @@ def _run_stages(
         fp=fp,
     )
     manifest.update(manifest_fields(qk, outputs))
+    # where the views' weights come from: the graph's attentions.{i}, or the service's kernel over q/k
+    manifest["attention_source"] = "queries_keys" if qk.enabled else "attentions"
     manifest["graph"] = choice.as_manifest()
     manifest.update(exported.lm_manifest())
     manifest.update(exported.ablation_manifest())

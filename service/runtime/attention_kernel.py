@@ -2,7 +2,7 @@
 
 A result of a model exported with q/k holds each layer's queries, keys and value norms (O(L·H·T·d)),
 never its T×T weights: those are one product away, softmax(q·kᵀ·scale + causal mask), verified at
-export to equal the graph's own weights within 1e-5 (export/summary_verify.py). Small onnxruntime
+export to equal the graph's own weights within 1e-5 (export/serve_verify.py). Small onnxruntime
 graphs, built here on first use, run that product for one layer (or one head) at a time:
 
 - `probs(q, k, scale)`: the weights [H, T, T] (a head's matrix, or every head of a layer);
