@@ -13,7 +13,7 @@ class AttentionResult:
 
     model: str
     tokens: list[dict]  # {"text": str, "id": int, "start": int, "end": int, "special": bool}
-    attentions: np.ndarray  # float32 [L, H, T, T]
+    attentions: np.ndarray | None  # float32 [L, H, T, T]; None for a from_qk model's grid/head result
     layers: int
     heads: int
     timing_ms: dict[str, float]  # tokenize, queue (waiting for the model), inference, total
@@ -27,6 +27,8 @@ class AttentionResult:
     weighting: str = "attention"  # "value_norm": `attentions` rows are α_ij·‖f(x_j)‖ renormalised
     predictions: list[dict] | None = None  # per token {"next", "top"} when asked for (models with an LM head)
     text: str | None = None  # the text these are the attentions of (as asked for)
+    # (engine only, not sent) a from_qk model's "thumbs" [L, H, t, t], "rows" [L, H, T, 6], "argmax" [L, H, T]
+    summary: dict | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """Pickle-free cache entries: tokens as JSON and the arrays (attentions, and where the model has them
-value norms, queries and keys) as raw little-endian float32 bytes.
+value norms, queries and keys; a from_qk model's queries, keys, value norms and summary instead of
+attentions) as raw little-endian float32 bytes (int32 for the argmax keys).
 
 flask-caching's backends pickle by default, and unpickling what a shared Redis or a cache folder
 hands back would let anyone who can write there run code in every replica. Entries are instead
-`HG2` + header length + orjson header {tokens, arrays: [[name, shape], ...]} + the arrays' bytes
-in that order; the backends get a
+`HG2` + header length + orjson header {tokens, arrays: [[name, shape, dtype], ...]} + the arrays'
+bytes in that order; the backends get a
 serializer that passes those bytes through and refuses anything else. A malformed entry is a miss.
 """
 
@@ -18,8 +19,9 @@ import orjson
 from cachelib.serializers import BaseSerializer
 
 MAGIC = b"HG2"
-NAMES = ("attentions", "value_norms", "queries", "keys")
+NAMES = ("attentions", "value_norms", "queries", "keys", "thumbs", "rows", "argmax")
 DTYPE = np.dtype("<f4")
+DTYPES = {"<f4": DTYPE, "<i4": np.dtype("<i4")}  # what an array may be stored as
 _HEADER_LEN = struct.Struct("<I")
 
 
@@ -28,9 +30,10 @@ class CorruptEntry(ValueError):
 
 
 def pack(tokens: list[dict], arrays: dict[str, np.ndarray]) -> bytes:
-    """One entry for `arrays` (which must hold "attentions")."""
-    header = orjson.dumps({"tokens": tokens, "arrays": [[name, list(a.shape)] for name, a in arrays.items()]})
-    body = b"".join(np.ascontiguousarray(a, dtype=DTYPE).tobytes() for a in arrays.values())
+    """One entry for `arrays` (which must hold "attentions" or "queries"); integer arrays stay int32."""
+    kinds = {name: "<i4" if np.issubdtype(a.dtype, np.integer) else "<f4" for name, a in arrays.items()}
+    header = orjson.dumps({"tokens": tokens, "arrays": [[name, list(a.shape), kinds[name]] for name, a in arrays.items()]})
+    body = b"".join(np.ascontiguousarray(a, dtype=DTYPES[kinds[name]]).tobytes() for name, a in arrays.items())
     return MAGIC + _HEADER_LEN.pack(len(header)) + header + body
 
 
@@ -42,18 +45,20 @@ def unpack(blob: bytes) -> tuple[list[dict], dict[str, np.ndarray]]:
     try:
         header = orjson.loads(blob[start:start + size])
         tokens = header["tokens"]
-        shapes = {str(name): tuple(int(n) for n in shape) for name, shape in header["arrays"]}
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        shapes = {str(entry[0]): tuple(int(n) for n in entry[1]) for entry in header["arrays"]}
+        dtypes = {str(entry[0]): DTYPES[entry[2] if len(entry) > 2 else "<f4"] for entry in header["arrays"]}
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError) as exc:
         raise CorruptEntry(f"bad header: {exc}") from None
     body = memoryview(blob)[start + size:]
     counts = {name: int(np.prod(shape)) for name, shape in shapes.items()}
-    if (not isinstance(tokens, list) or len(shapes.get("attentions", ())) != 4 or not set(shapes) <= set(NAMES)
-            or body.nbytes != DTYPE.itemsize * sum(counts.values())):
+    main = len(shapes.get("attentions", ())) == 4 or len(shapes.get("queries", ())) == 4
+    if (not isinstance(tokens, list) or not main or not set(shapes) <= set(NAMES)
+            or body.nbytes != sum(counts[name] * dtypes[name].itemsize for name in shapes)):
         raise CorruptEntry("shape and data size disagree")
     arrays, offset = {}, 0
     for name, shape in shapes.items():
-        arrays[name] = np.frombuffer(body, dtype=DTYPE, count=counts[name], offset=offset).reshape(shape)
-        offset += counts[name] * DTYPE.itemsize
+        arrays[name] = np.frombuffer(body, dtype=dtypes[name], count=counts[name], offset=offset).reshape(shape)
+        offset += counts[name] * dtypes[name].itemsize
     return tokens, arrays
 
 

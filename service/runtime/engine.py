@@ -6,9 +6,14 @@ request its queries, keys and scores before the softmax) serve texts up to each 
 `max_tokens`. For models exported with q/k (manifest `qk`), every run also fetches the value norms,
 queries and keys: measured at 12 tokens, fetching them costs no onnxruntime time beyond noise
 (`make bench`), and keeping them with the attentions in the recent-results store lets a head's q/k
-be answered without a re-run. The shared cache gets the attentions and value norms only. Recent results stay in a byte-bounded in-process store
-(service/runtime/store.py) in front of the shared cache, so a head request after a grid request for the
-same text does not run the model again.
+be answered without a re-run. The shared cache gets the attentions and value norms only. Recent results
+stay in a byte-bounded in-process store (service/runtime/store.py) in front of the shared cache, so a
+head request after a grid request for the same text does not run the model again.
+
+A model exported with q/k is served without T×T outputs (`from_qk`, service/runtime/qk_views.py): its
+results keep queries, keys, value norms and a summary (thumbnails, row values, argmax keys) computed
+right after the run (timing key `summary`), in the store and in the shared cache, and `full`, `grid`,
+`stats` and `head` compute what they need from them.
 
 Models with an LM head also answer next-token `predictions` (service/runtime/predictions.py, kept per text
 and top_k beside the store) and generate answers (`generate`, `generate_stream`, service/runtime/answers.py).
@@ -45,6 +50,7 @@ from .generation import check_params
 from .loaded_model import DEFAULT_MAX_FULL_TOKENS, LoadedModel
 from .manifest import discover
 from .providers import default_threads
+from .qk_views import SUMMARY_KINDS
 from .sequences import SequenceMemory, tokens_from_ids
 from .store import ByteLRU, RecentStore
 from .tokens import check_text, tokenize
@@ -54,10 +60,11 @@ log = logging.getLogger("headgaze.service")
 DEFAULT_MODEL = "smollm2-135m"
 DEFAULT_MAX_TOKENS = 512
 DEFAULT_MAX_BATCH = 8
-DEFAULT_STORE_MB = 192
+DEFAULT_STORE_MB = 256  # one 2,048-token SmolLM2 result (q/k/value norms and summary: 198 MiB), or five 512-token ones
 DEFAULT_BATCH_MB = 320
 MB = 1 << 20
 WARMUP_TEXT = "Warm up the attention heads."
+LOG_TOKENS = 1024  # a forward of this many tokens or more (seconds on a CPU) gets a line in the log before and after
 # What goes to the shared cache (Redis etc.): queries and keys are 7x the attentions at 12 SmolLM2 tokens and
 # only one head's are ever asked for, so they stay in this process's recent-results store; a q/k request
 # for a text known only from the shared cache runs the model once.
@@ -99,12 +106,15 @@ class Engine:
         for manifest in discover(self.models_dir):
             m = LoadedModel(manifest, device, self.threads, max_tokens, spinning, verify, self.max_full_tokens)
             self._models[m.id] = m
+            cell_bytes = 0 if m.from_qk else manifest.layers * manifest.heads * 4  # T×T outputs per padded cell
             self._batchers[m.id] = MicroBatcher(m.run_batch, self._lock, max_batch, max_bytes=int(batch_mb) * MB,
-                                                cell_bytes=manifest.layers * manifest.heads * 4, row_bytes=m.row_bytes)
+                                                cell_bytes=cell_bytes, row_bytes=m.row_bytes)
             log.info("model %s: provider=%s threads=%d spinning=%s layers=%d heads=%d max_tokens=%d loaded in %.1fs",
                      m.id, m.provider, m.threads, spinning, manifest.layers, manifest.heads, m.max_tokens, m.load_seconds)
             if warmup:
-                self._batchers[m.id].run(tokenize(m.tokenizer, WARMUP_TEXT, m.special_ids)[0])
+                done = self._batchers[m.id].run(tokenize(m.tokenizer, WARMUP_TEXT, m.special_ids)[0])
+                if m.views is not None:
+                    m.views.summarize(done.output)
         self.default_model = DEFAULT_MODEL if DEFAULT_MODEL in self._models else next(iter(self._models))
 
     def model_ids(self) -> list[str]:
@@ -164,10 +174,27 @@ class Engine:
         `hide_first` after hiding token 0) and heads_stats (always of the raw weights), up to max_tokens."""
         weighting = self.check_weighting(model, weighting)
         res = self.compute(text, model, predictions=predictions, top_k=top_k, raw=raw)
-        grid, cells = pooled(res.attentions, res.value_norms, weighting, hide_first)
-        return GridResult(res.model, res.tokens, grid, cells, res.layers, res.heads,
-                          heads_stats(res.attentions, self.causal(res.model), res.value_norms), res.timing_ms,
+        grid, cells = self.grid(res, weighting, hide_first)
+        return GridResult(res.model, res.tokens, grid, cells, res.layers, res.heads, self.stats(res), res.timing_ms,
                           res.cached, res.value_norms, weighting, res.predictions, res.text)
+
+    def grid(self, res: AttentionResult, weighting: str, hide_first: bool = False) -> tuple[np.ndarray, list[list[int]]]:
+        """Thumbnails [L, H, t, t] and cells of a computed result (analysis/weighting.py's `pooled`; for a
+        from_qk model the kept ones, or the kernel's under value-norm weighting or hide_first)."""
+        views = self._model(res.model).views
+        if views is None:
+            return pooled(res.attentions, res.value_norms, weighting, hide_first)
+        if weighting == "attention" and not hide_first:
+            return views.grid(_arrays(res), weighting, hide_first)
+        with self._lock:
+            return views.grid(_arrays(res), weighting, hide_first)
+
+    def stats(self, res: AttentionResult) -> dict:
+        """The API's heads_stats of a computed result (of the raw weights)."""
+        m = self._model(res.model)
+        if m.views is not None:
+            return m.views.stats(_arrays(res))
+        return heads_stats(res.attentions, m.manifest.causal, res.value_norms)
 
     def head(self, text: str, model: str | None, layer: object, head: object, *, qk: object = False,
              weighting: str | None = None, predictions: bool = False, top_k: int = preds.DEFAULT_TOP_K,
@@ -189,8 +216,12 @@ class Engine:
         weighting = self.check_weighting(m.id, weighting)
         res = self.compute(text, m.id, need_qk=qk, predictions=predictions, top_k=top_k, raw=raw)
         vn = None if res.value_norms is None else res.value_norms[layer, head]
-        out = HeadResult(res.model, layer, head, res.tokens,
-                         shown(to_float32(res.attentions[layer, head]), vn, weighting),
+        if m.views is None:
+            att = to_float32(res.attentions[layer, head])
+        else:
+            with self._lock:
+                att = m.views.head(_arrays(res), layer, head)
+        out = HeadResult(res.model, layer, head, res.tokens, shown(att, vn, weighting),
                          res.timing_ms, res.cached, vn, weighting, predictions=res.predictions, text=res.text)
         if writes:
             q = writes_mod.check_query(query, len(res.tokens))
@@ -341,7 +372,7 @@ class Engine:
             hit = self.cache.get(key)
             if hit is not None:
                 self.store.put_result(key, *hit)
-        needed = set(m.kinds if need_qk else m.kinds[:2])
+        needed = set(m.kinds if need_qk else m.view_kinds)
         if predictions and pred is None:
             needed |= set(m.extra_names)
         if hit is not None and set(hit[1]) >= needed:
@@ -352,7 +383,7 @@ class Engine:
             if predictions:
                 pred, timing["predictions"] = self._predictions(m, key, top_k, tokens, arrays, pred)
             timing["total"] = (time.perf_counter() - t0) * 1000
-            return self._result(m, tokens, arrays, timing, True, 0, pred, text)
+            return self._result(m, tokens, arrays, timing, True, 0, pred, text, full)
         ids, tokens = self._encode(m, text, raw)
         t1 = time.perf_counter()
         if len(ids) > m.max_tokens:
@@ -360,14 +391,26 @@ class Engine:
         if full and len(ids) > self.max_full_tokens:
             raise errors.full_too_large(len(ids), self.max_full_tokens)
         self.store.make_room(m.result_bytes(len(ids)))  # free what this result will push out before the run
+        long = len(ids) >= LOG_TOKENS
+        if long:
+            log.info("model %s: running %d tokens through %d layers ...", m.id, len(ids), m.manifest.layers)
         done = self._batchers[m.id].run(ids, extra=predictions)
-        self.store.put_result(key, tokens, done.output)
-        self.cache.set(key, tokens, {kind: done.output[kind] for kind in SHARED_KINDS if kind in done.output})
         timing = {"tokenize": (t1 - t0) * 1000, "queue": done.queue_ms, "inference": done.inference_ms}
+        if m.views is not None:
+            t2 = time.perf_counter()
+            with self._lock:
+                done.output.update(m.views.summarize(done.output))
+            timing["summary"] = (time.perf_counter() - t2) * 1000
+        if long:
+            log.info("model %s: %d tokens: forward %.1f s (waited %.1f s), summary %.1f s", m.id, len(ids),
+                     done.inference_ms / 1000, done.queue_ms / 1000, timing.get("summary", 0.0) / 1000)
+        self.store.put_result(key, tokens, done.output)
+        shared = m.view_kinds if m.views is not None else SHARED_KINDS
+        self.cache.set(key, tokens, {kind: done.output[kind] for kind in shared if kind in done.output})
         if predictions:
             pred, timing["predictions"] = self._predictions(m, key, top_k, tokens, done.output, pred)
         timing["total"] = (time.perf_counter() - t0) * 1000
-        return self._result(m, tokens, done.output, timing, False, done.batch_size, pred, text)
+        return self._result(m, tokens, done.output, timing, False, done.batch_size, pred, text, full)
 
     def _encode(self, m: LoadedModel, text: str, raw: bool) -> tuple[list[int], list[dict]]:
         if not raw:
@@ -390,10 +433,26 @@ class Engine:
         self.predicted.put((key, top_k), entries, 80 * len(ids) * (top_k + 1))
         return entries, (time.perf_counter() - t0) * 1000
 
-    @staticmethod
-    def _result(m: LoadedModel, tokens: list[dict], arrays: dict[str, np.ndarray], timing: dict, cached: bool,
-                batch_size: int, predictions: list | None = None, text: str | None = None) -> AttentionResult:
-        att = arrays["attentions"]
-        return AttentionResult(m.id, tokens, att, att.shape[0], att.shape[1], timing, cached, batch_size,
+    def _result(self, m: LoadedModel, tokens: list[dict], arrays: dict[str, np.ndarray], timing: dict, cached: bool,
+                batch_size: int, predictions: list | None = None, text: str | None = None,
+                full: bool = False) -> AttentionResult:
+        """The result of `arrays`; `full` for a from_qk model: every head's weights computed from q/k."""
+        att = arrays.get("attentions")
+        summary = None
+        if m.views is not None:
+            summary = {kind: arrays[kind] for kind in SUMMARY_KINDS}
+            if full:
+                t0 = time.perf_counter()
+                with self._lock:
+                    att = m.views.full(arrays)
+                timing["weights"] = (time.perf_counter() - t0) * 1000
+                timing["total"] += timing["weights"]
+        return AttentionResult(m.id, tokens, att, m.manifest.layers, m.manifest.heads, timing, cached, batch_size,
                                causal=m.manifest.causal, value_norms=arrays.get("value_norms"),
-                               queries=arrays.get("queries"), keys=arrays.get("keys"), predictions=predictions, text=text)
+                               queries=arrays.get("queries"), keys=arrays.get("keys"), predictions=predictions,
+                               text=text, summary=summary)
+
+
+def _arrays(res: AttentionResult) -> dict[str, np.ndarray]:
+    """What service/runtime/qk_views.py reads, from a from_qk model's result."""
+    return {"queries": res.queries, "keys": res.keys, "value_norms": res.value_norms, **(res.summary or {})}

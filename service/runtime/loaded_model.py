@@ -3,6 +3,10 @@ outputs it fetches, and `run_batch` — a padded batch of token ids in, each tex
 (float16 above `max_full_tokens`, see service/common/half.py). The engine (service/runtime/engine.py) keeps one per
 model and routes requests, caching and batching around it.
 
+A model exported with q/k is served without T×T outputs (export/serve_graph.py): its results hold
+queries, keys and value norms in float32, and every view of the weights is computed from them
+(`views`, service/runtime/qk_views.py).
+
 Models with an LM head (manifest `lm_head`) also load predictions.onnx (service/runtime/predictions.py) and
 decoder.onnx (service/runtime/generation.py), and carry the chat template and end-of-sequence ids. Models
 exported with `head_mask` can be run with heads knocked out (service/runtime/ablation.py): through
@@ -15,6 +19,7 @@ import time
 
 import numpy as np
 
+from ..analysis.grid import GRID_SIZE
 from ..common import errors
 from . import ablation, chat_template, predictions
 from .batching import crop, pad_batch
@@ -22,6 +27,7 @@ from .generation import Decoder
 from .manifest import Manifest, verify_onnx
 from .memory import run_options
 from .providers import make_session
+from .qk_views import SUMMARY_KINDS, QkViews
 from .store import RecentStore
 from .tokens import load_tokenizer
 
@@ -63,7 +69,13 @@ class LoadedModel:
         if unknown:
             raise errors.ConfigError(f"{manifest.onnx_file}: unsupported model inputs {sorted(unknown)}")
         outs = {o.name: o.shape for o in self.session.get_outputs()}
-        self.kinds = ("attentions", "value_norms", "queries", "keys") if manifest.qk else ("attentions",)
+        # a q/k model's served graph has no attentions outputs: its weights come from q and k
+        self.from_qk = manifest.qk and "attentions.0" not in outs
+        self.views = QkViews(manifest, threads) if self.from_qk else None
+        qk_kinds = ("value_norms", "queries", "keys")
+        self.kinds = qk_kinds if self.from_qk else ("attentions", *qk_kinds) if manifest.qk else ("attentions",)
+        # what a stored result needs to answer every request but a q/k one (which needs all of `kinds`)
+        self.view_kinds = (*self.kinds, *SUMMARY_KINDS) if self.from_qk else self.kinds[:2]
         self.output_names = [f"{kind}.{i}" for kind in self.kinds for i in range(manifest.layers)]
         missing = [n for n in self.output_names if n not in outs]
         if missing:
@@ -171,13 +183,14 @@ class LoadedModel:
 
         Texts that may be sent in full (up to max_full_tokens) keep onnxruntime's exact float32; longer
         ones are only ever pooled or sliced to one head, and their attentions, queries and keys are
-        kept as float16 (half the memory). Value norms are always float32.
+        kept as float16 (half the memory). Value norms are always float32, and so are a `from_qk`
+        model's queries and keys (its weights are computed from them: float16 would cost 1e-3).
         """
         extra_names = self.extra_names if extra else []
         outs = self.session.run(self.output_names + extra_names, pad_batch(batch, self.input_names), run_options())
         extras = outs[len(self.output_names):]
         lengths = [len(ids) for ids in batch]
-        dtypes = [np.float32 if n <= self.max_full_tokens else np.float16 for n in lengths]
+        dtypes = [np.float32 if n <= self.max_full_tokens or self.from_qk else np.float16 for n in lengths]
         layers = self.manifest.layers
         per_kind = {kind: crop(outs[k * layers:(k + 1) * layers], lengths,
                                None if kind == "value_norms" else dtypes, square=kind == "attentions")
@@ -190,8 +203,12 @@ class LoadedModel:
 
     def result_bytes(self, tokens: int) -> int:
         """What run_batch's result for a text of `tokens` tokens holds, as the recent-results store counts it."""
-        size = 4 if tokens <= self.max_full_tokens else 2
         layers, heads = self.manifest.layers, self.manifest.heads
+        if self.from_qk:  # q/k/value norms in float32, and the summary: thumbnails, row values, argmax
+            t = min(tokens, GRID_SIZE)
+            return (tokens * (self.norm_values + self.qk_values) * 4 + layers * heads * (t * t + tokens * 7) * 4
+                    + RecentStore.TOKEN_BYTES * tokens)
+        size = 4 if tokens <= self.max_full_tokens else 2
         return (layers * heads * tokens ** 2 * size + tokens * (self.norm_values * 4 + self.qk_values * size)
                 + RecentStore.TOKEN_BYTES * tokens)
 
@@ -199,6 +216,7 @@ class LoadedModel:
         out = self.manifest.summary()
         out["max_tokens"] = self.max_tokens
         out["provider"] = self.provider
+        out["attention_source"] = "queries_keys" if self.from_qk else "attentions"
         out["threads"] = self.threads
         out["lm_head"] = self.lm_head
         out["chat_template"] = self.chat_template is not None

@@ -12,8 +12,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .. import __version__
-from ..analysis.head_analysis import heads_stats
-from ..analysis.weighting import pooled, shown
+from ..analysis.weighting import shown
 from ..common import sse
 from ..common.encoding import check_format, encode
 from ..common.errors import ServiceError, ServiceUnavailable
@@ -185,12 +184,11 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
         if detail == "full":
             out["attentions"] = encode(shown(res.attentions, res.value_norms, weighting), fmt)
         else:
-            grid, cells = pooled(res.attentions, res.value_norms, weighting, hide_first)
+            grid, cells = engine.grid(res, weighting, hide_first)
             out["grid"] = {**encode(grid, fmt), "pool": "max", "cells": cells}
         out["value_norms"] = None if res.value_norms is None else encode(res.value_norms, fmt)
-        out["heads_stats"] = stats_memo.get_or_make(
-            (res.model, text, body.get("raw") is True),
-            lambda: heads_stats(res.attentions, engine.causal(res.model), res.value_norms))
+        out["heads_stats"] = stats_memo.get_or_make((res.model, text, body.get("raw") is True),
+                                                    lambda: engine.stats(res))
         if want:
             out["predictions"] = res.predictions
         out["timing_ms"] = dict(res.timing_ms, encode=(time.perf_counter() - t) * 1000)

@@ -42,13 +42,13 @@ SERVICE_OPTIONS = [
     option("--max-chars", env="HEADGAZE_MAX_CHARS", type=IntRange(1, 10000), default=4000,
            help="longest accepted text in characters (at most 10000: even fully \\u-escaped, a body fits in 64 KiB)"),
     option("--max-tokens", env="HEADGAZE_MAX_TOKENS", type=at_least(2), default=512,
-           help="most tokens per text, capped by each model's own limit"),
+           help="most tokens per text, capped by each model's own limit (SmolLM2: 2048 works in ~1.5 GB)"),
     option("--max-full-tokens", env="HEADGAZE_MAX_FULL_TOKENS", type=at_least(1), default=128,
            help="most tokens for which every head's full matrix is sent (detail=full); longer texts "
                 "need detail=grid and /v1/attention/head"),
-    option("--store-mb", env="HEADGAZE_STORE_MB", type=at_least(0), default=192,
-           help="MiB of recent attentions kept in process so head and grid requests do not re-run the model; "
-                "0 turns the store off"),
+    option("--store-mb", env="HEADGAZE_STORE_MB", type=at_least(0), default=256,
+           help="MiB of recent results kept in process so head and grid requests do not re-run the model (a "
+                "2,048-token SmolLM2 text's queries, keys and summary: 198 MiB); 0 turns the store off"),
     option("--batch-mb", env="HEADGAZE_BATCH_MB", type=at_least(1), default=320,
            help="MiB of padded float32 attention outputs one micro-batch may produce; a single text always runs"),
     option("--queue-limit", env="HEADGAZE_QUEUE_LIMIT", type=at_least(0), default=8,

@@ -192,6 +192,10 @@ class Timing(Closed):
     total: float = Field(description="ms in the engine, cache lookup included")
     encode: float = Field(description="ms encoding the response")
     predictions: float | None = Field(None, description="ms of predictions.onnx (0 when kept); only with predictions")
+    summary: float | None = Field(None, description="ms computing the thumbnails and head-statistics rows from the "
+                                  "queries and keys after the run (attention_source queries_keys, model runs only)")
+    weights: float | None = Field(None, description="ms computing every head's weights from the queries and keys "
+                                  "(attention_source queries_keys, detail=full only)")
 
 
 class TokenGuess(Closed):
@@ -313,6 +317,9 @@ class ModelSummary(Closed):
     qk_reason: str | None = Field(description="why not, when qk is false")
     onnx: OnnxSummary
     provider: str = Field(description="onnxruntime execution provider, e.g. CPUExecutionProvider")
+    attention_source: Literal["attentions", "queries_keys"] = Field(
+        "attentions", description="where the weights come from: the graph's attentions outputs, or softmax(q·kᵀ·scale "
+        "+ mask) of its queries and keys, computed by the service (no T×T matrix kept)")
     threads: int = Field(description="onnxruntime intra-op threads")
     default: bool
     lm_head: bool = Field(False, description="predicts next tokens (predictions) and generates (POST /v1/generate)")

@@ -10,7 +10,7 @@ import redis
 from flask_caching.backends import FileSystemCache
 
 from headgaze.service.runtime.cache import SafeCache, cache_key, make_backend
-from headgaze.service.runtime.cache_codec import MAGIC, pack, unpack
+from headgaze.service.runtime.cache_codec import MAGIC, CorruptEntry, pack, unpack
 from headgaze.service.runtime.engine import Engine
 
 
@@ -34,6 +34,20 @@ def test_codec_round_trip_is_exact():
         for name in kept:
             assert got[name].dtype == np.float32
             np.testing.assert_array_equal(got[name], arrays[name])
+
+
+def test_codec_keeps_a_qk_result_with_its_integer_argmax():
+    """A from_qk model's entry: no attentions, the summary's argmax keys stay int32."""
+    rng = np.random.default_rng(1)
+    arrays = {"value_norms": rng.random((2, 3, 4), dtype=np.float32), "queries": rng.random((2, 3, 4, 5), dtype=np.float32),
+              "keys": rng.random((2, 1, 4, 5), dtype=np.float32), "thumbs": rng.random((2, 3, 4, 4), dtype=np.float32),
+              "rows": rng.random((2, 3, 4, 6), dtype=np.float32), "argmax": rng.integers(0, 4, (2, 3, 4), dtype=np.int32)}
+    _, got = unpack(pack([], arrays))
+    assert list(got) == list(arrays) and got["argmax"].dtype == np.int32 and got["rows"].dtype == np.float32
+    for name, want in arrays.items():
+        np.testing.assert_array_equal(got[name], want)
+    with pytest.raises(CorruptEntry):  # neither attentions nor queries: not an entry
+        unpack(pack([], {"value_norms": arrays["value_norms"]}))
 
 
 @pytest.mark.parametrize("backend", ["redis", "filesystem"])

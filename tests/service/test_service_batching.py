@@ -30,8 +30,9 @@ def test_padded_batch_equals_one_by_one(engine, model_id):
     man = model.manifest
     for ids, outputs in zip(batch, together, strict=True):
         (alone,) = model.run_batch([ids])
-        got = outputs["attentions"]
-        assert got.shape == alone["attentions"].shape == (man.layers, man.heads, len(ids), len(ids))
+        assert model.from_qk and "attentions" not in outputs  # served without T×T outputs: weights from q/k
+        got = model.views.full(outputs)
+        assert got.shape == model.views.full(alone).shape == (man.layers, man.heads, len(ids), len(ids))
         assert outputs["value_norms"].shape == (man.layers, man.heads, len(ids))
         assert outputs["keys"].shape[:3] == (man.layers, man.kv_heads, len(ids))
         for kind in model.kinds:  # padding changes nothing a request sees

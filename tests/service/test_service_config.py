@@ -29,7 +29,7 @@ def test_defaults():
     a = parse_args([])
     assert (a.host, a.port, a.models_dir, a.device, a.threads) == ("127.0.0.1", 8000, "models", "auto", None)
     assert (a.max_chars, a.max_tokens, a.queue_limit, a.cache, a.api_token, a.spinning) == (4000, 512, 8, "simple", None, False)
-    assert (a.max_full_tokens, a.store_mb, a.batch_mb) == (128, 192, 320)
+    assert (a.max_full_tokens, a.store_mb, a.batch_mb) == (128, 256, 320)
     assert parse_args(["--store-mb", "0", "--max-chars", "10000"]).store_mb == 0
     assert a.verify is True and a.max_batch == 8 and a.log_level == "INFO"
     assert a.http_threads == a.queue_limit + 4 and a.cache_entries == 256

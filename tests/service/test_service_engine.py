@@ -146,7 +146,8 @@ def test_results_over_the_size_cap_are_not_cached(minilm_dir):
     first = eng.attention("far more than one hundred bytes of attention")
     assert first.attentions.nbytes > 100
     assert eng.attention("far more than one hundred bytes of attention").cached is False
-    entry = first.attentions.nbytes + first.value_norms.nbytes  # the shared cache keeps no queries or keys
+    # a q/k model's entry: queries, keys, value norms and the summary (thumbnails, rows, argmax), no T×T
+    entry = sum(a.nbytes for a in (first.queries, first.keys, first.value_norms, *first.summary.values()))
     small = Engine(minilm_dir, cache=SafeCache(make_backend(None), max_item_bytes=entry),
                    warmup=False, store_mb=0)
     small.attention("far more than one hundred bytes of attention")

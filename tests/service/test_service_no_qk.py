@@ -13,7 +13,9 @@ import json
 import numpy as np
 import pytest
 
+from headgaze.export.serve_graph import restore_attentions
 from headgaze.service.common.encoding import decode
+from headgaze.service.common.hashing import sha256_files
 from tests.service.test_service_long_texts import head_request
 from tests.support.openapi import OpenApiCheck
 from tests.support.service import ServiceProcess
@@ -27,10 +29,13 @@ def no_qk_server(models_dir, tmp_path_factory):
     for model_id, reason in (("minilm-noqk", REASON), ("minilm-old", None)):
         folder = root / model_id
         folder.mkdir()
-        for name in ("model.onnx", "hidden.onnx", "tokenizer.json", "heads_profile.json"):
+        for name in ("hidden.onnx", "tokenizer.json", "heads_profile.json"):
             (folder / name).symlink_to(models_dir / "minilm-l6" / name)
         manifest = json.loads((models_dir / "minilm-l6" / "manifest.json").read_text())
-        manifest.update(id=model_id, qk=False)
+        # the export of a model without q/k keeps its attentions outputs: restore them
+        restore_attentions(models_dir / "minilm-l6" / "model.onnx", folder / "model.onnx", list(range(manifest["layers"])))
+        manifest["onnx"].update(sha256=sha256_files(folder / "model.onnx"), bytes=(folder / "model.onnx").stat().st_size)
+        manifest.update(id=model_id, qk=False, attention_source="attentions")
         manifest.pop("qk_scales", None)
         if reason is None:
             manifest.pop("qk")

@@ -10,11 +10,14 @@ against the served /openapi.json.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnxruntime as ort
 import pytest
 from tokenizers import Tokenizer
 
+from headgaze.export.serve_graph import restore_attentions
 from headgaze.service.common.encoding import decode
 from headgaze.service.runtime.batching import pad_batch
 from tests.service.test_service_long_texts import head_request, independent_pool, model_runs
@@ -27,13 +30,17 @@ SINK = (23, 3)
 
 
 class Onnx:
-    """The exported graph run directly: every output of one text as [L, heads, T, ...] float32."""
+    """The exported graph run directly, its attentions restored (served without them, export/serve_graph.py):
+    every output of one text as [L, heads, T, ...] float32."""
 
-    def __init__(self, models_dir, model: str):
+    def __init__(self, models_dir, model: str, tmp: Path):
         folder = models_dir / model
-        self.session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.layers = GEOMETRY[model][0]
+        restored = tmp / f"{model}.onnx"  # the default models keep their weights inside model.onnx
+        restore_attentions(folder / "model.onnx", restored, list(range(self.layers)))
+        self.session = ort.InferenceSession(str(restored), providers=["CPUExecutionProvider"])
+        restored.unlink()
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
 
     def run(self, text: str) -> dict[str, np.ndarray]:
         ids = self.tokenizer.encode(text).ids
@@ -44,8 +51,8 @@ class Onnx:
 
 
 @pytest.fixture(scope="module")
-def onnx(models_dir):
-    return {model: Onnx(models_dir, model) for model in GEOMETRY}
+def onnx(models_dir, tmp_path_factory):
+    return {model: Onnx(models_dir, model, tmp_path_factory.mktemp("restored")) for model in GEOMETRY}
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
@@ -216,9 +223,9 @@ def test_client_and_engine_give_the_same_head_qk(server, engine):
     np.testing.assert_allclose(grid.grid[SINK], local.attention, atol=2e-3)  # T <= 32: one token per cell
 
 
-def test_shared_cache_keeps_no_queries_or_keys(minilm_dir):
-    """Without the recent-results store, a text known from the shared cache answers plain requests, and
-    a q/k request runs the model once (queries and keys are not in shared entries)."""
+def test_shared_cache_keeps_queries_keys_and_the_summary(minilm_dir):
+    """Without the recent-results store, a text known from the shared cache answers every request: a
+    model served from q/k keeps its queries, keys, value norms and summary there (no T×T matrix)."""
     from headgaze.service.runtime.cache import cache_key
     from headgaze.service.runtime.engine import Engine
 
@@ -228,7 +235,7 @@ def test_shared_cache_keeps_no_queries_or_keys(minilm_dir):
     plain = eng.head(text, "minilm-l6", 1, 2)
     assert plain.cached is True and plain.value_norms is not None
     qk = eng.head(text, "minilm-l6", 1, 2, qk=True)
-    assert qk.cached is False and qk.queries.shape == (len(qk.tokens), 32)
+    assert qk.cached is True and qk.queries.shape == (len(qk.tokens), 32)
     _, arrays = eng.cache.get(cache_key("minilm-l6", eng._model("minilm-l6").manifest.onnx_sha256, text))
-    assert set(arrays) == {"attentions", "value_norms"}
+    assert set(arrays) == {"value_norms", "queries", "keys", "thumbs", "rows", "argmax"}
     np.testing.assert_array_equal(arrays["value_norms"][1, 2], qk.value_norms)
