@@ -198,7 +198,9 @@ def _run_stages(
         )
 
     if qk.enabled:
-        with clock.stage("serve", "model.onnx without T×T outputs (weights from q/k), checked against the full graph"):
+        with clock.stage(
+            "serve", "model.onnx without T×T outputs (weights from q/k), checked against the full graph"
+        ):
             tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
             texts = [tokenizer.encode(p["text"]).ids for p in parity["probes"]]
             texts.append(long_ids(tokenizer, min(LONGEST_TEXT_TOKENS, arch.max_tokens)))

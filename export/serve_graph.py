@@ -32,7 +32,12 @@ def strip_attentions(full: Path, served: Path) -> list[str]:
     graph.output.extend(keep)
     consumed = {name for node in graph.node for name in node.input}
     for node in graph.node:
-        if node.op_type == "Attention" and len(node.output) == 4 and node.output[3] in gone and node.output[3] not in consumed:
+        if (
+            node.op_type == "Attention"
+            and len(node.output) == 4
+            and node.output[3] in gone
+            and node.output[3] not in consumed
+        ):
             del node.output[3]  # the probabilities output, and the attribute that asked for them
             attrs = [a for a in node.attribute if a.name != "qk_matmul_output_mode"]
             del node.attribute[:]
@@ -61,7 +66,9 @@ def restore_attentions(served: Path, out: Path, layers: list[int]) -> list[str]:
                 node.output.append("")
             node.output.append(name)
             node.attribute.append(helper.make_attribute("qk_matmul_output_mode", 3))
-        graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", "heads", "rows", "keys"]))
+        graph.output.append(
+            helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", "heads", "rows", "keys"])
+        )
         added.append(name)
     onnx.save(model, str(out))
     return added

@@ -38,8 +38,9 @@ def _feeds(session, ids: list[int]) -> dict[str, np.ndarray]:
     return pad_batch([ids], [i.name for i in session.get_inputs()])
 
 
-def verify_served(full: Path, served: Path, texts: list[list[int]], layers: int, scales: list[float],
-                  causal: bool) -> dict:
+def verify_served(
+    full: Path, served: Path, texts: list[list[int]], layers: int, scales: list[float], causal: bool
+) -> dict:
     """Compare `served` with `full` on `texts` (token id lists); returns manifest["parity"]["served"]."""
     full_s, served_s = _session(full), _session(served)
     served_names = [o.name for o in served_s.get_outputs()]
@@ -52,35 +53,70 @@ def verify_served(full: Path, served: Path, texts: list[list[int]], layers: int,
         text = f"{len(ids)}-token text"
         tokens.append(len(ids))
         att_names = [f"attentions.{i}" for i in range(layers)]
-        full_out = dict(zip(served_names + att_names, full_s.run(served_names + att_names, _feeds(full_s, ids)), strict=True))
+        full_out = dict(
+            zip(
+                served_names + att_names,
+                full_s.run(served_names + att_names, _feeds(full_s, ids)),
+                strict=True,
+            )
+        )
         got = dict(zip(served_names, served_s.run(served_names, _feeds(served_s, ids)), strict=True))
         for name in served_names:
-            _check(worst, "outputs", np.abs(got[name].astype(np.float64) - full_out[name]), f"output {name}", text)
+            _check(
+                worst,
+                "outputs",
+                np.abs(got[name].astype(np.float64) - full_out[name]),
+                f"output {name}",
+                text,
+            )
         att = np.concatenate([full_out.pop(name) for name in att_names])
         del full_out
         thumbs, rows, argmax = [], [], []
         for layer in range(layers):
             q, k = got[f"queries.{layer}"][0], got[f"keys.{layer}"][0]
-            _check(worst, "weights", np.abs(kernel.probs(q, k, scales[layer]) - att[layer]),
-                   f"layer {layer}: |weights from q/k - attentions|", text)
+            _check(
+                worst,
+                "weights",
+                np.abs(kernel.probs(q, k, scales[layer]) - att[layer]),
+                f"layer {layer}: |weights from q/k - attentions|",
+                text,
+            )
             th, r, am = kernel.summary(q, k, scales[layer])
             thumbs.append(th), rows.append(r), argmax.append(am)
         pooled, _ = max_pool(att)
-        _check(worst, "thumbnails", np.abs(np.stack(thumbs) - pooled), "|thumbnails - pooled attentions|", text)
+        _check(
+            worst, "thumbnails", np.abs(np.stack(thumbs) - pooled), "|thumbnails - pooled attentions|", text
+        )
         rows, want = np.stack(rows), row_values(att)
         _check(worst, "rows", np.abs(np.delete(rows - want, 4, axis=-1)), "|row values - attentions'|", text)
-        _check(worst, "plogp", np.abs(rows[..., 4] - want[..., 4]), "|Σ p·log p - attentions'|", text, PLOGP_ATOL)
-        norms = np.concatenate([got[f"value_norms.{i}"] for i in range(layers)]) if "value_norms.0" in got else None
+        _check(
+            worst, "plogp", np.abs(rows[..., 4] - want[..., 4]), "|Σ p·log p - attentions'|", text, PLOGP_ATOL
+        )
+        norms = (
+            np.concatenate([got[f"value_norms.{i}"] for i in range(layers)])
+            if "value_norms.0" in got
+            else None
+        )
         served_tags = stats_from_rows(rows, np.stack(argmax), causal, norms)["tags"]
         full_tags = heads_stats(att, causal, norms)["tags"]
         if served_tags != full_tags:
-            diff = next((layer, head) for layer in range(layers) for head in range(len(full_tags[layer]))
-                        if served_tags[layer][head] != full_tags[layer][head])
-            raise VerificationFailed(f"layer {diff[0]} head {diff[1]} on the {text}: tags from q/k "
-                                     f"{served_tags[diff[0]][diff[1]]} != {full_tags[diff[0]][diff[1]]}")
+            diff = next(
+                (layer, head)
+                for layer in range(layers)
+                for head in range(len(full_tags[layer]))
+                if served_tags[layer][head] != full_tags[layer][head]
+            )
+            raise VerificationFailed(
+                f"layer {diff[0]} head {diff[1]} on the {text}: tags from q/k "
+                f"{served_tags[diff[0]][diff[1]]} != {full_tags[diff[0]][diff[1]]}"
+            )
         del att
     return {f"max_{name}_diff": value for name, value in worst.items()} | {
-        "atol": SOFTMAX_ATOL, "plogp_atol": PLOGP_ATOL, "tokens": tokens, "tags_equal": True}
+        "atol": SOFTMAX_ATOL,
+        "plogp_atol": PLOGP_ATOL,
+        "tokens": tokens,
+        "tags_equal": True,
+    }
 
 
 def _check(worst: dict, key: str, err: np.ndarray, what: str, text: str, tol: float = SOFTMAX_ATOL) -> None:

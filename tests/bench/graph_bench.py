@@ -10,7 +10,8 @@ interleaved in one process so that other load on the box hits all four alike:
   nothing else: the cost of reading the weights layer by layer, as any decoder must (each layer
   needs the previous one's output), so lean / layered floor is what the lean graph's other nodes add.
 At 5, 12, 50 and 512 tokens: median ms of each, lean's speed-up over generic, lean / floor,
-lean / layered floor, and max |lean - generic| over the attentions. Then start-up: the seconds to
+lean / layered floor, and max |lean - generic| over what the service fetches (a q/k model's queries,
+keys and value norms). Then start-up: the seconds to
 create each session.
 Goals at 12 tokens, each a ratio of two medians of this run (tests/bench/goals.py): lean ≥ 1.25x faster
 than generic (lean ≤ 0.8x generic), lean ≤ 1.3x the floor; printed as a table after the rows.
@@ -100,7 +101,6 @@ def graphs(models_dir: Path, generic_dir: Path, model: str) -> dict[str, Path]:
 def bench_model(args, model: str) -> None:
     found = graphs(Path(args.models_dir), Path(args.generic_dir), model)
     info = json.loads((found["generic"] / "manifest.json").read_text())
-    layers = info["layers"]
     mats = weight_matrices(found.get("lean", found["generic"]) / "model.onnx")
     floors = {"floor": floor_graph(mats, Path(args.generic_dir) / f".{model}-floor.onnx"),
               "layered": layered_floor_graph(mats, Path(args.generic_dir) / f".{model}-layered-floor.onnx")}  # fmt: skip
@@ -111,7 +111,9 @@ def bench_model(args, model: str) -> None:
     for name, path in floors.items():
         sessions[name], load_s[name] = timed_session(path, args.threads)
     tokenizer = Tokenizer.from_file(str(found["generic"] / "tokenizer.json"))
-    names = [f"attentions.{i}" for i in range(layers)]
+    # what the service fetches: the attentions, or a q/k model's queries, keys and value norms (served
+    # without attentions outputs, export/serve_graph.py); the same for both graphs of a model
+    names = [str(n) for n in info["outputs"]]
     graphs_run = [k for k in ("generic", "lean") if k in sessions]
     rng = np.random.default_rng(0)
     lean = "lean" in sessions

@@ -14,6 +14,7 @@ from headgaze.export.weights import ROLES
 from headgaze.service.common.hashing import sha256_files
 from headgaze.service.runtime.batching import pad_batch
 from tests.conftest import DEFAULT_MODEL_IDS, read_manifest
+from tests.support.graph_weights import graph_weights
 
 EXPECTED = {
     # id: (architecture, layers, heads, kv heads, causal, attention share of non-embedding weights)
@@ -48,7 +49,7 @@ def test_manifest_schema_and_values(model):
         assert weights["head"] == 384 * 384 + 384 and weights["norm"] == 0
     assert manifest["causal_evidence"]["decided_by"] == "probe"
     assert weights["attention_share"] == pytest.approx(share, abs=0.01)
-    assert set(manifest["export_seconds"]) == {"load", "export", "verify", "profile", "write"}
+    assert set(manifest["export_seconds"]) == {"load", "export", "verify", "profile", "serve", "write"}  # serve: q/k models
     assert manifest["max_tokens"] >= 512
 
 
@@ -65,11 +66,16 @@ def test_onnx_outputs_match_manifest_and_sha256(model):
     _, folder, manifest = model
     graph = onnx.load(str(folder / "model.onnx"), load_external_data=False).graph
     names = [o.name for o in graph.output]
-    assert names[: manifest["layers"]] == [f"attentions.{i}" for i in range(manifest["layers"])]
+    # a q/k model's served graph has no T×T output: its weights come from queries and keys
+    first = "queries" if manifest["attention_source"] == "queries_keys" else "attentions"
+    assert manifest["attention_source"] == ("queries_keys" if manifest["qk"] else "attentions")
+    assert [n for n in names if n.startswith(f"{first}.")] == [f"{first}.{i}" for i in range(manifest["layers"])]
+    if first == "queries":
+        assert not any(n.startswith("attentions.") for n in names)
     feeds = (manifest.get("predictions") or {}).get("feeds", [])  # what predictions.onnx reads (LM head)
     assert [n for n in names if n not in feeds] == manifest["outputs"]  # + q/k/value norms where "qk"
     assert set(feeds) <= set(names) and bool(feeds) == manifest["lm_head"]
-    dims = [d.dim_param or d.dim_value for d in graph.output[0].type.tensor_type.shape.dim]
+    dims = [d.dim_param or d.dim_value for d in graph.output[names.index(f"{first}.0")].type.tensor_type.shape.dim]
     assert dims[1] == manifest["heads"] and isinstance(dims[0], str) and isinstance(dims[2], str)
     assert [i.name for i in graph.input] == manifest["inputs"]
     assert not any("past" in name for name in manifest["inputs"])
@@ -109,7 +115,7 @@ def test_onnx_matches_pytorch_on_a_text_outside_the_probe_set(model):
     ids = Tokenizer.from_file(str(folder / "tokenizer.json")).encode(text).ids
     session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
     feeds = pad_batch([ids], [i.name for i in session.get_inputs()])
-    got = np.stack([a[0] for a in session.run([f"attentions.{i}" for i in range(manifest["layers"])], feeds)])
+    got = graph_weights(session, feeds, manifest)
     reference = resolve(manifest["id"]).load_reference(with_lm_head=manifest["task"] == "text-generation")
     want = np.stack([a[0] for a in reference_attentions(reference, feeds)])
     assert got.shape == (manifest["layers"], manifest["heads"], len(ids), len(ids))

@@ -21,6 +21,7 @@ from headgaze.export.sources import resolve
 from headgaze.service.runtime.batching import crop, pad_batch
 from headgaze.service.runtime.engine import DEFAULT_MAX_TOKENS
 from tests.export.tiny_models import FAMILIES, build_model, save_model
+from tests.support.graph_weights import weights_from_qk
 from tests.support.service import ServiceProcess
 
 LEAN = ["llama", "llama-no-head", "mistral-full", "qwen2", "qwen3", "granite", "smollm3", "olmo2"]
@@ -66,15 +67,24 @@ def run(folder, texts) -> tuple[dict[str, list[np.ndarray]], list[list[int]]]:
     """Every output of a right-padded batch of `texts`, cropped per text; and the token ids."""
     session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
     ids = [Tokenizer.from_file(str(folder / "tokenizer.json")).encode(t).ids for t in texts]
-    layers = manifest(folder)["layers"]
-    names = [f"{k}.{i}" for k in KINDS for i in range(layers)]
+    man = manifest(folder)
+    layers = man["layers"]
+    graph = {o.name for o in session.get_outputs()}
+    kinds = [k for k in KINDS if f"{k}.0" in graph]  # a q/k model is served without attentions outputs
+    names = [f"{k}.{i}" for k in kinds for i in range(layers)]
     outs = dict(
         zip(names, session.run(names, pad_batch(ids, [i.name for i in session.get_inputs()])), strict=True)
     )
-    cropped = {"attentions": crop([outs[f"attentions.{i}"] for i in range(layers)], [len(x) for x in ids])}
-    for kind in KINDS[1:]:
-        cropped[kind] = [np.stack([outs[f"{kind}.{i}"][row, :, : len(x)] for i in range(layers)])
-                         for row, x in enumerate(ids)]  # fmt: skip
+    cropped = {}
+    if "attentions" in kinds:
+        cropped["attentions"] = crop([outs[f"attentions.{i}"] for i in range(layers)], [len(x) for x in ids])
+    for kind in kinds:
+        if kind != "attentions":
+            cropped[kind] = [np.stack([outs[f"{kind}.{i}"][row, :, : len(x)] for i in range(layers)])
+                             for row, x in enumerate(ids)]  # fmt: skip
+    if "attentions" not in kinds:  # as the service computes them (export/serve_verify.py: equal to the graph's)
+        cropped["attentions"] = [weights_from_qk(q, k, man) for q, k in zip(cropped["queries"], cropped["keys"],
+                                                                            strict=True)]
     return cropped, ids
 
 
@@ -164,9 +174,9 @@ def test_positions_past_the_rotary_cache_are_refused_not_wrapped(exports):
     session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
     limit = manifest(folder)["max_tokens"]
-    assert session.run(["attentions.0"], pad_batch([[5] * limit], names))[0].shape[-1] == limit
+    assert session.run(["queries.0"], pad_batch([[5] * limit], names))[0].shape[-2] == limit
     with pytest.raises(Exception, match="RotaryEmbedding"):
-        session.run(["attentions.0"], pad_batch([[5] * (limit + 1)], names))
+        session.run(["queries.0"], pad_batch([[5] * (limit + 1)], names))
 
 
 @pytest.mark.parametrize("family", ["llama", "qwen3", "olmo2"])

@@ -13,6 +13,7 @@ from headgaze.export.sources import resolve
 from headgaze.service.analysis.head_analysis import head_scores
 from headgaze.service.runtime.batching import pad_batch
 from tests.conftest import DEFAULT_MODEL_IDS, read_manifest
+from tests.support.graph_weights import run_outputs
 
 KINDS = ("attentions", "queries", "keys", "value_norms")
 HEAD_DIM = {"smollm2-135m": 64, "minilm-l6": 32}
@@ -29,20 +30,25 @@ def run(folder, manifest, text):
     ids = Tokenizer.from_file(str(folder / "tokenizer.json")).encode(text).ids
     names = [f"{k}.{i}" for k in KINDS for i in range(manifest["layers"])]
     feeds = pad_batch([ids], [i.name for i in session.get_inputs()])
-    return dict(zip(names, session.run(names, feeds), strict=True)), feeds, ids
+    return run_outputs(session, feeds, manifest, names), feeds, ids
 
 
 def test_manifest_lists_the_qk_outputs_and_their_parity(model):
     _, _, manifest = model
     layers = manifest["layers"]
     assert manifest["qk"] is True
-    assert manifest["outputs"] == [f"{k}.{i}" for k in KINDS for i in range(layers)]
+    # served without attentions: the weights come from queries and keys (export/serve_graph.py)
+    assert manifest["outputs"] == [f"{k}.{i}" for k in KINDS[1:] for i in range(layers)]
     assert manifest["qk_scales"] == pytest.approx([HEAD_DIM[manifest["id"]] ** -0.5] * layers)
     qk = manifest["parity"]["qk"]
     assert qk["probes"] == len(manifest["parity"]["probes"])
     assert 0 <= qk["max_score_softmax_diff"] <= qk["softmax_atol"] == 1e-5
     for key in FIGURES[1:]:
         assert 0 < qk[key] <= qk["norm_rtol"] == 1e-4, key
+    served = manifest["parity"]["served"]  # the served graph vs the full one (export/serve_verify.py)
+    assert served["tags_equal"] is True and max(served["tokens"]) == 512
+    assert max(served[f"max_{k}_diff"] for k in ("outputs", "weights", "thumbnails", "rows")) <= served["atol"] == 1e-5
+    assert served["max_plogp_diff"] <= served["plogp_atol"]
 
 
 def test_graph_outputs_have_the_documented_shapes(model):

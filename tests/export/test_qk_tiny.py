@@ -16,6 +16,7 @@ from headgaze.export.errors import VerificationFailed
 from headgaze.export.pipeline import export_model
 from headgaze.export.qk_capture import attention_parts
 from headgaze.export.qk_verify import check_qk_probe, qk_softmax, reference_projections
+from headgaze.export.serve_graph import restore_attentions
 from headgaze.export.sources import resolve
 from headgaze.service.runtime.batching import pad_batch
 from tests.export.tiny_models import save_model
@@ -38,8 +39,12 @@ def exported(tmp_path_factory):
 
 
 def run_all(folder, texts, layers):
-    """onnxruntime on a padded batch of texts; name → array, plus the token ids."""
-    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    """onnxruntime on a padded batch of texts, the served graph's attentions restored (export/serve_graph.py);
+    name → array, plus the token ids."""
+    restored = folder.parent / f".{folder.name}.restored.onnx"
+    restore_attentions(folder / "model.onnx", restored, list(range(layers)))
+    session = ort.InferenceSession(str(restored), providers=["CPUExecutionProvider"])
+    restored.unlink()
     ids = [Tokenizer.from_file(str(folder / "tokenizer.json")).encode(t).ids for t in texts]
     names = [f"{k}.{i}" for k in ("attentions", "queries", "keys", "value_norms") for i in range(layers)]
     feeds = pad_batch(ids, [i.name for i in session.get_inputs()])
@@ -50,13 +55,13 @@ def run_all(folder, texts, layers):
 def test_qk_outputs_are_exported_and_verified(exported, name, kv_heads, causal):
     folder, manifest, _ = exported[name]
     assert manifest["qk"] is True and "qk_reason" not in manifest
-    assert manifest["outputs"] == [
-        f"{k}.{i}" for k in ("attentions", "queries", "keys", "value_norms") for i in range(2)
-    ]
+    # served without attentions outputs: the service computes the weights from q and k
+    assert manifest["outputs"] == [f"{k}.{i}" for k in ("queries", "keys", "value_norms") for i in range(2)]
+    assert manifest["attention_source"] == "queries_keys" and manifest["parity"]["served"]["tags_equal"] is True
     assert manifest["qk_scales"] == pytest.approx([16**-0.5] * 2)  # head_dim 64 / 4 heads
     graph = onnx.load(str(folder / "model.onnx"), load_external_data=False).graph
     dims = {o.name: [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim] for o in graph.output}
-    assert dims["attentions.1"] == ["batch_size", 4, "sequence_length", "sequence_length"]
+    assert not any(n.startswith("attentions.") for n in dims)
     assert dims["queries.1"] == ["batch_size", 4, "sequence_length", 16]
     assert dims["keys.1"] == ["batch_size", kv_heads, "sequence_length", 16]
     assert dims["value_norms.1"] == ["batch_size", 4, "sequence_length"]

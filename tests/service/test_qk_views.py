@@ -21,6 +21,7 @@ from headgaze.service.analysis.head_analysis import heads_stats
 from headgaze.service.runtime.batching import pad_batch
 from headgaze.service.runtime.cache import make_backend
 from headgaze.service.runtime.engine import Engine
+from headgaze.service.runtime.store import RecentStore
 from headgaze.service.runtime.tokens import load_tokenizer
 from tests.support.prose import prose_of_tokens
 
@@ -51,6 +52,10 @@ def check_views(engine, models_dir, model: str, text: str, layers: list[int] | N
     assert m.from_qk, f"{model}'s model.onnx still has attentions outputs (re-run `make export`)"
     res = engine.compute(text, model)
     ids = [t["id"] for t in res.tokens]
+    kept = (res.queries, res.keys, res.value_norms, *res.summary.values())
+    assert res.attentions is None and all(a.dtype in (np.float32, np.int32) for a in kept)
+    # what the store counts before the run (make_room) is what the result holds
+    assert sum(a.nbytes for a in kept) + RecentStore.TOKEN_BYTES * len(ids) == m.result_bytes(len(ids))
     every = layers is None
     layers = list(range(res.layers)) if every else layers
     att = graph_attentions(models_dir, model, ids, layers)
