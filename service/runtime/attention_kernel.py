@@ -25,7 +25,8 @@ import threading
 import numpy as np
 
 from ..analysis.grid import GRID_SIZE, cell_split
-from .attention_summary import MASKED, POOL_INPUTS, ROWS, constants, pool_nodes, pool_shapes, row_nodes
+from ..analysis.head_analysis import ROWS  # the `rows` output's last axis, in order
+from .attention_summary import MASKED, POOL_INPUTS, constants, pool_nodes, pool_shapes, row_nodes
 
 PROBS, SUMMARY, THUMBS = "probs", "summary", "thumbs"
 BLOCK_VALUES = 8 << 20  # weights per call (rows × keys × heads) above which the rows are split into blocks

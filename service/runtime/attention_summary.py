@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..analysis.head_analysis import ROWS  # the `rows` output's last axis, in order
 MASKED = -1e30  # the score of a masked key: finite, so that p·s = 0·(−1e30) = 0 where NaN would be 0·(−inf)
 POOL_INPUTS = ("pool.rows.split", "pool.rows.long", "pool.rows.short",
                "pool.keys.split", "pool.keys.long", "pool.keys.short")  # int64 [1], [4], [4] each
