@@ -1,8 +1,10 @@
 """Callbacks: the page's wiring. The grid (dashboard/callbacks_grid.py), the selected head
-(callbacks_head.py), the q·k view (callbacks_qk.py) and Generate (callbacks_answer.py) run on the server; what must not wait for it
-(hover, highlight, the character counter) runs in the browser (dashboard/views/*.js,
-assets/headgaze.js). This module keeps the page-level ones: a copied link restored on load, the view
-written back to the address bar, the attention-share notes and the exports' browser side.
+(callbacks_head.py), the hover view's text (callbacks_hover.py), the q·k view (callbacks_qk.py) and
+Generate (callbacks_answer.py) run on the server; what must not wait for it (hover, highlight, the
+character counter, a slow request's elapsed seconds) runs in the browser (dashboard/views/*.js,
+assets/headgaze.js, assets/progress.js). This module keeps the page-level ones: a copied link
+restored on load, the view written back to the address bar, the attention-share notes, the progress
+timer's start and the exports' browser side.
 
 Figures are only ever changed through Dash: whole figures from the server, or partial updates
 (``dash.Patch`` on the server, ``dash_clientside.Patch`` in the browser). Which answers may be
@@ -17,6 +19,7 @@ from .about import first_token_text, share_text
 from .callbacks_answer import register_answer
 from .callbacks_grid import register_grid
 from .callbacks_head import register_head
+from .callbacks_hover import register_hover
 from .callbacks_knockout import register_knockout
 from .callbacks_qk import register_qk
 from .callbacks_writes import register_writes
@@ -32,6 +35,10 @@ def register(app: Dash, data: AttentionData) -> None:
                             Output("char-counter", "className"), Input("text-input", "value"),
                             State("hg-config", "data"))
     app.clientside_callback(_cs("panelSize"), Output("panel-size", "data"), Input("url", "pathname"))
+    # A grid request starts the progress timer (assets/progress.js): "running the model… n s" beside the
+    # status line once it runs longer than PROGRESS_AFTER_S, cleared when its answer arrives.
+    app.clientside_callback(_cs("progressStart"), Output("progress", "children"), Input("grid-request", "data"),
+                            State("hg-config", "data"), prevent_initial_call=True)
 
     @app.callback(Output("attention-share", "children"), Output("first-token-share", "children"),
                   Input("model-select", "value"))
@@ -76,6 +83,7 @@ def register(app: Dash, data: AttentionData) -> None:
 
     register_grid(app, data)
     register_head(app, data)
+    register_hover(app, data)  # the hover view's running text, a page at a time for a long text
     register_qk(app, data)  # the query · key view and the weighting switch's controls
     register_answer(app, data)  # Generate, Stop, the chat and template switches
     register_knockout(app, data)  # which heads are knocked out, and what the output loses

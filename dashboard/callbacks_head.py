@@ -1,5 +1,5 @@
-"""The selected head's callbacks: its matrix (head view, heatmap, hover view), its layer, the running
-text of the hover view and the CSV export.
+"""The selected head's callbacks: its matrix (head view, heatmap, hover view), its layer and the CSV
+export (the hover view's running text: dashboard/callbacks_hover.py).
 
 They follow what the grid shows, not the controls: text, model and switches come from
 ``result-meta`` (written with the grid, dashboard/callbacks_grid.py), and every answer carries its
@@ -18,13 +18,14 @@ from .head_panels import stats_table
 from .heads import head_summary, hide_first_token, matrix_csv
 from .shown import answer_start, csv_name, follows, head_matrix, head_payload, keyed, shown_grid, shown_result
 from .views import clientside
-from .views.head_view import focused_query, head_view_figure, heatmap_figure
-from .views.hover_view import display_token, hover_view_children
-from .views.layer_view import layer_view_figure
+from .views.constants import HEATMAP_MAX_CELLS, LAYER_MAX_TOKENS
+from .views.head_view import focused_query, head_view_figure, heatmap_figure, matrix_payload
+from .views.hover_view import display_token
+from .views.layer_view import layer_too_long, layer_view_figure
 
 
 def register_head(app: Dash, data: AttentionData) -> None:
-    """Attach the head, layer, hover-text and CSV callbacks and the head's browser-side views."""
+    """Attach the head, layer and CSV callbacks and the head's browser-side views."""
 
     @app.callback(
         Output("head-data", "data"),
@@ -34,6 +35,7 @@ def register_head(app: Dash, data: AttentionData) -> None:
         Output("status", "children", allow_duplicate=True),
         Output("status", "className", allow_duplicate=True),
         Output("head-stats", "children"),
+        Output("head-matrix", "data"),
         Input("selection", "data"),
         Input("result-meta", "data"),
         State("focus", "data"),
@@ -41,37 +43,27 @@ def register_head(app: Dash, data: AttentionData) -> None:
     )
     def _select(selection, meta, focus):
         """The selected head of the shown result: its matrix (fetched for this head only, weighted and
-        hidden as the grid is) for the browser (head view, heatmap, hover view) and its scores."""
+        hidden as the grid is) for the browser (head view, heatmap, hover view) and its scores. Beyond
+        HEATMAP_MAX_CELLS tokens the heatmap is pooled and the full matrix goes to ``head-matrix``."""
         if not meta:
-            return (no_update,) * 7
+            return (no_update,) * 8
         hidden, weighting, key = meta["hide_first"], meta["weighting"], meta["key"]
         try:
             res, sel = shown_result(data, meta, selection)
             layer, head = sel["layer"], sel["head"]
             matrix = head_matrix(data, res, layer, head, hidden, weighting)
         except DashboardError as exc:
-            return (no_update,) * 4 + (exc.message, "hg-status hg-error", no_update)
+            return (no_update,) * 4 + (exc.message, "hg-status hg-error", no_update, no_update)
         tokens = res["tokens"]
         summary = head_summary(data.heads_stats(res), data.heads_profile(res["model"]), layer, head)
         query = focused_query(focus, res["key"], len(tokens), tokens)
+        full = matrix_payload(matrix, key=key, layer=layer, head=head) if len(tokens) > HEATMAP_MAX_CELLS else None
         return (head_payload(res, layer, head, hidden, weighting),
                 keyed(head_view_figure(matrix, tokens, layer=layer, head=head, query=query,
                                        answer_start=answer_start(meta)), key),
                 keyed(heatmap_figure(matrix, tokens, layer=layer, head=head, weighting=weighting,
                                      answer_start=answer_start(meta)), key),
-                f"layer {layer} · head {head}", no_update, no_update, stats_table(summary))
-
-    @app.callback(Output("hover-view", "children"), Input("result-meta", "data"), prevent_initial_call=True)
-    def _hover_text(meta):
-        """The hover view's running text, once per view (not per head: a head click does not send and
-        render T chips again); hover_view.js shades it with the selected head's matrix."""
-        if not meta:
-            return no_update
-        try:
-            res = shown_grid(data, meta)
-        except DashboardError:
-            return no_update
-        return hover_view_children(res["text"], res["tokens"], meta["key"], res.get("predictions"), meta.get("answer"))
+                f"layer {layer} · head {head}", no_update, no_update, stats_table(summary), full)
 
     @app.callback(
         Output("layer-view", "figure"),
@@ -86,6 +78,9 @@ def register_head(app: Dash, data: AttentionData) -> None:
             return no_update
         try:
             res = shown_grid(data, meta)
+            if len(res["tokens"]) > LAYER_MAX_TOKENS:  # nine full matrices and 2T labels: not for long texts
+                return keyed(layer_too_long(len(res["tokens"]), layer=hd["layer"], selected_head=hd["head"]),
+                             meta["key"])
             layer_att = data.layer(res, hd["layer"], meta["weighting"])
         except DashboardError:
             return no_update  # the head callback reports the error in the status line
@@ -118,4 +113,5 @@ def register_head(app: Dash, data: AttentionData) -> None:
     app.clientside_callback(clientside("headView"), Output("head-view", "figure"),
                             Input("head-base", "data"), State("head-data", "data"), State("hg-config", "data"))
     app.clientside_callback(clientside("headData"), Output("hover-head", "children"),
-                            Input("head-data", "data"), State("head-heatmap", "figure"), State("hg-config", "data"))
+                            Input("head-data", "data"), State("head-heatmap", "figure"), State("head-matrix", "data"),
+                            State("hg-config", "data"))

@@ -5,7 +5,8 @@ chat-switch, show-template, answer-view (the streamed answer), answer (its store
 knockout-shown, knockout-clear, knockout-strip, knockout (its store), model-view, head-view,
 head-heatmap, layer-view, hover-view, selected-head, status; head analysis: tag-source,
 tag-filter, tag-counts, head-stats, hide-first-token, weighting, export-csv, export-png; the selected
-head's query · key view: qk-view (its q and k in the qk-data store); the view state lives
+head's query · key view: qk-view (its q and k in the qk-data store); a long text: progress (the elapsed
+seconds of a slow request), hover-pager (hover-prev, hover-next, hover-page-note); the view state lives
 in the URL (dcc.Location ``url``). The layout is a function so that the model list is fetched when
 a page is opened (the service may start after the dashboard).
 
@@ -201,6 +202,11 @@ def head_panel() -> html.Section:
         html.H3("Hover view"),
         html.P("Hover a token: the others are shaded by the attention it pays them; the strongest is red.",
                className="hg-help"),
+        html.Div(id="hover-pager", className="hg-pager", hidden=True, children=[
+            html.Button("‹ previous", id="hover-prev", n_clicks=0, className="hg-button hg-small"),
+            html.Span(id="hover-page-note", className="hg-muted", role="status"),
+            html.Button("next ›", id="hover-next", n_clicks=0, className="hg-button hg-small"),
+        ]),
         html.Div(id="hover-view", className="hg-hover-view", children=[]),
         html.Div(id="hover-detail", className="hg-hover-detail"),
         knockout_panel(),
@@ -241,8 +247,13 @@ def build_layout(data: AttentionData, text: str = EXAMPLE_TEXT, model: str | Non
                 about_panel(),
             ]),
             *controls(models, data.max_chars, text, model),
-            html.Div(id="status", className="hg-status" + (" hg-error" if load_error else ""), role="status",
-                     children=load_error or "Processing the text…"),
+            html.Div(className="hg-status-row", children=[
+                html.Div(id="status", className="hg-status" + (" hg-error" if load_error else ""), role="status",
+                         children=load_error or "Processing the text…"),
+                # "running the model… n s" while a grid request runs longer than PROGRESS_AFTER_S
+                # (assets/progress.js); beside the status line, so nothing below it moves
+                html.Div(id="progress", className="hg-progress", role="status"),
+            ]),
             answer_panel(),
             html.Main(className="hg-main", children=[model_panel(), head_panel()]),
             dcc.Store(id="hg-config", data=browser_config(data.max_chars)),
@@ -253,6 +264,8 @@ def build_layout(data: AttentionData, text: str = EXAMPLE_TEXT, model: str | Non
             dcc.Store(id="result-meta"),  # what the grid shows (dashboard/shown.py): only the grid writes it
             dcc.Store(id="selection", data={"layer": 0, "head": 0}),
             dcc.Store(id="head-data"),
+            dcc.Store(id="head-matrix"),  # a long text's full matrix beside its pooled heatmap (views/head_view.py)
+            dcc.Store(id="hover-page"),  # {"result", "page"}: the hover view's page of a long text
             dcc.Store(id="head-base"),
             dcc.Store(id="qk-data"),
             dcc.Store(id="focus"),  # {"key", "query"}: the query last focused (head view, heatmap, hover view)

@@ -39,6 +39,18 @@ TOKEN_ROW_PX = 22  # head view: vertical space per token
 # token's label took Plotly ~250 ms at 512 tokens and made a column of 1,024 labels nobody reads.
 FOCUS_MAX_TOKENS = 96
 FOCUS_QUERIES = 16
+# Heatmap of a long text: beyond HEATMAP_MAX_CELLS tokens it is drawn max-pooled to at most this many cells
+# a side (each cell the largest weight of a block of queries × keys); the hover still names the exact
+# (query, key) and its weight, read from the full matrix kept in the browser (head_view.js).
+HEATMAP_MAX_CELLS = 512
+# Layer view: every head of the layer, every token; beyond LAYER_MAX_TOKENS it says so instead (at 2,048
+# tokens it would fetch 9 full matrices and draw 4,096 labels and 55,000 lines).
+LAYER_MAX_TOKENS = 512
+# Hover view: beyond HOVER_PAGE_TOKENS tokens the running text is shown a page of HOVER_PAGE_TOKENS tokens
+# at a time (previous / next), so a hover shades one page's chips, not 2,048.
+HOVER_PAGE_TOKENS = 1024
+# A Process (or switch) running longer than this shows "running the model… n s" (assets/progress.js).
+PROGRESS_AFTER_S = 1.0
 HOVER_EM = (0.6, 1.9)  # hover view: font size range (em) for weight 0 → the row's maximum
 # Hover view: the strongest token is the only red one (it is also the page's --hg-red); every other
 # token is shaded in blue (ColorBrewer RdBu's #2166ac), its alpha following the weight, so that no
@@ -59,7 +71,7 @@ def browser_config(max_chars: int) -> dict:
             "specialColor": SPECIAL_COLOR, "focusMaxTokens": FOCUS_MAX_TOKENS, "focusQueries": FOCUS_QUERIES,
             "rowPx": TOKEN_ROW_PX, "hoverShade": ",".join(map(str, HOVER_SHADE_RGB)),
             "hoverAlpha": list(HOVER_SHADE_ALPHA), "answerColor": ANSWER_COLOR,
-            "knockoutColor": KNOCKOUT_COLOR}
+            "knockoutColor": KNOCKOUT_COLOR, "progressAfterMs": int(PROGRESS_AFTER_S * 1000)}
 
 
 def badge_xy(layer: int, head: int, tile: int, cells: int) -> tuple[float, float]:

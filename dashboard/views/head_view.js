@@ -6,7 +6,9 @@
  *   reach, in text order, a gap row ("⋯ n tokens") where tokens are left out.
  * - the pointer (read from its own coordinates, like the model view's tooltip): over a token of the
  *   head view, all of that token's lines and weights (from the head's matrix in the page); over a
- *   heatmap row or a token of the hover view, the window moves to that query. A query hovered in
+ *   heatmap row or a token of the hover view, the window moves to that query. Over a pooled heatmap
+ *   (a long text: its cells are blocks of tokens) a tooltip names the exact query and key under the
+ *   pointer and their weight, from the full matrix. A query hovered in
  *   the head view or the heatmap also redraws the q·k view at once (qk_view.js).
  * Head view redraws go through Dash (dash_clientside.set_props), one per frame, after the next paint:
  * the q·k view and the hover view, drawn at once, never wait for them.
@@ -149,15 +151,40 @@
     return { side: side, index: tok };
   }
 
-  /* The heatmap row (query) under the pointer, or null. */
-  function heatmapRowAt(ev) {
+  /* The heatmap cell under the pointer: {q, k} (token indexes: a pooled heatmap's axes are tokens too,
+   * so this is the exact query and key, not the pooled cell), or null. */
+  function heatmapCellAt(ev) {
     var gd = plotOf("head-heatmap");
     if (!gd || !gd.contains(ev.target) || gd._fullLayout.meta.view !== "heatmap" || !showsHead(gd)) { return null; }
-    var fl = gd._fullLayout, r = gd.getBoundingClientRect();
+    var fl = gd._fullLayout, r = gd.getBoundingClientRect(), T = fl.meta.tokens;
     var px = ev.clientX - r.left - fl.xaxis._offset, py = ev.clientY - r.top - fl.yaxis._offset;
     if (px < 0 || py < 0 || px > fl.xaxis._length || py > fl.yaxis._length) { return null; }
-    var row = Math.round(fl.yaxis.p2l(py));
-    return row >= 0 && row < fl.meta.tokens ? row : null;
+    var q = Math.round(fl.yaxis.p2l(py)), k = Math.round(fl.xaxis.p2l(px));
+    return q >= 0 && q < T ? { q: q, k: Math.min(Math.max(k, 0), T - 1), pooled: fl.meta.pooled > 1 } : null;
+  }
+
+  /* A pooled heatmap's hover (Plotly's is off: its cells are blocks): the exact query, key and weight under
+   * the pointer, from the full matrix in the page. */
+  function heatmapTooltip(cell, ev) {
+    var tip = document.getElementById("heatmap-tooltip"), cur = hg.head;
+    if (!cell || !cell.pooled || !cur || cur.key !== shown.key || cur.layer !== shown.layer || cur.head !== shown.head) {
+      if (tip) { tip.style.display = "none"; }
+      return;
+    }
+    if (!tip) {
+      tip = document.createElement("div");
+      tip.id = "heatmap-tooltip";
+      tip.className = "hg-tooltip";
+      document.body.appendChild(tip);
+    }
+    var w = cur.matrix[cell.q][cell.k], t = cur.tokens;
+    tip.textContent = "query " + cell.q + " “" + t[cell.q].text + "”\nkey " + cell.k + " “" + t[cell.k].text + "”\n" +
+      (cur.weighting === "value_norm" ? "weight × value norm " : "weight ") + w.toFixed(4);
+    tip.setAttribute("data-query", String(cell.q));
+    tip.setAttribute("data-key", String(cell.k));
+    tip.style.display = "block";
+    tip.style.left = Math.min(ev.clientX + 14, window.innerWidth - tip.offsetWidth - 8) + "px";
+    tip.style.top = Math.min(ev.clientY + 14, window.innerHeight - tip.offsetHeight - 8) + "px";
   }
 
   /* Redraw the head view after the next paint, at most once per frame, with the latest change. */
@@ -232,10 +259,11 @@
       return;
     }
     if (shown.hover || (pending && pending.hover)) { later({ hover: null }); }
-    var row = heatmapRowAt(ev);
-    if (row !== null) {
-      if (hg.qkShow) { hg.qkShow(row); }
-      later({ focus: row, center: row });
+    var cell = heatmapCellAt(ev);
+    heatmapTooltip(cell, ev);
+    if (cell !== null) {
+      if (hg.qkShow) { hg.qkShow(cell.q); }
+      later({ focus: cell.q, center: cell.q });
     }
   }
   // capture: before Plotly's own handling of the same move

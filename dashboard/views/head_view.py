@@ -8,12 +8,19 @@ Beyond FOCUS_MAX_TOKENS tokens it is a focus window: FOCUS_QUERIES queries aroun
 and the keys their lines reach, in text order with the gaps marked; the server sends every query's
 lines (``layout.meta.focus``) and head_view.js draws the window, moved from the heatmap or the
 hover view without a server request.
-Heatmap: queries × keys with token labels, the full T×T matrix of the selected head.
+Heatmap: queries × keys with token labels, the full T×T matrix of the selected head. Beyond
+HEATMAP_MAX_CELLS tokens it is drawn max-pooled (each cell the largest weight of a block of b×b
+queries × keys, b = ceil(T / HEATMAP_MAX_CELLS): a one-token diagonal stays visible) on token-index
+axes, and the full matrix travels beside it (:func:`matrix_payload`, the ``head-matrix`` store) for
+the browser: the hover names the exact (query, key) under the pointer and its weight, and the hover
+and head views read their rows there.
 A generated text's answer: its tokens' labels in teal and a dashed line where it starts (head view:
 across both columns; heatmap: on both axes).
 """
 
 from __future__ import annotations
+
+import base64
 
 import numpy as np
 
@@ -23,6 +30,7 @@ from .constants import (
     FOCUS_MAX_TOKENS,
     FOCUS_QUERIES,
     FONT,
+    HEATMAP_MAX_CELLS,
     INK,
     LINE_COLOR,
     MIN_LINE_WEIGHT,
@@ -171,32 +179,73 @@ def axis_labels(tokens: list[dict]) -> list[str]:
 WEIGHTING_NAMES = {"attention": "weight", "value_norm": "weight × value norm"}
 
 
+def pool_max(matrix: np.ndarray, cells: int = HEATMAP_MAX_CELLS) -> tuple[np.ndarray, int]:
+    """The T×T matrix max-pooled to at most ``cells`` a side, and the block size b (1: as it is): cell
+    (i, j) is the largest weight of queries [i·b, i·b+b) × keys [j·b, j·b+b) (the last block may be
+    shorter)."""
+    m = np.asarray(matrix, dtype=np.float32)
+    T = m.shape[0]
+    b = max(1, -(-T // cells))
+    if b == 1:
+        return m, 1
+    n = -(-T // b)
+    padded = np.full((n * b, n * b), -np.inf, dtype=np.float32)
+    padded[:T, :T] = m
+    return padded.reshape(n, b, n, b).max(axis=(1, 3)), b
+
+
+def matrix_payload(matrix: np.ndarray, *, key: str, layer: int, head: int) -> dict:
+    """The full T×T float32 matrix for the browser (the ``head-matrix`` store) when the heatmap is pooled:
+    base64 little-endian float32, only the lower triangle (row i: keys 0..i, ``"tril"``) when every weight
+    above the diagonal is 0 (a causal head: half the bytes)."""
+    m = np.asarray(matrix, dtype=np.float32)
+    tril = not np.triu(m, 1).any()
+    values = m[np.tril_indices(m.shape[0])] if tril else m.ravel()
+    return {"key": key, "layer": layer, "head": head, "T": int(m.shape[0]), "tril": bool(tril),
+            "f4": base64.b64encode(np.ascontiguousarray(values, dtype="<f4").tobytes()).decode()}
+
+
 def heatmap_figure(matrix: np.ndarray, tokens: list[dict], *, layer: int, head: int, size: int = 420,
-                   weighting: str = "attention", answer_start: int | None = None) -> dict:
+                   weighting: str = "attention", answer_start: int | None = None,
+                   max_cells: int = HEATMAP_MAX_CELLS) -> dict:
     """The head's full T×T matrix, queries as rows (top to bottom), keys as columns, labelled; the
     colour bar names the weighting (``"value_norm"``: rows of α_ij·‖f(x_j)‖ renormalised); a
-    generated answer's start as dashed lines on both axes."""
+    generated answer's start as dashed lines on both axes. Beyond ``max_cells`` tokens the matrix is
+    drawn max-pooled (:func:`pool_max`) on token-index axes, Plotly's own hover off: the page's hover
+    (head_view.js) reads the exact weight from the full matrix (``layout.meta.pooled``: the block size)."""
     T = len(tokens)
     edge = answer_start - 0.5 if answer_start is not None and 0 < answer_start < T else None
     style = {"type": "line", "line": {"color": ANSWER_COLOR, "width": 1.5, "dash": "dash"}, "name": "answer"}
     shapes = [] if edge is None else [
         {**style, "xref": "x", "yref": "paper", "x0": edge, "x1": edge, "y0": 0, "y1": 1},
         {**style, "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": edge, "y1": edge}]
-    labels = axis_labels(tokens)
     name = WEIGHTING_NAMES[weighting]
+    z, block = pool_max(matrix, max_cells) if max_cells < T else (np.asarray(matrix, dtype=np.float32), 1)
+    trace = {"type": "heatmap", "z": typed_array(z), "zmin": 0.0, "zmax": 1.0, "colorscale": COLORSCALE,
+             "name": "head", "colorbar": {"thickness": 10, "len": 0.8, "title": {"text": name, "side": "right"}}}
+    axis = {"tickfont": {"size": 10}, "automargin": False}
+    if block == 1:
+        labels = axis_labels(tokens)
+        trace.update(x=labels, y=labels, hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{name} %{{z:.3f}}<extra></extra>")
+        xaxis = {**axis, "title": {"text": "key"}, "type": "category", "tickangle": -60}
+        yaxis = {**axis, "title": {"text": "query"}, "type": "category", "autorange": "reversed"}
+    else:  # cell centres on token indexes: the axes' coordinates are tokens, whatever the block
+        centre = (block - 1) / 2
+        trace.update(x0=centre, dx=block, y0=centre, dy=block, hoverinfo="none")
+        xaxis = {**axis, "title": {"text": f"key (token; cells of {block}×{block})"}, "type": "linear",
+                 "range": [-0.5, T - 0.5], "showgrid": False, "zeroline": False}
+        yaxis = {**axis, "title": {"text": "query (token)"}, "type": "linear", "range": [T - 0.5, -0.5],
+                 "showgrid": False, "zeroline": False}
     return {
-        "data": [{"type": "heatmap", "z": typed_array(np.asarray(matrix, dtype=np.float32)), "x": labels,
-                  "y": labels, "zmin": 0.0, "zmax": 1.0, "colorscale": COLORSCALE, "name": "head",
-                  "hovertemplate": f"query %{{y}}<br>key %{{x}}<br>{name} %{{z:.3f}}<extra></extra>",
-                  "colorbar": {"thickness": 10, "len": 0.8, "title": {"text": name, "side": "right"}}}],
+        "data": [trace],
         "layout": {
-            "meta": {"layer": layer, "head": head, "tokens": T, "view": "heatmap", "weighting": weighting},
-            "height": size, "autosize": True, "margin": {"l": 90, "r": 10, "t": 28, "b": 80}, "font": FONT,
+            "meta": {"layer": layer, "head": head, "tokens": T, "view": "heatmap", "weighting": weighting,
+                     "pooled": block},
+            "height": size, "autosize": True, "font": FONT,
+            # token labels need room below and left; a pooled heatmap's token indexes much less
+            "margin": {"l": 90, "r": 10, "t": 28, "b": 80} if block == 1 else {"l": 56, "r": 10, "t": 28, "b": 48},
             "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff",
-            "xaxis": {"title": {"text": "key"}, "type": "category", "tickangle": -60, "tickfont": {"size": 10},
-                      "automargin": False},
-            "yaxis": {"title": {"text": "query"}, "type": "category", "autorange": "reversed",
-                      "tickfont": {"size": 10}, "automargin": False, "scaleanchor": "x", "constrain": "domain"},
+            "xaxis": xaxis, "yaxis": {**yaxis, "scaleanchor": "x", "constrain": "domain"},
             "dragmode": "zoom", "shapes": shapes,
         },
     }

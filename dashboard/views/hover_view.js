@@ -12,22 +12,44 @@
   "use strict";
   var hg = window.headgaze = window.headgaze || {};
 
-  /* The selected head's T×T weights as rows of numbers, from the heatmap figure of the same head
-   * (Plotly's typed-array spec {dtype: "f4", bdata, shape}, or arrays once Plotly has decoded them). */
-  function matrixOf(fig, hd) {
+  function bytesOf(b64) {
+    var bin = atob(b64), bytes = new Uint8Array(bin.length);
+    for (var b = 0; b < bin.length; b++) { bytes[b] = bin.charCodeAt(b); }
+    return bytes.buffer;
+  }
+  function rowsOf(f, T) {
+    var rows = [];
+    for (var r = 0; r < T; r++) { rows.push(f.subarray(r * T, (r + 1) * T)); }
+    return rows;
+  }
+  function sameHead(x, hd) { return x && x.key === hd.key && x.layer === hd.layer && x.head === hd.head; }
+
+  /* The selected head's T×T weights as rows (Float32Array views of one buffer). A heatmap drawn whole:
+   * its own z (Plotly's typed-array spec {dtype: "f4", bdata, shape}, or arrays once Plotly has decoded
+   * them). A pooled heatmap (layout.meta.pooled > 1, a long text): the full matrix of the head-matrix
+   * store (head_view.matrix_payload: float32, only the lower triangle when "tril"). */
+  function matrixOf(fig, full, hd) {
     var tr = fig && fig.data && fig.data[0], meta = fig && fig.layout && fig.layout.meta;
-    if (!tr || !meta || meta.key !== hd.key || meta.layer !== hd.layer || meta.head !== hd.head) { return null; }
-    var z = tr.z, rows = [];
+    if (!tr || !sameHead(meta, hd)) { return null; }
+    var T, f;
+    if (meta.pooled > 1) {
+      if (!sameHead(full, hd)) { return null; }
+      T = full.T;
+      var packed = new Float32Array(bytesOf(full.f4));
+      if (!full.tril) { return rowsOf(packed, T); }
+      f = new Float32Array(T * T);
+      for (var r = 0, off = 0; r < T; r++) {  // row r: keys 0..r, from r(r+1)/2 on
+        f.set(packed.subarray(off, off + r + 1), r * T);
+        off += r + 1;
+      }
+      return rowsOf(f, T);
+    }
+    var z = tr.z;
     if (z && z.bdata) {
-      var bin = atob(z.bdata), bytes = new Uint8Array(bin.length);
-      for (var b = 0; b < bin.length; b++) { bytes[b] = bin.charCodeAt(b); }
-      var f = new Float32Array(bytes.buffer), T = parseInt(z.shape.split(",")[0], 10);
-      for (var r = 0; r < T; r++) { rows.push(Array.from(f.subarray(r * T, (r + 1) * T))); }
-      return rows;
+      return rowsOf(new Float32Array(bytesOf(z.bdata)), parseInt(z.shape.split(",")[0], 10));
     }
     if (!z || !z.length) { return null; }
-    for (var i = 0; i < z.length; i++) { rows.push(Array.from(z[i])); }
-    return rows;
+    return z.map(function (row) { return Float32Array.from(row); });
   }
 
   function root() { return document.getElementById("hover-view"); }
@@ -45,24 +67,25 @@
     });
   }
 
-  /* The predictions sent with the text (hover_view.py's data-predictions), parsed once per text. */
-  var parsed = { key: null, list: null };
+  /* The predictions sent with the text (hover_view.py's data-predictions: the shown page's, from its
+   * first token data-first), parsed once per text and page; token i's is list[i - first]. */
+  var parsed = { id: null, list: null, first: 0 };
   function predictions(r) {
     var box = r && r.querySelector("[data-text]");
     if (!box) { return null; }
-    var key = box.getAttribute("data-text");
-    if (parsed.key !== key) {
+    var first = parseInt(box.getAttribute("data-first") || "0", 10), id = box.getAttribute("data-text") + "@" + first;
+    if (parsed.id !== id) {
       var raw = box.getAttribute("data-predictions");
-      parsed = { key: key, list: raw ? JSON.parse(raw) : null };
+      parsed = { id: id, list: raw ? JSON.parse(raw) : null, first: first };
     }
-    return parsed.list;
+    return parsed;
   }
   function pct(p) {
     return p >= 0.995 ? "100%" : p >= 0.1 ? (100 * p).toFixed(0) + "%" : p >= 0.001 ? (100 * p).toFixed(1) + "%" : "<0.1%";
   }
   function quoted(t) { return "“" + t.replace(/\n/g, "⏎") + "”"; }
-  function expectedLine(list, i) {
-    var p = list && list[i];
+  function expectedLine(pred, i) {
+    var p = pred && pred.list && pred.list[i - pred.first];
     if (!p) { return ""; }
     var top = p.top.map(function (g) { return quoted(g[0]) + " " + pct(g[1]); }).join(" · ");
     var line = "Next, the model expected " + top;
@@ -140,9 +163,10 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside);
   window.dash_clientside.headgaze = Object.assign({}, window.dash_clientside.headgaze, {
-    headData: function (hd, heatmap, config) {
-      // The matrix travels once, as the heatmap's float32 z; the hover and head views read it here.
-      var m = hd ? matrixOf(heatmap, hd) : null;
+    headData: function (hd, heatmap, full, config) {
+      // The matrix travels once: the heatmap's float32 z, or beside a pooled heatmap in the head-matrix
+      // store; the hover and head views read it here.
+      var m = hd ? matrixOf(heatmap, full, hd) : null;
       hg.head = hd && m ? Object.assign({}, hd, { matrix: m }) : null;
       hg.config = config || hg.config;
       reset();

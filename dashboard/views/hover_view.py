@@ -7,6 +7,9 @@ folded into one chip per run unless "show template tokens" is on); ``dir`` follo
 tokens (no characters of their own) are marked chips. Browser side (hover_view.js): the shading
 on hover, from the selected head's matrix already in the page, and what the model expected next
 after the hovered token, from the predictions sent with the text (no server request).
+Beyond HOVER_PAGE_TOKENS tokens the running text is shown one page of HOVER_PAGE_TOKENS tokens at a
+time (:func:`page_span`; previous / next under it, dashboard/callbacks_head.py), opening on the page
+of the focused query: 2,048 chips made every hover restyle 2,048 elements.
 """
 
 from __future__ import annotations
@@ -15,6 +18,24 @@ import unicodedata
 
 import orjson
 from dash import html
+
+from .constants import HOVER_PAGE_TOKENS
+
+
+def page_count(tokens: int, size: int = HOVER_PAGE_TOKENS) -> int:
+    """How many pages of ``size`` tokens the hover view has for a text of ``tokens`` tokens (at least 1)."""
+    return max(1, -(-tokens // size))
+
+
+def page_span(tokens: int, page: int, size: int = HOVER_PAGE_TOKENS) -> tuple[int, int]:
+    """The tokens [first, end) of page ``page`` (clamped to the pages there are)."""
+    page = min(max(int(page), 0), page_count(tokens, size) - 1)
+    return page * size, min(tokens, (page + 1) * size)
+
+
+def page_of(query: int, size: int = HOVER_PAGE_TOKENS) -> int:
+    """The page that holds token ``query``."""
+    return max(0, int(query)) // size
 
 
 def display_token(tok: dict) -> str:
@@ -55,13 +76,16 @@ def template_group(first: int, last: int) -> html.Span:
                      **{"data-first": str(first), "data-last": str(last)})
 
 
-def running_text(text: str, tokens: list[dict], answer: dict | None = None) -> list:
+def running_text(text: str, tokens: list[dict], answer: dict | None = None,
+                 span: tuple[int, int] | None = None) -> list:
     """Chips and the plain text between them (spaces, newlines), in reading order of the text. For a
     generated answer: template tokens (and the text between them) carry ``hg-template``, hidden unless
     "show template tokens" is on, with one group chip per run standing in for them; a divider
-    precedes the answer's first token."""
+    precedes the answer's first token. ``span`` (first, end): only those tokens and the text between
+    them (a page of a long text; chips keep their index in the whole text)."""
     out: list = []
-    pos = 0
+    first, end = span or (0, len(tokens))
+    pos = max((int(t.get("end", 0)) for t in tokens[:first]), default=0)  # where the tokens before the page end
     template = template_tokens(tokens, answer)
     start_at = answer["start"] if answer else None
     run_start = slot = None
@@ -69,7 +93,7 @@ def running_text(text: str, tokens: list[dict], answer: dict | None = None) -> l
     def between(piece: str, i: int) -> None:
         out.append(html.Span(piece, className="hg-template") if i in template else piece)
 
-    for i, tok in enumerate(tokens):
+    for i, tok in enumerate(tokens[first:end], start=first):
         if i in template and run_start is None:
             run_start, slot = i, len(out)
             out.append("")  # the group chip's place, filled in when the run ends
@@ -100,8 +124,8 @@ def running_text(text: str, tokens: list[dict], answer: dict | None = None) -> l
             between(core[len(core.rstrip()):], i)
         pos = max(pos, end)
     if run_start is not None:
-        out[slot] = template_group(run_start, len(tokens) - 1)
-    if pos < len(text):
+        out[slot] = template_group(run_start, end - 1)
+    if end == len(tokens) and pos < len(text):
         out.append(text[pos:])
     return out
 
@@ -119,11 +143,14 @@ def text_direction(text: str) -> str:
 
 
 def hover_view_children(text: str, tokens: list[dict], key: str, predictions: list | None = None,
-                        answer: dict | None = None) -> html.Div:
-    """The hover view's content for one text; ``data-text`` (the result's key) tells the script which
-    text it shows, so that a head of another text is never used to shade it. ``predictions`` (models
-    with an LM head, dashboard/data.py's compact form) travel with it as ``data-predictions``: what
-    the model expected after each token, shown on hover without a request."""
-    extra = {"data-predictions": orjson.dumps(predictions).decode()} if predictions else {}
-    return html.Div(running_text(text, tokens, answer), className="hg-running", dir=text_direction(text),
-                    **{"data-text": key}, **extra)
+                        answer: dict | None = None, page: int = 0) -> html.Div:
+    """The hover view's content for one text (one page of it, :func:`page_span`); ``data-text`` (the
+    result's key) tells the script which text it shows, so that a head of another text is never used to
+    shade it, ``data-first`` / ``data-end`` which tokens it holds. ``predictions`` (models with an LM
+    head, dashboard/data.py's compact form) travel with it as ``data-predictions``, the page's only:
+    what the model expected after each token, shown on hover without a request."""
+    first, end = page_span(len(tokens), page)
+    extra = {"data-predictions": orjson.dumps(predictions[first:end]).decode()} if predictions else {}
+    return html.Div(running_text(text, tokens, answer, (first, end)), className="hg-running",
+                    dir=text_direction(text), **{"data-text": key, "data-first": str(first), "data-end": str(end)},
+                    **extra)

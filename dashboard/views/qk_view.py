@@ -2,7 +2,8 @@
 
 For one query token i of the selected head it shows, for every key token j,
 - the softmax weight α_ij the model computed (bars, top),
-- the score before softmax s_ij = q_i·k_j·scale (markers, top, right axis),
+- the score before softmax s_ij = q_i·k_j·scale (markers, top, right axis; a line beyond
+  FOCUS_MAX_TOKENS tokens, where markers would cover the bars),
 - the per-dimension products q_i[d]·k_j[d]·scale as a heatmap (dimensions × keys, bottom): a
   column sums to that key's score, so one sees which dimensions make the match.
 Keys the query may not see (the future of a causal model) are gaps.
@@ -19,7 +20,7 @@ import base64
 
 import numpy as np
 
-from .constants import FONT, INK, LINE_COLOR, QK_COLORSCALE, QK_SCORE_COLOR
+from .constants import FOCUS_MAX_TOKENS, FONT, INK, LINE_COLOR, QK_COLORSCALE, QK_SCORE_COLOR
 from .head_view import axis_labels, default_query
 
 CAPTION = ("Why this head attends: the query of the hovered token meets every key; a key's score is the sum "
@@ -74,8 +75,10 @@ def qk_view_figure(queries: np.ndarray, keys: np.ndarray, scale: float, tokens: 
         "data": [
             {"type": "bar", "x": labels, "y": parts["weights"].tolist(), "name": "weight", "yaxis": "y",
              "marker": {"color": LINE_COLOR}, "hovertemplate": "key %{x}<br>weight %{y:.3f}<extra></extra>"},
-            {"type": "scatter", "mode": "markers", "x": labels, "y": _nulls(parts["scores"]), "name": "score",
-             "yaxis": "y3", "marker": {"color": QK_SCORE_COLOR, "size": 6, "symbol": "diamond"},
+            # a long text's scores as a thin line: 2,048 diamonds would cover the bars
+            {"type": "scatter", "mode": "markers" if len(tokens) <= FOCUS_MAX_TOKENS else "lines", "x": labels,
+             "y": _nulls(parts["scores"]), "name": "score", "yaxis": "y3", "line": {"color": QK_SCORE_COLOR, "width": 1},
+             "marker": {"color": QK_SCORE_COLOR, "size": 6, "symbol": "diamond"},
              "hovertemplate": "key %{x}<br>score before softmax %{y:.2f}<extra></extra>"},
             {"type": "heatmap", "x": labels, "y": list(range(d)), "z": _nulls(parts["products"]),
              "xaxis": "x", "yaxis": "y2", "zmid": 0.0, "zmin": -lim, "zmax": lim, "colorscale": QK_COLORSCALE,

@@ -14,7 +14,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from headgaze.dashboard.views.constants import HOVER_MAX_COLOR, HOVER_SHADE_RGB
+from headgaze.dashboard.views.constants import HOVER_MAX_COLOR, HOVER_PAGE_TOKENS, HOVER_SHADE_RGB
 from tests.support.net import ServerThread, free_port  # noqa: F401 - re-exported for the browser tests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ GRID_JS = "document.querySelector('#model-view .js-plotly-plot')"
 
 # What every view shows, by the key it was drawn for (dashboard/shown.py): the grid's view key, each
 # head-level figure's {key, layer, head}, the head data hover_view.js and head_view.js use, the hover
-# view's running text, and whether a Process is running.
+# view's running text (the tokens [first, end) of its page), and whether a Process is running.
 DRAWN_JS = """() => {
   const meta = (id) => { const gd = document.querySelector('#' + id + ' .js-plotly-plot');
                          return (gd && gd._fullLayout && gd._fullLayout.meta) || null; };
@@ -72,6 +72,7 @@ DRAWN_JS = """() => {
            qk_view: pick(meta('qk-view')), head: hd ? { key: hd.key, layer: hd.layer, head: hd.head } : null,
            hover_text: box ? box.getAttribute('data-text') : null,
            hover_tokens: document.querySelectorAll('#hover-view .hg-token').length, head_tokens: hd ? hd.tokens.length : -1,
+           hover_span: box ? [+box.getAttribute('data-first'), +box.getAttribute('data-end')] : null,
            selected_head: document.querySelector('#selected-head').textContent,
            busy: document.querySelector('#process-button').classList.contains('hg-busy'),
            status: document.querySelector('#status').textContent,
@@ -80,8 +81,9 @@ HEAD_VIEWS = ("head_view", "heatmap", "layer_view", "qk_view")
 # True when the grid shows `key` (drawn) and every head-level view shows that key and the one head
 # of window.headgaze.head (or `want` = [layer, head] when given), and no Process is running.
 SHOWN_JS = f"""([key, want]) => {{ const s = ({DRAWN_JS})(), h = s.head;
-  if (s.busy || s.grid !== key || !s.grid_image || !h || h.key !== key || s.hover_text !== key
-      || s.hover_tokens !== s.head_tokens) {{ return false; }}
+  if (s.busy || s.grid !== key || !s.grid_image || !h || h.key !== key || s.hover_text !== key || !s.hover_span
+      || s.hover_tokens !== s.hover_span[1] - s.hover_span[0] || s.hover_span[1] > s.head_tokens
+      || (s.head_tokens <= {HOVER_PAGE_TOKENS} && s.hover_tokens !== s.head_tokens)) {{ return false; }}
   if (want && (h.layer !== want[0] || h.head !== want[1])) {{ return false; }}
   return {list(HEAD_VIEWS)}.every((v) => s[v] && s[v].key === key && s[v].layer === h.layer && s[v].head === h.head); }}"""
 

@@ -15,7 +15,8 @@ from tests.dashboard.fakes import FakeBackend
 # run in the page at once, never answer late, and read the grid's geometry from result-meta.
 SINGLE_WRITER = ("model-view.figure", "result-meta.data", "head-data.data", "head-base.data", "head-heatmap.figure",
                  "layer-view.figure", "qk-view.figure", "qk-data.data", "hover-view.children", "download-csv.data",
-                 "tag-note.children", "tag-counts.children", "selected-head.children")
+                 "tag-note.children", "tag-counts.children", "selected-head.children", "head-matrix.data",
+                 "hover-page.data", "hover-page-note.children")
 
 
 def writers() -> dict[str, list[tuple[str, bool]]]:
@@ -39,3 +40,6 @@ def test_every_output_the_views_read_has_one_server_writer():
     # the grid callback writes the figure and what it shows together, in one answer
     grid = [o for o, c in found["model-view.figure"] if not c][0]
     assert "result-meta.data" in grid and "status.children" in grid
+    # a long text's full matrix comes in the same answer as its pooled heatmap (never one without the other)
+    head = [o for o, c in found["head-heatmap.figure"] if not c][0]
+    assert "head-matrix.data" in head and "head-data.data" in head
