@@ -81,6 +81,7 @@ bench: setup-dev $(MANIFESTS) $(GENERIC_DIR)/smollm2-135m/manifest.json
 	$(PY) -m tests.bench.service_bench
 	$(PY) -m tests.bench.generation_bench
 	$(PY) -m tests.bench.knockout_bench
+	$(PY) -m tests.bench.long_bench
 	$(PY) -m tests.bench.browser_bench
 
 loadtest: setup-dev $(MANIFESTS)

@@ -42,7 +42,7 @@ SERVICE_OPTIONS = [
     option("--max-chars", env="HEADGAZE_MAX_CHARS", type=IntRange(1, 10000), default=4000,
            help="longest accepted text in characters (at most 10000: even fully \\u-escaped, a body fits in 64 KiB)"),
     option("--max-tokens", env="HEADGAZE_MAX_TOKENS", type=at_least(2), default=512,
-           help="most tokens per text, capped by each model's own limit (SmolLM2: 2048 works in ~1.5 GB)"),
+           help="most tokens per text, capped by each model's own limit (SmolLM2 is tested up to 2048)"),
     option("--max-full-tokens", env="HEADGAZE_MAX_FULL_TOKENS", type=at_least(1), default=128,
            help="most tokens for which every head's full matrix is sent (detail=full); longer texts "
                 "need detail=grid and /v1/attention/head"),
