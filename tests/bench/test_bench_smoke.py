@@ -141,3 +141,20 @@ def test_knockout_bench_prints_its_goals_as_ratios(models_dir):
     assert [r[0].split(",")[0] for r in rows] == ["decoder.onnx with head_mask unfed", "ablation request"]
     assert_ratio_goals(rows[:1], "without the mask")
     assert_ratio_goals(rows[1:], "Process (service)")
+
+
+@pytest.mark.slow
+def test_long_bench_prints_rows_at_512_and_2048_and_its_goals(models_dir):
+    out = run("-m", "tests.bench.long_bench", "--iters", "1", "--models-dir", str(models_dir), timeout=900)
+    rows = {r[0]: r for r in table_rows(out, "512") + table_rows(out, "2048") if r[0] in ("512", "2048")}
+    assert set(rows) == {"512", "2048"}
+    for r in rows.values():  # grid HTTP ≥ inference + summary: the parts add up
+        http, inference, summary = (float(c.replace(",", "")) for c in r[1:4])
+        assert http >= inference + summary > 0
+    goals = goal_rows(out)
+    assert len(goals) == 8
+    for g in goals:  # a ratio to a time of this run, or an absolute bound (bytes, a head's ms)
+        if g[3]:
+            assert_ratio_goals([g], next(r for r in ("inference", "warm", "graph run") if g[2].startswith(f"{r} ")))
+        else:
+            assert g[4].startswith("≤ ") and g[5] in ("met", "NOT met")
