@@ -12,6 +12,7 @@ from tokenizers import Tokenizer
 from headgaze.service.analysis.head_analysis import ALL_TAGS
 from headgaze.service.analysis.head_profile import PROFILE_FILE
 from headgaze.service.runtime.batching import pad_batch
+from tests.support.graph_weights import run_outputs
 
 
 def load(models_dir, model_id):
@@ -97,7 +98,8 @@ def test_profile_measures_the_about_sentence(models_dir):
     session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
     ids = Tokenizer.from_file(str(folder / "tokenizer.json")).encode(got["text"]).ids
     names = [f"{kind}.{i}" for kind in ("attentions", "value_norms") for i in range(30)]
-    outs = session.run(names, pad_batch([ids], [i.name for i in session.get_inputs()]))
+    # the weights as the service gets them (served without attentions outputs: from q and k)
+    outs = list(run_outputs(session, pad_batch([ids], [i.name for i in session.get_inputs()]), manifest, names).values())
     att, vn = np.concatenate(outs[:30]), np.concatenate(outs[30:])
     first = att[..., 1:, 0].mean(-1) > 0.6
     below = vn[..., 0] < np.median(vn[..., 1:], axis=-1)
