@@ -24,9 +24,14 @@ TINY = 1e-12  # a row total at or below this has nothing left to renormalise: th
 def cells(tokens: int, size: int = GRID_SIZE) -> list[list[int]]:
     """The t = min(tokens, size) blocks as [start, end) token ranges covering 0..tokens: `long` blocks of
     b = ceil(tokens / t) tokens, then t - long blocks of b - 1 (see `cell_split`)."""
+    edges = cell_edges(tokens, size)
+    return [[int(a), int(e)] for a, e in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def cell_edges(tokens: int, size: int = GRID_SIZE) -> np.ndarray:
+    """The t + 1 token indices where the cells start and end: 0, b, 2b, ..., tokens."""
     t, b, long = cell_split(tokens, size)
-    ends = np.cumsum([b] * long + [b - 1] * (t - long))
-    return [[int(e - (b if c < long else b - 1)), int(e)] for c, e in enumerate(ends)]
+    return np.concatenate([[0], np.cumsum([b] * long + [b - 1] * (t - long))])
 
 
 def cell_split(tokens: int, size: int = GRID_SIZE) -> tuple[int, int, int]:

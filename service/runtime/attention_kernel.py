@@ -24,7 +24,7 @@ import threading
 
 import numpy as np
 
-from ..analysis.grid import GRID_SIZE, cell_split
+from ..analysis.grid import GRID_SIZE, cell_edges, cell_split
 from ..analysis.head_analysis import ROWS  # the `rows` output's last axis, in order
 from .attention_summary import MASKED, POOL_INPUTS, constants, pool_nodes, pool_shapes, row_nodes
 
@@ -129,12 +129,12 @@ class AttentionKernel:
         """Run `kind` per row block; yields (block's first row, end row, first cell, end cell, outputs)."""
         heads, tokens = q.shape[0], q.shape[1]
         t, b, long = cell_split(tokens)
-        cell_edges = np.concatenate([[0], np.cumsum([b] * long + [b - 1] * (t - long))])
+        edges = cell_edges(tokens)
         session = self._session(kind)
         names = [o.name for o in session.get_outputs()]
         out = []
         for c0, c1 in blocks(tokens, heads, self.causal):
-            r0, r1 = int(cell_edges[c0]), int(cell_edges[c1])
+            r0, r1 = int(edges[c0]), int(edges[c1])
             n_keys, key_cells = (r1, c1) if self.causal else (tokens, t)
             row_long = max(0, min(c1, long) - c0)
             feeds = self._feeds(q[:, r0:r1], k[:, :n_keys], scale, r0)

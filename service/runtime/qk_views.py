@@ -37,23 +37,27 @@ class QkViews:
         kv = self.manifest.kv_head(head)
         return q[head:head + 1], k[kv:kv + 1]
 
-    def summarize(self, arrays: dict) -> dict[str, np.ndarray]:
-        """{"thumbs" [L, H, t, t], "rows" [L, H, T, 6], "argmax" int32 [L, H, T]} of the raw weights.
-
-        Where every layer has the same scale, consecutive layers go through the kernel as one stack of
-        heads (query head l·H + h reads key head l·KV + h // (H / KV), as np.repeat lays them out), as
-        many as keep a call within the kernel's BLOCK_VALUES weights: fewer, larger calls for short
-        texts (12 SmolLM2 tokens: 1 call instead of 30, 12 -> 1.6 ms), one layer at a time for long ones."""
+    def _groups(self, arrays: dict):
+        """(first layer, n, q [n·H, T, d], k [n·KV, T, d], scale) for consecutive layers stacked as one set
+        of heads (query head l·H + h reads key head l·KV + h // (H / KV), as np.repeat lays them out): as
+        many layers as keep a call within the kernel's BLOCK_VALUES weights where every layer has the same
+        scale, else one layer at a time. Short texts take few, large calls (12 SmolLM2 tokens: 1 call
+        instead of 30), long ones one layer at a time."""
         q, k = arrays["queries"], arrays["keys"]
         layers, heads, tokens = q.shape[:3]
         same = len(set(self.manifest.qk_scales)) == 1
         group = max(1, BLOCK_VALUES // (heads * tokens * tokens)) if same else 1
-        thumbs, rows, argmax = [], [], []
         for first in range(0, layers, group):
             n = min(group, layers - first)
-            qs, ks = q[first:first + n], k[first:first + n]
-            th, r, am = self.kernel.summary(qs.reshape(n * heads, *q.shape[2:]), ks.reshape(n * k.shape[1], *k.shape[2:]),
-                                            self.manifest.scale(first))
+            yield (first, n, q[first:first + n].reshape(n * heads, *q.shape[2:]),
+                   k[first:first + n].reshape(n * k.shape[1], *k.shape[2:]), self.manifest.scale(first))
+
+    def summarize(self, arrays: dict) -> dict[str, np.ndarray]:
+        """{"thumbs" [L, H, t, t], "rows" [L, H, T, 6], "argmax" int32 [L, H, T]} of the raw weights."""
+        heads, tokens = arrays["queries"].shape[1:3]
+        thumbs, rows, argmax = [], [], []
+        for _, n, q, k, scale in self._groups(arrays):
+            th, r, am = self.kernel.summary(q, k, scale)
             thumbs.append(th.reshape(n, heads, *th.shape[1:])), rows.append(r.reshape(n, heads, *r.shape[1:]))
             argmax.append(am.astype(np.int32).reshape(n, heads, tokens))
         return {"thumbs": np.concatenate(thumbs), "rows": np.concatenate(rows), "argmax": np.concatenate(argmax)}
@@ -63,15 +67,10 @@ class QkViews:
         return self.kernel.probs(*self._qk(arrays, layer, head), self.manifest.scale(layer))[0]
 
     def full(self, arrays: dict) -> np.ndarray:
-        """float32 [L, H, T, T]: every head's weights (for short texts: 4·L·H·T² bytes), layers stacked
-        into one call where their scales agree."""
-        q, k = arrays["queries"], arrays["keys"]
-        layers, heads = q.shape[:2]
-        if len(set(self.manifest.qk_scales)) != 1:
-            return np.stack([self.kernel.probs(q[i], k[i], self.manifest.scale(i)) for i in range(layers)])
-        p = self.kernel.probs(q.reshape(layers * heads, *q.shape[2:]), k.reshape(layers * k.shape[1], *k.shape[2:]),
-                              self.manifest.scale(0))
-        return p.reshape(layers, heads, *p.shape[1:])
+        """float32 [L, H, T, T]: every head's weights (for short texts: 4·L·H·T² bytes)."""
+        heads = arrays["queries"].shape[1]
+        return np.concatenate([p.reshape(n, heads, *p.shape[1:]) for _, n, q, k, scale in self._groups(arrays)
+                               for p in [self.kernel.probs(q, k, scale)]])
 
     def grid(self, arrays: dict, weighting: str, hide_first: bool) -> tuple[np.ndarray, list[list[int]]]:
         """Thumbnails [L, H, t, t] and their cells, as analysis/weighting.py's `pooled` gives them."""
