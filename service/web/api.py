@@ -72,6 +72,16 @@ def _parse_body(fields: tuple[str, ...] = ATTENTION_FIELDS, required: tuple[str,
     return body
 
 
+def _finished(out: dict, res, predictions: bool, t0: float) -> dict:
+    """An attention or head answer's common tail: the predictions when asked for, the timing (with the
+    encoding since `t0`) and whether it was cached."""
+    if predictions:
+        out["predictions"] = res.predictions
+    out["timing_ms"] = dict(res.timing_ms, encode=(time.perf_counter() - t0) * 1000)
+    out["cached"] = res.cached
+    return out
+
+
 def _check_hide_first(value: object, detail: str) -> bool:
     if value is None or value is False:
         return False
@@ -189,11 +199,7 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
         out["value_norms"] = None if res.value_norms is None else encode(res.value_norms, fmt)
         out["heads_stats"] = stats_memo.get_or_make((res.model, text, body.get("raw") is True),
                                                     lambda: engine.stats(res))
-        if want:
-            out["predictions"] = res.predictions
-        out["timing_ms"] = dict(res.timing_ms, encode=(time.perf_counter() - t) * 1000)
-        out["cached"] = res.cached
-        return _json(out)
+        return _json(_finished(out, res, want, t))
 
     @app.post("/v1/attention/head")
     def attention_head():
@@ -213,13 +219,9 @@ def create_app(engine: Engine, *, api_token: str | None = None, queue_limit: int
             value = getattr(res, name)
             out[name] = None if value is None else encode(value, fmt)
         out["kv_head"], out["scale"] = res.kv_head, res.scale
-        if want:
-            out["predictions"] = res.predictions
         if res.writes is not None:
             out["writes"] = res.writes
-        out["timing_ms"] = dict(res.timing_ms, encode=(time.perf_counter() - t) * 1000)
-        out["cached"] = res.cached
-        return _json(out)
+        return _json(_finished(out, res, want, t))
 
     @app.post("/v1/generate")
     def generate():

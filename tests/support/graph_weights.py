@@ -23,10 +23,8 @@ def run_outputs(session, feeds: dict, manifest: dict, names: list[str]) -> dict[
     qk = [f"{kind}.{i}" for i in layers for kind in ("queries", "keys")]
     got = dict(zip(wanted + qk, session.run(wanted + qk, feeds), strict=True))
     kernel = AttentionKernel(manifest["causal"], 2)
-    scales = manifest["qk_scales"] if isinstance(manifest["qk_scales"], list) else [manifest["qk_scales"]]
     for i in layers:
-        scale = scales[i if len(scales) > 1 else 0]
-        got[f"attentions.{i}"] = kernel.probs(got[f"queries.{i}"][0], got[f"keys.{i}"][0], scale)[None]
+        got[f"attentions.{i}"] = kernel.probs(got[f"queries.{i}"][0], got[f"keys.{i}"][0], scale(manifest, i))[None]
     return {n: got[n] for n in names}
 
 
@@ -39,6 +37,10 @@ def graph_weights(session, feeds: dict, manifest: dict) -> np.ndarray:
 def weights_from_qk(queries: np.ndarray, keys: np.ndarray, manifest: dict) -> np.ndarray:
     """[L, H, T, T] from one text's (cropped) queries [L, H, T, d] and keys [L, KV, T, d]."""
     kernel = AttentionKernel(manifest["causal"], 2)
+    return np.stack([kernel.probs(queries[i], keys[i], scale(manifest, i)) for i in range(len(queries))])
+
+
+def scale(manifest: dict, layer: int) -> float:
+    """The manifest's q·kᵀ scale of `layer` (`qk_scales`: one per layer, or one for all)."""
     scales = manifest["qk_scales"] if isinstance(manifest["qk_scales"], list) else [manifest["qk_scales"]]
-    return np.stack([kernel.probs(queries[i], keys[i], scales[i if len(scales) > 1 else 0])
-                     for i in range(len(queries))])
+    return scales[layer if len(scales) > 1 else 0]
